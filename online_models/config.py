@@ -1,0 +1,110 @@
+"""The model configuration file (YAML) as validated pydantic models.
+
+Every error names the offending field, for example ``models[1].params.grace_perod``.
+
+>>> cfg = parse_config({"models": [{"name": "lr", "recipe": "logistic_regression", "task": "binary"}]})
+>>> cfg.models[0].recipe
+'logistic_regression'
+>>> parse_config({"models": [{"name": "x", "recipe": "nope", "task": "binary"}]})
+Traceback (most recent call last):
+...
+online_models.exceptions.ConfigError: models[0].recipe: unknown recipe 'nope'; ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from online_models import recipes
+from online_models.exceptions import ConfigError
+from online_models.features import FeatureSpec
+
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class ModelSpec(BaseModel):
+    """One model: a name, a recipe, the task that decides its metrics, and recipe parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    recipe: str
+    task: Task
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_recipe(self) -> ModelSpec:
+        recipe = recipes.get(self.recipe)
+        if self.task not in recipe.tasks:
+            raise ConfigError("task", f"recipe {self.recipe!r} does not do {self.task!r}; it does {sorted(recipe.tasks)}")
+        unknown = sorted(set(self.params) - recipe.parameter_names())
+        if unknown:
+            raise ConfigError(f"params.{unknown[0]}", f"not a parameter of {recipe.estimator.__name__}")
+        try:
+            recipe.build(self.params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError("params", f"{recipe.estimator.__name__} rejected them: {exc}") from exc
+        return self
+
+
+class EvaluationSpec(BaseModel):
+    """How often the prequential history records a point."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    history_every: int = Field(default=1000, ge=1)
+
+
+class StreamwiseConfig(BaseModel):
+    """The whole file: models, feature transforms and evaluation settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: list[ModelSpec] = Field(min_length=1)
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> StreamwiseConfig:
+        seen: set[str] = set()
+        for i, model in enumerate(self.models):
+            if model.name in seen:
+                raise ConfigError(f"models[{i}].name", f"duplicate model name {model.name!r}")
+            seen.add(model.name)
+        return self
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_config(data: Any) -> StreamwiseConfig:
+    """Validate already-loaded YAML/JSON data; ConfigError names the first offending field."""
+    try:
+        return StreamwiseConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        cause = error.get("ctx", {}).get("error")
+        base = _field_path(error["loc"])
+        if isinstance(cause, ConfigError):
+            raise ConfigError(f"{base}.{cause.field}" if base else cause.field, cause.message) from None
+        raise ConfigError(base or "config", error["msg"]) from None
+
+
+def load_config(path: str | Path) -> StreamwiseConfig:
+    """Read and validate a YAML model configuration file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("config", f"{path} is not valid YAML: {exc}") from None
+    return parse_config(data)

@@ -1,0 +1,254 @@
+"""The records that cross topics: raw events in; feature vectors, predictions and dead letters out.
+
+Raw events are UTF-8 JSON objects::
+
+    {"event_id": str, "ts": RFC 3339 string | epoch milliseconds (optional), "key": str (optional),
+     "features": {name: number | string | bool} (non-empty), "label": bool | int | float | str | null}
+
+``parse_raw_event`` turns bytes into a :class:`RawEvent` or raises :class:`InvalidEventError` with
+a stable reason code (the DLQ reason and a metric label).
+
+>>> event = parse_raw_event(b'{"event_id": "e1", "ts": 0, "features": {"a": 1.5}, "label": true}')
+>>> event.event_id, event.features, event.label, event.ts.isoformat()
+('e1', {'a': 1.5}, True, '1970-01-01T00:00:00+00:00')
+>>> parse_raw_event(b'{"event_id": "e2", "ts": 0, "features": {}}')
+Traceback (most recent call last):
+...
+online_models.exceptions.InvalidEventError: empty_features: features must be a non-empty object
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from online_models.exceptions import InvalidEventError
+from online_models.features import Features
+
+Label = bool | int | float | str | None
+MAX_EVENT_BYTES = 1_000_000
+MAX_EVENT_ID_LENGTH = 256
+_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a message came from, for dead letters and logs."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """A validated raw event."""
+
+    event_id: str
+    ts: datetime
+    key: str | None
+    features: Features
+    label: Label = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureVector:
+    """What the learner consumes: the model inputs of one event and its label, if known."""
+
+    event_id: str
+    ts: datetime
+    key: str | None
+    features: Features
+    label: Label = None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"event_id": self.event_id, "ts": _format_ts(self.ts), "key": self.key,
+             "features": self.features, "label": self.label}
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> FeatureVector:
+        """Decode a feature vector; it goes through the same checks as a raw event."""
+        event = parse_raw_event(data)
+        return cls(event.event_id, event.ts, event.key, event.features, event.label)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One model's answer for one event, published to ``predictions`` keyed by event_id."""
+
+    event_id: str
+    model: str
+    model_version: int
+    prediction: Label
+    proba: dict[Any, float] | None
+    ts: datetime
+    processed_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id, "model": self.model, "model_version": self.model_version,
+            "prediction": self.prediction, "proba": self.proba,
+            "ts": _format_ts(self.ts), "processed_at": _format_ts(self.processed_at),
+        }
+
+    def to_json(self) -> bytes:
+        # Probability keys are the labels written as JSON text: true, 0, "cat" -> cat.
+        return orjson.dumps(self.to_dict(), option=_ORJSON_OPTS)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An input that could not be processed, with the reason and where it came from."""
+
+    reason: str
+    detail: str
+    value: bytes | None
+    origin: Origin | None
+    failed_at: datetime
+    key: bytes | None = None
+    event_id: str | None = None
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "reason": self.reason, "detail": self.detail, "event_id": self.event_id, "model": self.model,
+            "topic": self.origin.topic if self.origin else None,
+            "partition": self.origin.partition if self.origin else None,
+            "offset": self.origin.offset if self.origin else None,
+            "failed_at": _format_ts(self.failed_at),
+        }
+        record.update(_text_or_base64("key", self.key))
+        record.update(_text_or_base64("value", self.value))
+        return record
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+def _text_or_base64(name: str, data: bytes | None) -> dict[str, str | None]:
+    if data is None:
+        return {name: None}
+    try:
+        return {name: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{name}_base64": base64.b64encode(data).decode("ascii")}
+
+
+def _format_ts(ts: datetime) -> str:
+    return ts.isoformat(timespec="milliseconds")
+
+
+def _decode(data: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(data) > max_bytes:
+        raise InvalidEventError("too_large", f"{len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEventError("not_utf8", f"not UTF-8 at byte {exc.start}") from None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        _reject_non_finite_literal(text)
+        raise InvalidEventError("invalid_json", str(exc)) from None
+    if not isinstance(value, dict):
+        raise InvalidEventError("not_an_object", f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _reject_non_finite_literal(text: str) -> None:
+    """Tell NaN/Infinity literals (which strict JSON rejects) apart from other malformed JSON."""
+
+    def constant(name: str) -> float:
+        raise InvalidEventError("non_finite", f"{name} is not a finite number")
+
+    try:
+        json.loads(text, parse_constant=constant)
+    except ValueError:
+        return
+
+
+def _parse_ts(value: Any, default: datetime | None) -> datetime:
+    if value is None:
+        if default is None:
+            raise InvalidEventError("invalid_ts", "ts is required")
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidEventError("invalid_ts", f"epoch milliseconds out of range: {value}") from None
+    if isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidEventError("invalid_ts", f"not an RFC 3339 timestamp: {value[:64]!r}") from None
+        if ts.tzinfo is None:
+            raise InvalidEventError("invalid_ts", "RFC 3339 timestamps need an offset (Z or +hh:mm)")
+        return ts
+    raise InvalidEventError("invalid_ts", "ts must be an RFC 3339 string or epoch milliseconds")
+
+
+def _check_number(name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise InvalidEventError("non_finite", f"{name} is not a finite number")
+
+
+def _parse_features(value: Any) -> Features:
+    if not isinstance(value, dict):
+        raise InvalidEventError("invalid_type", "features must be an object")
+    if not value:
+        raise InvalidEventError("empty_features", "features must be a non-empty object")
+    for name, v in value.items():
+        if isinstance(v, float):
+            _check_number(f"feature {name!r}", v)
+        elif not isinstance(v, int | str):  # bool is an int
+            raise InvalidEventError("invalid_type", f"feature {name!r} must be a number, string or bool")
+    return value
+
+
+def _parse_label(value: Any) -> Label:
+    if isinstance(value, float):
+        _check_number("label", value)
+    elif value is not None and not isinstance(value, int | str):
+        raise InvalidEventError("invalid_type", "label must be a bool, number, string or null")
+    return value
+
+
+def _parse_optional_str(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidEventError("invalid_type", f"{name} must be a string")
+    return value
+
+
+def parse_raw_event(
+    data: bytes, *, max_bytes: int = MAX_EVENT_BYTES, default_ts: datetime | None = None
+) -> RawEvent:
+    """Decode and validate one raw event; ``default_ts`` stands in for a missing ``ts``."""
+    obj = _decode(data, max_bytes)
+    event_id = obj.get("event_id")
+    if event_id is None or event_id == "":
+        raise InvalidEventError("missing_event_id", "event_id is required")
+    if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise InvalidEventError("invalid_type", f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} characters")
+    features = _parse_features(obj.get("features"))
+    label = _parse_label(obj.get("label"))
+    key = _parse_optional_str(obj, "key")
+    return RawEvent(event_id, _parse_ts(obj.get("ts"), default_ts), key, features, label)
+
+
+def decode_label(text: str) -> Label:
+    """Turn a probability key written by :meth:`Prediction.to_json` back into its label."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, bool | int | float | str) else text

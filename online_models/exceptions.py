@@ -1,0 +1,35 @@
+"""Errors raised by the ML core: one root, small named subclasses."""
+
+from __future__ import annotations
+
+
+class StreamwiseError(Exception):
+    """Root of every error Streamwise raises on purpose."""
+
+
+class ConfigError(StreamwiseError):
+    """A configuration value is invalid; the message names the field (``models[0].recipe``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidEventError(StreamwiseError):
+    """A raw event failed validation. ``reason`` is a short stable code used as a metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ModelError(StreamwiseError):
+    """A model raised while predicting or learning one event (a poison message)."""
+
+    def __init__(self, model: str, stage: str, cause: BaseException) -> None:
+        super().__init__(f"model {model!r} failed to {stage}: {type(cause).__name__}: {cause}")
+        self.model = model
+        self.stage = stage
+        self.cause = cause
