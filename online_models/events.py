@@ -48,18 +48,7 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class RawEvent:
-    """A validated raw event."""
-
-    event_id: str
-    ts: datetime
-    key: str | None
-    features: Features
-    label: Label = None
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureVector:
-    """What the learner consumes: the model inputs of one event and its label, if known."""
+    """A validated raw event. Its JSON (with ``ts`` filled in) is what ``events.valid`` carries."""
 
     event_id: str
     ts: datetime
@@ -68,16 +57,37 @@ class FeatureVector:
     label: Label = None
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"event_id": self.event_id, "ts": _format_ts(self.ts), "key": self.key,
-             "features": self.features, "label": self.label}
-        )
+        return _encode_event(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureVector:
+    """What the learner consumes: the model inputs of one event and its label, if known.
+
+    It has the raw event's wire format, so ``features`` can be read by any raw-event consumer.
+    """
+
+    event_id: str
+    ts: datetime
+    key: str | None
+    features: Features
+    label: Label = None
+
+    def to_json(self) -> bytes:
+        return _encode_event(self)
 
     @classmethod
     def from_json(cls, data: bytes) -> FeatureVector:
         """Decode a feature vector; it goes through the same checks as a raw event."""
         event = parse_raw_event(data)
         return cls(event.event_id, event.ts, event.key, event.features, event.label)
+
+
+def _encode_event(event: RawEvent | FeatureVector) -> bytes:
+    return orjson.dumps(
+        {"event_id": event.event_id, "ts": _format_ts(event.ts), "key": event.key,
+         "features": event.features, "label": event.label}
+    )
 
 
 @dataclass(frozen=True, slots=True)

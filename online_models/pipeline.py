@@ -86,9 +86,12 @@ class Pipeline:
         self.clock = clock
         self.engineer = FeatureEngineer(config.features)
 
-    def validate(self, data: bytes) -> RawEvent:
-        """Parse one raw message; InvalidEventError says why it is rejected."""
-        return parse_raw_event(data, max_bytes=self.max_event_bytes, default_ts=self.clock())
+    def validate(self, data: bytes, default_ts: datetime | None = None) -> RawEvent:
+        """Parse one raw message; InvalidEventError says why it is rejected.
+
+        An event without ``ts`` gets ``default_ts`` (the broker's timestamp), else the clock's time.
+        """
+        return parse_raw_event(data, max_bytes=self.max_event_bytes, default_ts=default_ts or self.clock())
 
     def dead_letter(
         self, error: InvalidEventError, data: bytes | None, origin: Origin | None, key: bytes | None = None

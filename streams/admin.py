@@ -1,0 +1,57 @@
+"""Topic administration with confluent-kafka: topics are created explicitly, never by the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from online_models.exceptions import StreamwiseError
+
+
+class TopicAdminError(StreamwiseError):
+    """A topic could not be created or the broker could not be reached."""
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+
+
+def create_topics(
+    bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1, timeout: float = 30.0
+) -> dict[str, str]:
+    """Create ``names`` with ``partitions`` each; returns name -> "created" | "exists"."""
+    admin = admin_client(bootstrap)
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in names],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    outcome: dict[str, str] = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            outcome[name] = "created"
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicAdminError(f"cannot create topic {name!r}: {error.str()}") from None
+            outcome[name] = "exists"
+    return outcome
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> None:
+    futures = admin_client(bootstrap).delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)
+    for future in futures.values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+
+
+def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -> dict[str, int]:
+    """Partition count per existing topic among ``names``."""
+    metadata = admin_client(bootstrap).list_topics(timeout=timeout)
+    return {name: len(metadata.topics[name].partitions) for name in names if name in metadata.topics}

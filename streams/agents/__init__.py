@@ -1,0 +1,1 @@
+"""Thin Faust agents: decode, call one pure step of online_models.pipeline, send."""

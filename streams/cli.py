@@ -1,0 +1,199 @@
+"""The ``streamwise`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from online_models.config import StreamwiseConfig, load_config
+from online_models.datasets import GENERATORS, synthetic_events
+from online_models.exceptions import StreamwiseError
+from online_models.pipeline import EmbeddedRunner
+from streams import admin, topics
+from streams.embedded import EmbeddedReport, read_jsonl, run_embedded, write_report
+from streams.producer import encode_event, produce
+from streams.settings import Settings
+
+app = typer.Typer(help="Streamwise: online River models learning from Kafka, evaluated prequentially.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+console = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Model config (YAML); default STREAMWISE_CONFIG.")]
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _config(path: Path | None) -> StreamwiseConfig:
+    return load_config(path or _settings().config)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"), console=console,
+    )
+
+
+def _first_metric(runner: EmbeddedRunner) -> str:
+    model = runner.learner.models[0]
+    name, value = next(iter(model.metric_values().items()))
+    return f"{model.name} {name}={value:.4f}"
+
+
+def _run_with_progress(config: StreamwiseConfig, messages: Iterator[bytes], total: int | None) -> EmbeddedReport:
+    with _progress() as progress:
+        task = progress.add_task("prequential", total=total, status="")
+
+        def on_event(runner: EmbeddedRunner) -> None:
+            if runner.learner.models[0].events % 500 == 0:
+                progress.update(task, advance=500, status=_first_metric(runner))
+
+        report, runner = run_embedded(config, messages, on_event=on_event)
+        progress.update(task, completed=report.events, status=_first_metric(runner))
+    return report
+
+
+def _print_summary(report: EmbeddedReport) -> None:
+    table = Table(title=f"Prequential results over {report.events} events")
+    for column in ("model", "recipe", "events", "labeled", "metrics"):
+        table.add_column(column)
+    for name, model in report.models.items():
+        metrics = "  ".join(f"{k}={v:.4f}" for k, v in model["metrics"].items())
+        table.add_row(name, model["recipe"], str(model["events"]), str(model["labeled"]), metrics)
+    Console().print(table)
+    if report.dead_letters:
+        Console().print(f"dead letters: {report.dead_letters}")
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    synthetic: Annotated[str, typer.Option(help=f"Data set: {', '.join(GENERATORS)}.")] = "agrawal_drift",
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of events.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+) -> None:
+    """The embedded demo: a drifting synthetic stream through every configured model (no Kafka, no Redis)."""
+    cfg = _config(config)
+    console.print(f"Streaming {n} {synthetic} events through {len(cfg.models)} models (embedded, test-then-train)")
+    messages = (orjson.dumps(e) for e in synthetic_events(synthetic, n, seed))
+    report = _run_with_progress(cfg, messages, n)
+    _print_summary(report)
+    if out:
+        write_report(report, out)
+        console.print(f"report written to {out}")
+
+
+@app.command()
+def evaluate(
+    events: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="JSONL file of raw events.")],
+    out: Annotated[Path, typer.Option(help="Where to write the JSON report.")] = Path("report.json"),
+    config: ConfigOption = None,
+) -> None:
+    """Run the embedded pipeline over a JSONL file and write final and periodic prequential metrics."""
+    cfg = _config(config)
+    report = _run_with_progress(cfg, read_jsonl(events), None)
+    write_report(report, out)
+    _print_summary(report)
+    console.print(f"report written to {out}")
+
+
+@app.command("produce")
+def produce_command(
+    file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL file of raw events.")] = None,
+    synthetic: Annotated[str | None, typer.Option(help=f"Generate events: {', '.join(GENERATORS)}.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic events.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    topic: Annotated[str | None, typer.Option(help="Target topic (default: the raw events topic).")] = None,
+) -> None:
+    """Produce raw events to Kafka at full speed (confluent-kafka), keyed by their ``key``."""
+    if (file is None) == (synthetic is None):
+        raise typer.BadParameter("give exactly one of --file or --synthetic")
+    settings = _settings()
+    target = topic or settings.topic(topics.RAW)
+    if file is not None:
+        messages: Iterator[tuple[bytes | None, bytes]] = ((_key_of(line), line) for line in read_jsonl(file))
+        total = None
+    else:
+        messages = (encode_event(e) for e in synthetic_events(synthetic or "", n, seed))
+        total = n
+    with _progress() as progress:
+        task = progress.add_task(f"produce -> {target}", total=total, status="")
+        report = produce(settings.kafka_bootstrap, target, messages, lambda k: progress.advance(task, k))
+    console.print(f"sent {report.sent}, delivered {report.delivered}, errors {len(report.errors)}")
+    for error in report.errors[:10]:
+        console.print(f"[red]delivery error:[/] {error}")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _key_of(line: bytes) -> bytes | None:
+    try:
+        key = orjson.loads(line).get("key")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None  # invalid events are produced as they are: the worker dead-letters them
+    return key.encode() if isinstance(key, str) else None
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the core-loop topics with STREAMWISE_PARTITIONS partitions (idempotent)."""
+    settings = _settings()
+    outcome = admin.create_topics(
+        settings.kafka_bootstrap, topics.topic_names(settings), settings.partitions, settings.replication_factor
+    )
+    for name, what in outcome.items():
+        Console().print(f"{name}: {what}")
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust worker (validate, features, learn agents) against the configured Kafka."""
+    from prometheus_client import start_http_server
+
+    from streams.worker import build_worker_app
+
+    settings = _settings()
+    cfg = load_config(settings.config)
+    admin.create_topics(
+        settings.kafka_bootstrap, topics.topic_names(settings), settings.partitions, settings.replication_factor
+    )
+    faust_app, ctx = build_worker_app(settings, cfg)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=ctx.metrics.registry)
+    import faust
+
+    faust.Worker(faust_app, loglevel=settings.log_level.upper()).execute_from_commandline()
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (FastAPI on uvicorn)."""
+    import uvicorn
+
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except StreamwiseError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)

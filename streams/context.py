@@ -1,0 +1,57 @@
+"""What the agents share: the pipeline, the topics, the learners per partition, metrics, and the
+one error callback that logs topic/partition/offset and routes a message to the dead-letter topic."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from faust.types import Message
+
+from online_models.events import DeadLetter, Origin
+from online_models.exceptions import InvalidEventError
+from online_models.pipeline import Learner, Pipeline
+from streams.metrics import StreamMetrics
+from streams.topics import Topics
+
+log = logging.getLogger("streamwise.worker")
+
+
+def origin_of(message: Message) -> Origin:
+    return Origin(message.topic, message.partition, message.offset)
+
+
+def broker_time(message: Message) -> datetime | None:
+    return datetime.fromtimestamp(message.timestamp, tz=UTC) if message.timestamp else None
+
+
+@dataclass
+class StreamContext:
+    pipeline: Pipeline
+    topics: Topics
+    metrics: StreamMetrics
+    learners: dict[int, Learner] = field(default_factory=dict)
+
+    def learner_for(self, partition: int) -> Learner:
+        """Each stream partition has its own models, so partitions scale out across workers."""
+        learner = self.learners.get(partition)
+        if learner is None:
+            learner = self.learners[partition] = self.pipeline.new_learner()
+        return learner
+
+    async def reject(self, error: InvalidEventError, message: Message) -> None:
+        """The error callback: log where the message came from and send it to the DLQ."""
+        origin = origin_of(message)
+        log.warning("dead letter %s from %s[%d]@%d: %s", error.reason, origin.topic, origin.partition,
+                    origin.offset, error.detail)
+        await self.send_dead_letter(self.pipeline.dead_letter(error, message.value, origin, message.key))
+
+    async def send_dead_letter(self, letter: DeadLetter) -> None:
+        self.metrics.dead_letters.labels(letter.reason).inc()
+        await self.topics.dlq.send(key=letter.event_id.encode() if letter.event_id else None, value=letter.to_json())
+
+
+def key_bytes(key: str | None) -> bytes | None:
+    return key.encode() if key is not None else None
+

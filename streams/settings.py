@@ -1,0 +1,33 @@
+"""Worker and CLI settings, read from the environment (prefix ``STREAMWISE_``) at the edges only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the producer and the topic admin need to know about their world."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", min_length=1)
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    partitions: int = Field(default=1, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+    app_id: str = Field(default="streamwise", pattern=r"^[A-Za-z0-9._-]+$")
+    config: Path = Path("config/models.yaml")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_namespace: str = Field(default="streamwise", min_length=1)
+    max_event_bytes: int = Field(default=1_000_000, ge=64)
+    status_interval: float = Field(default=1.0, gt=0)
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    store: str = "memory://"
+    log_level: str = "info"
+
+    def topic(self, name: str) -> str:
+        """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""
+        return f"{self.topic_prefix}{name}"
