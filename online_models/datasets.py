@@ -35,10 +35,15 @@ def _agrawal_drift(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
     )
 
 
+def _friedman(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
+    # Friedman's features are numbered; JSON object keys are strings, so name them x0..x9.
+    return (({f"x{k}": v for k, v in x.items()}, y) for x, y in synth.Friedman(seed=seed))
+
+
 GENERATORS: dict[str, Callable[[int, int], Iterable[tuple[dict, Any]]]] = {
     "agrawal_drift": _agrawal_drift,
     "agrawal": lambda n, seed: synth.Agrawal(classification_function=0, seed=seed),
-    "friedman": lambda n, seed: synth.Friedman(seed=seed),
+    "friedman": _friedman,
     "phishing": lambda n, seed: datasets.Phishing(),
 }
 

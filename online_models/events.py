@@ -179,8 +179,14 @@ def _reject_non_finite_literal(text: str) -> None:
     def constant(name: str) -> float:
         raise InvalidEventError("non_finite", f"{name} is not a finite number")
 
+    def number(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            raise InvalidEventError("non_finite", f"{literal[:32]} overflows a double")
+        return value
+
     try:
-        json.loads(text, parse_constant=constant)
+        json.loads(text, parse_constant=constant, parse_float=number)
     except ValueError:
         return
 

@@ -42,7 +42,8 @@ def create_topics(
 
 
 def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> None:
-    futures = admin_client(bootstrap).delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)
+    admin = admin_client(bootstrap)  # keep a reference: the futures fail if the client is collected
+    futures = admin.delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)
     for future in futures.values():
         try:
             future.result(timeout=timeout)

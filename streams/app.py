@@ -20,4 +20,6 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_host="127.0.0.1",
         producer_acks=-1,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.session_timeout / 5,
     )

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=0, le=65535)
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     store: str = "memory://"
+    # How long the broker waits for a silent worker before moving its partitions to another one.
+    session_timeout: float = Field(default=10.0, ge=6.0)
     log_level: str = "info"
 
     def topic(self, name: str) -> str:

@@ -1,0 +1,54 @@
+"""Reading a topic from the beginning with confluent-kafka (tests, CLI tools, benchmarks)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    key: bytes | None
+    value: bytes
+    partition: int
+    offset: int
+
+
+def read_topic(
+    bootstrap: str, topic: str, *, expected: int | None = None, timeout: float = 30.0, idle: float = 2.0
+) -> list[Record]:
+    """Every record of ``topic`` from the start; stops at ``expected`` records, after ``idle``
+    seconds without one (when ``expected`` is None), or at ``timeout``."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"streamwise-reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    records: list[Record] = []
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while time.monotonic() < deadline:
+            if expected is not None and len(records) >= expected:
+                break
+            if expected is None and records and time.monotonic() - last > idle:
+                break
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(message.error())
+            records.append(Record(message.key(), message.value(), message.partition(), message.offset()))
+            last = time.monotonic()
+    finally:
+        consumer.close()
+    return records

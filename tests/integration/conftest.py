@@ -1,0 +1,166 @@
+"""Real Kafka and Redis for integration tests.
+
+Services come from the same settings as the worker (STREAMWISE_KAFKA_BOOTSTRAP, STREAMWISE_REDIS_URL).
+When one does not answer, its tests skip with a one-line reason, unless STREAMWISE_REQUIRE_SERVICES=1,
+where they fail. Each test gets its own topic prefix, consumer group (Faust app id) and Redis namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from confluent_kafka.admin import AdminClient
+
+from streams import admin, topics
+from streams.settings import Settings
+
+REQUIRED = os.environ.get("STREAMWISE_REQUIRE_SERVICES") == "1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _unavailable(what: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{what} (STREAMWISE_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(what)
+
+
+def _kafka_answers(bootstrap: str) -> bool:
+    try:
+        AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 3000}).list_topics(timeout=5)
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    bootstrap = Settings().kafka_bootstrap
+    if not _kafka_answers(bootstrap):
+        _unavailable(f"no Kafka broker answers at {bootstrap}; start one with infra/kafka/kafka.sh start")
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = Settings().redis_url
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (redis.RedisError, OSError):
+        _unavailable(f"no Redis answers at {url}; start one with infra/redis.sh start")
+    return url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class StreamEnv:
+    """One test's isolated world: topic prefix, app id (consumer group), Redis namespace, config."""
+
+    bootstrap: str
+    redis_url: str
+    tmp: Path
+    partitions: int = 1
+    name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}."
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            STREAMWISE_KAFKA_BOOTSTRAP=self.bootstrap,
+            STREAMWISE_REDIS_URL=self.redis_url,
+            STREAMWISE_TOPIC_PREFIX=self.prefix,
+            STREAMWISE_APP_ID=self.name,
+            STREAMWISE_REDIS_NAMESPACE=self.name,
+            STREAMWISE_PARTITIONS=str(self.partitions),
+            STREAMWISE_CONFIG=str(self.tmp / "models.yaml"),
+            STREAMWISE_METRICS_PORT="0",
+            STREAMWISE_STATUS_INTERVAL="0.5",
+            STREAMWISE_LOG_LEVEL="warning",
+        )
+        env.update(extra)
+        return env
+
+    def write_config(self, models: list[dict]) -> Path:
+        path = self.tmp / "models.yaml"
+        path.write_text(yaml.safe_dump({"models": models}))
+        return path
+
+    def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "streams", *args], env=self.env(**extra_env), cwd=ROOT,
+            capture_output=True, text=True, timeout=300, check=True,
+        )
+
+    def create_topics(self) -> None:
+        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions)
+
+    def start_worker(self, **extra_env: str) -> subprocess.Popen:
+        log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker"], env=self.env(STREAMWISE_WEB_PORT=str(_free_port()), **extra_env),
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def stop_worker(self, worker: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        worker.send_signal(sig)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+    def worker_logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.tmp.glob("worker-*.log")))
+
+    def cleanup(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                self.stop_worker(worker, signal.SIGKILL)
+        names = [n for n in admin.admin_client(self.bootstrap).list_topics(timeout=10).topics if n.startswith(self.name)]
+        if names:
+            admin.delete_topics(self.bootstrap, names)
+        client = redis.Redis.from_url(self.redis_url)
+        for key in client.scan_iter(f"{self.name}:*"):
+            client.delete(key)
+
+
+@pytest.fixture
+def stream_env(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> Iterator[StreamEnv]:
+    env = StreamEnv(kafka_bootstrap, redis_url, tmp_path)
+    yield env
+    env.cleanup()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,155 @@
+"""The core loop end to end on a real Kafka broker and redis-server: worker in its own process."""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from online_models import metrics as task_metrics
+from online_models.datasets import synthetic_events
+from online_models.events import decode_label
+from streams.consumer import Record, read_topic
+from tests.conftest import CLASSIFIERS, REGRESSORS, river_reference, spec_for
+from tests.integration.conftest import StreamEnv, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+
+
+def write_jsonl(path: Path, events: list[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return path
+
+
+def predictions_by_model(records: list[Record]) -> dict[str, dict[str, dict]]:
+    by_model: dict[str, dict[str, dict]] = defaultdict(dict)
+    for record in records:
+        prediction = orjson.loads(record.value)
+        by_model[prediction["model"]][prediction["event_id"]] = prediction
+    return by_model
+
+
+def recompute(task: str, events: list[dict], predictions: dict[str, dict]) -> dict[str, float]:
+    """Prequential metrics from the published predictions alone, skipping cold starts as River does."""
+    result = task_metrics.for_task(task)
+    for event in events:
+        p = predictions[event["event_id"]]
+        proba = {decode_label(k): v for k, v in (p["proba"] or {}).items()}
+        for metric in result.values():
+            y_pred = proba if task_metrics.needs_proba(metric) else p["prediction"]
+            if y_pred is not None and y_pred != {}:
+                metric.update(event["label"], y_pred)
+    return {name: float(m.get()) for name, m in result.items()}
+
+
+def assert_close(actual: dict[str, float], expected: dict[str, float]) -> None:
+    assert actual.keys() == expected.keys()
+    for name, value in expected.items():
+        assert math.isclose(actual[name], value, rel_tol=0, abs_tol=1e-12), (name, actual[name], value)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "task", "recipe_names", "n"),
+    [("agrawal_drift", "binary", CLASSIFIERS, 2000), ("friedman", "regression", REGRESSORS, 2000)],
+)
+def test_prequential_metrics_through_kafka_equal_river(
+    stream_env: StreamEnv, dataset: str, task: str, recipe_names: list[str], n: int
+) -> None:
+    specs = [spec_for(r, task) for r in recipe_names]
+    stream_env.write_config([s.model_dump() for s in specs])
+    events = list(synthetic_events(dataset, n, seed=7))
+    stream_env.cli("topics", "create")
+    stream_env.cli("produce", "--file", str(write_jsonl(stream_env.tmp / "events.jsonl", events)))
+    stream_env.start_worker()
+
+    records = read_topic(stream_env.bootstrap, stream_env.topic("predictions"), expected=n * len(specs), timeout=180)
+    by_model = predictions_by_model(records)
+    assert len(records) == n * len(specs), stream_env.worker_logs()[-3000:]
+
+    status_key = f"{stream_env.name}:models:{{}}:status"
+    client = redis.Redis.from_url(stream_env.redis_url)
+    for spec in specs:
+        expected = river_reference(spec, dataset, n, seed=7)
+        assert_close(recompute(task, events, by_model[spec.name]), expected)
+        status = wait_for(
+            lambda s=spec: (doc := client.hget(status_key.format(s.name), "0")) and orjson.loads(doc)["labeled"] == n
+            and orjson.loads(doc), timeout=10, what=f"Redis status of {spec.name}",
+        )
+        assert_close(status["metrics"], expected)
+
+
+def good_events(start: int, stop: int) -> list[bytes]:
+    return [orjson.dumps(e) for e in synthetic_events("agrawal", stop, seed=3)][start:stop]
+
+
+BAD_MESSAGES: list[tuple[bytes, str]] = [
+    (b'{"event_id": "b1", "features": ', "invalid_json"),
+    (b"\xff\xfe\x00\x81 not text", "not_utf8"),
+    (b'{"features": {"a": 1}}', "missing_event_id"),
+    (b'{"event_id": "b4", "features": {}}', "empty_features"),
+    (b'{"event_id": "b5", "features": {"a": NaN}}', "non_finite"),
+    (b'{"event_id": "b6", "features": {"a": -Infinity}}', "non_finite"),
+    (b'{"event_id": "b7", "features": {"a": 1e999}}', "non_finite"),
+    (b'{"event_id": "b8", "features": {"a": [1, 2]}}', "invalid_type"),
+    (b'{"event_id": 9, "features": {"a": 1}}', "invalid_type"),
+    (b'{"event_id": "b10", "ts": "yesterday", "features": {"a": 1}}', "invalid_ts"),
+    (b"[1, 2, 3]", "not_an_object"),
+    (orjson.dumps({"event_id": "b12", "features": {"a": 1}, "pad": "x" * 200_000}), "too_large"),
+    # Valid JSON that the model cannot take: StandardScaler fails on a string.
+    (b'{"event_id": "b13", "features": {"salary": "lots"}, "label": 1}', "model_error"),
+]
+
+
+def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv, tmp_path: Path) -> None:
+    stream_env.write_config([{"name": "lr", "recipe": "logistic_regression", "task": "binary"}])
+    raw = good_events(0, 100) + [m for m, _ in BAD_MESSAGES] + good_events(100, 200)
+    stream_env.create_topics()
+    from streams.producer import produce
+
+    report = produce(stream_env.bootstrap, stream_env.topic("events.raw"), [(None, m) for m in raw])
+    assert report.delivered == len(raw), report.errors
+    stream_env.start_worker(STREAMWISE_MAX_EVENT_BYTES="100000")
+
+    dlq = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), expected=len(BAD_MESSAGES), timeout=120)
+    predictions = read_topic(stream_env.bootstrap, stream_env.topic("predictions"), expected=200, timeout=60)
+    letters = [orjson.loads(r.value) for r in dlq]
+    assert [letter["reason"] for letter in letters] == [reason for _, reason in BAD_MESSAGES]
+    assert len(raw) == len(predictions) + len(letters)
+    assert {orjson.loads(p.value)["event_id"] for p in predictions} == {
+        orjson.loads(m)["event_id"] for m in good_events(0, 200)
+    }
+    by_reason = {letter["reason"]: letter for letter in letters}
+    assert by_reason["not_utf8"]["value_base64"]  # original bytes kept, base64 when not UTF-8
+    assert by_reason["invalid_json"]["value"] == BAD_MESSAGES[0][0].decode()
+    assert by_reason["invalid_json"]["topic"] == stream_env.topic("events.raw")
+    assert by_reason["invalid_json"]["offset"] == 100
+    assert "lr" in by_reason["model_error"]["detail"] and by_reason["model_error"]["model"] == "lr"
+
+
+def test_restarted_worker_resumes_from_committed_offsets(stream_env: StreamEnv) -> None:
+    stream_env.write_config([{"name": "lr", "recipe": "logistic_regression", "task": "binary"}])
+    first = list(synthetic_events("agrawal", 4000, seed=5))
+    second = list(synthetic_events("agrawal", 5000, seed=5))[4000:]
+    stream_env.cli("topics", "create")
+    stream_env.cli("produce", "--file", str(write_jsonl(stream_env.tmp / "first.jsonl", first)))
+    predictions_topic = stream_env.topic("predictions")
+
+    worker = stream_env.start_worker()
+    wait_for(lambda: len(read_topic(stream_env.bootstrap, predictions_topic, expected=500, timeout=5)) >= 500,
+             timeout=90, what="first predictions")
+    stream_env.stop_worker(worker, signal.SIGKILL)  # mid-stream, no chance to commit
+    worker = stream_env.start_worker()
+    seen = lambda: {orjson.loads(r.value)["event_id"] for r in read_topic(  # noqa: E731
+        stream_env.bootstrap, predictions_topic, timeout=20, idle=3)}
+    wait_for(lambda: len(seen()) == 4000, timeout=120, interval=1, what="all 4000 first events predicted")
+    stream_env.stop_worker(worker, signal.SIGTERM)  # clean stop commits
+
+    stream_env.cli("produce", "--file", str(write_jsonl(stream_env.tmp / "second.jsonl", second)))
+    stream_env.start_worker()
+    wait_for(lambda: len(seen()) == 5000, timeout=120, interval=1, what="all 5000 events predicted")
+    assert seen() == {e["event_id"] for e in first + second}
