@@ -7,8 +7,11 @@ class StreamwiseError(Exception):
     """Root of every error Streamwise raises on purpose."""
 
 
-class ConfigError(StreamwiseError):
-    """A configuration value is invalid; the message names the field (``models[0].recipe``)."""
+class ConfigError(StreamwiseError, ValueError):
+    """A configuration value is invalid; the message names the field (``models[0].recipe``).
+
+    A ValueError too, so that pydantic validators can raise it and keep its field.
+    """
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")

@@ -4,32 +4,9 @@ A recipe called with no parameters returns exactly what River's constructors ret
 result can be reproduced with River alone. Parameters go to the learning estimator (the last
 step of a pipeline), never to the scaler.
 
->>> from online_models.recipes import build
->>> build("logistic_regression")
-Pipeline (
-  StandardScaler (
-    with_std=True
-  ),
-  LogisticRegression (
-    optimizer=SGD (
-      lr=Constant (
-        learning_rate=0.01
-      )
-    )
-    loss=Log (
-      weight_pos=1.
-      weight_neg=1.
-    )
-    l2=0.
-    l1=0.
-    intercept_init=0.
-    intercept_lr=Constant (
-      learning_rate=0.01
-    )
-    clip_gradient=1e+12
-    initializer=Zeros ()
-  )
-)
+>>> from river import linear_model, preprocessing
+>>> repr(build("logistic_regression")) == repr(preprocessing.StandardScaler() | linear_model.LogisticRegression())
+True
 """
 
 from __future__ import annotations

@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` (embedded demo, no services) and `make test`
+# (the whole suite; starts Kafka and Redis through infra/ when they do not answer).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit lint bench up down services clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamwise run
+
+services:
+	infra/kafka/kafka.sh start
+	infra/redis.sh start
+
+# PYTEST_ADDOPTS passes through untouched (pytest reads it from the environment).
+test: $(STAMP) services
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/contract tests/agents online_models
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+up: services
+
+down:
+	-infra/kafka/kafka.sh stop
+	-infra/redis.sh stop
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,80 @@
+import base64
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from online_models.events import DeadLetter, Origin, Prediction, decode_label, parse_raw_event
+from online_models.exceptions import InvalidEventError
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def reason_of(data: bytes, **kwargs) -> str:
+    with pytest.raises(InvalidEventError) as info:
+        parse_raw_event(data, default_ts=NOW, **kwargs)
+    return info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"{", "invalid_json"),
+        (b"\xff\xfe", "not_utf8"),
+        (b'"text"', "not_an_object"),
+        (b'{"features": {"a": 1}}', "missing_event_id"),
+        (b'{"event_id": "", "features": {"a": 1}}', "missing_event_id"),
+        (b'{"event_id": 1, "features": {"a": 1}}', "invalid_type"),
+        (b'{"event_id": "e", "features": {}}', "empty_features"),
+        (b'{"event_id": "e"}', "invalid_type"),
+        (b'{"event_id": "e", "features": {"a": null}}', "invalid_type"),
+        (b'{"event_id": "e", "features": {"a": {"b": 1}}}', "invalid_type"),
+        (b'{"event_id": "e", "features": {"a": NaN}}', "non_finite"),
+        (b'{"event_id": "e", "features": {"a": Infinity}}', "non_finite"),
+        (b'{"event_id": "e", "features": {"a": 1e400}}', "non_finite"),
+        (b'{"event_id": "e", "features": {"a": 1}, "label": [1]}', "invalid_type"),
+        (b'{"event_id": "e", "features": {"a": 1}, "key": 5}', "invalid_type"),
+        (b'{"event_id": "e", "features": {"a": 1}, "ts": "2026-01-01T00:00:00"}', "invalid_ts"),
+        (b'{"event_id": "e", "features": {"a": 1}, "ts": "soon"}', "invalid_ts"),
+        (b'{"event_id": "e", "features": {"a": 1}, "ts": 1e20}', "invalid_ts"),
+        (b'{"event_id": "e", "features": {"a": 1}, "ts": 99999999999999999}', "invalid_ts"),
+    ],
+)
+def test_invalid_events_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
+    assert reason_of(data) == reason
+
+
+def test_size_limit_is_checked_before_decoding() -> None:
+    assert reason_of(b'{"event_id": "e", "features": {"a": 1}}', max_bytes=10) == "too_large"
+
+
+def test_valid_event_keeps_types_and_parses_both_timestamp_forms() -> None:
+    event = parse_raw_event(
+        b'{"event_id": "e", "ts": "2026-03-01T12:00:00Z", "key": "k", '
+        b'"features": {"n": 2, "f": 0.5, "s": "x", "b": true}, "label": "cat"}'
+    )
+    assert event.features == {"n": 2, "f": 0.5, "s": "x", "b": True}
+    assert event.ts == datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert (event.key, event.label) == ("k", "cat")
+    assert parse_raw_event(b'{"event_id": "e", "ts": 1500, "features": {"a": 1}}').ts == datetime(
+        1970, 1, 1, 0, 0, 1, 500000, tzinfo=UTC
+    )
+
+
+def test_missing_ts_takes_the_default() -> None:
+    assert parse_raw_event(b'{"event_id": "e", "features": {"a": 1}}', default_ts=NOW).ts == NOW
+
+
+def test_dead_letter_keeps_text_or_base64_and_origin() -> None:
+    letter = DeadLetter("not_utf8", "bad", b"\xff", Origin("raw", 2, 7), NOW, key=b"k")
+    record = orjson.loads(letter.to_json())
+    assert base64.b64decode(record["value_base64"]) == b"\xff"
+    assert (record["topic"], record["partition"], record["offset"], record["key"]) == ("raw", 2, 7, "k")
+    assert orjson.loads(DeadLetter("x", "y", b"{}", None, NOW).to_json())["value"] == "{}"
+
+
+def test_prediction_probabilities_round_trip_through_json() -> None:
+    prediction = Prediction("e", "m", 1, True, {True: 0.75, False: 0.25}, NOW, NOW)
+    record = orjson.loads(prediction.to_json())
+    assert {decode_label(k): v for k, v in record["proba"].items()} == {True: 0.75, False: 0.25}
+    assert decode_label("cat") == "cat" and decode_label("3") == 3

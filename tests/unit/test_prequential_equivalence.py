@@ -1,0 +1,41 @@
+"""`streamwise evaluate` reproduces river.evaluate.progressive_val_score for every recipe."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from online_models.datasets import synthetic_events
+from streams.cli import app
+from tests.conftest import CLASSIFIERS, REGRESSORS, river_reference, spec_for
+
+CASES = [
+    *[("agrawal_drift", "binary", r, 1500) for r in CLASSIFIERS],
+    *[("phishing", "binary", r, 1250) for r in CLASSIFIERS],
+    *[("friedman", "regression", r, 1500) for r in REGRESSORS],
+]
+
+
+@pytest.mark.parametrize(("dataset", "task", "recipe", "n"), CASES)
+def test_evaluate_equals_progressive_val_score(tmp_path: Path, dataset: str, task: str, recipe: str, n: int) -> None:
+    spec = spec_for(recipe, task)
+    config = tmp_path / "models.yaml"
+    config.write_text(yaml.safe_dump({"models": [spec.model_dump()], "evaluation": {"history_every": 500}}))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in synthetic_events(dataset, n, seed=11)))
+    out = tmp_path / "report.json"
+
+    result = CliRunner().invoke(app, ["evaluate", "--events", str(events), "--config", str(config), "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(out.read_bytes())["models"][spec.name]
+    assert report["events"] == report["labeled"] == n
+    assert [point["labeled"] for point in report["history"]] == list(range(500, n + 1, 500))
+    expected = river_reference(spec, dataset, n, seed=11)
+    for name, value in expected.items():
+        assert math.isclose(report["metrics"][name], value, rel_tol=0, abs_tol=1e-12), (name, value)
