@@ -40,7 +40,9 @@ class ModelSpec(BaseModel):
     def _check_recipe(self) -> ModelSpec:
         recipe = recipes.get(self.recipe)
         if self.task not in recipe.tasks:
-            raise ConfigError("task", f"recipe {self.recipe!r} does not do {self.task!r}; it does {sorted(recipe.tasks)}")
+            raise ConfigError(
+                "task", f"recipe {self.recipe!r} does not do {self.task!r}; it does {sorted(recipe.tasks)}"
+            )
         unknown = sorted(set(self.params) - recipe.parameter_names())
         if unknown:
             raise ConfigError(f"params.{unknown[0]}", f"not a parameter of {recipe.estimator.__name__}")

@@ -85,11 +85,9 @@ class PrequentialModel:
         if not self._is_classifier:
             return ModelAnswer(self.model.predict_one(x), None)
         proba = self.model.predict_proba_one(x)
-        if self._label_from_proba:
-            label = max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
-        else:
-            label = self.model.predict_one(x)
-        return ModelAnswer(label, proba)
+        if not self._label_from_proba:
+            return ModelAnswer(self.model.predict_one(x), proba)
+        return ModelAnswer(max(proba, key=proba.get) if proba else None, proba)  # type: ignore[arg-type]
 
     def score_and_learn(self, x: Features, y: Label, answer: ModelAnswer) -> None:
         """Update the metrics with the answer given before ``y`` was known, then learn (x, y)."""

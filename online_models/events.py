@@ -85,8 +85,13 @@ class FeatureVector:
 
 def _encode_event(event: RawEvent | FeatureVector) -> bytes:
     return orjson.dumps(
-        {"event_id": event.event_id, "ts": _format_ts(event.ts), "key": event.key,
-         "features": event.features, "label": event.label}
+        {
+            "event_id": event.event_id,
+            "ts": _format_ts(event.ts),
+            "key": event.key,
+            "features": event.features,
+            "label": event.label,
+        }
     )
 
 
@@ -104,9 +109,13 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "event_id": self.event_id, "model": self.model, "model_version": self.model_version,
-            "prediction": self.prediction, "proba": self.proba,
-            "ts": _format_ts(self.ts), "processed_at": _format_ts(self.processed_at),
+            "event_id": self.event_id,
+            "model": self.model,
+            "model_version": self.model_version,
+            "prediction": self.prediction,
+            "proba": self.proba,
+            "ts": _format_ts(self.ts),
+            "processed_at": _format_ts(self.processed_at),
         }
 
     def to_json(self) -> bytes:
@@ -129,7 +138,10 @@ class DeadLetter:
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
-            "reason": self.reason, "detail": self.detail, "event_id": self.event_id, "model": self.model,
+            "reason": self.reason,
+            "detail": self.detail,
+            "event_id": self.event_id,
+            "model": self.model,
             "topic": self.origin.topic if self.origin else None,
             "partition": self.origin.partition if self.origin else None,
             "offset": self.origin.offset if self.origin else None,
@@ -245,16 +257,16 @@ def _parse_optional_str(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def parse_raw_event(
-    data: bytes, *, max_bytes: int = MAX_EVENT_BYTES, default_ts: datetime | None = None
-) -> RawEvent:
+def parse_raw_event(data: bytes, *, max_bytes: int = MAX_EVENT_BYTES, default_ts: datetime | None = None) -> RawEvent:
     """Decode and validate one raw event; ``default_ts`` stands in for a missing ``ts``."""
     obj = _decode(data, max_bytes)
     event_id = obj.get("event_id")
     if event_id is None or event_id == "":
         raise InvalidEventError("missing_event_id", "event_id is required")
     if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID_LENGTH:
-        raise InvalidEventError("invalid_type", f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} characters")
+        raise InvalidEventError(
+            "invalid_type", f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} characters"
+        )
     features = _parse_features(obj.get("features"))
     label = _parse_label(obj.get("label"))
     key = _parse_optional_str(obj, "key")

@@ -56,8 +56,15 @@ class Learner:
             except Exception as exc:  # a model raising on one event must not stop the stream
                 error = ModelError(model.name, "learn", exc)
                 result.dead_letters.append(
-                    DeadLetter("model_error", str(error), vector.to_json(), origin, now,
-                               event_id=vector.event_id, model=model.name)
+                    DeadLetter(
+                        "model_error",
+                        str(error),
+                        vector.to_json(),
+                        origin,
+                        now,
+                        event_id=vector.event_id,
+                        model=model.name,
+                    )
                 )
                 continue
             result.predictions.append(

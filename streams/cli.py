@@ -23,13 +23,18 @@ from streams.embedded import EmbeddedReport, read_jsonl, run_embedded, write_rep
 from streams.producer import encode_event, produce
 from streams.settings import Settings
 
-app = typer.Typer(help="Streamwise: online River models learning from Kafka, evaluated prequentially.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Streamwise: online River models learning from Kafka, evaluated prequentially.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 console = Console(stderr=True)
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Model config (YAML); default STREAMWISE_CONFIG.")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Model config (YAML); default STREAMWISE_CONFIG.")
+]
 
 
 def _settings() -> Settings:
@@ -42,8 +47,12 @@ def _config(path: Path | None) -> StreamwiseConfig:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
     )
 
 

@@ -43,8 +43,14 @@ class StreamContext:
     async def reject(self, error: InvalidEventError, message: Message) -> None:
         """The error callback: log where the message came from and send it to the DLQ."""
         origin = origin_of(message)
-        log.warning("dead letter %s from %s[%d]@%d: %s", error.reason, origin.topic, origin.partition,
-                    origin.offset, error.detail)
+        log.warning(
+            "dead letter %s from %s[%d]@%d: %s",
+            error.reason,
+            origin.topic,
+            origin.partition,
+            origin.offset,
+            error.detail,
+        )
         await self.send_dead_letter(self.pipeline.dead_letter(error, message.value, origin, message.key))
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
@@ -54,4 +60,3 @@ class StreamContext:
 
 def key_bytes(key: str | None) -> bytes | None:
     return key.encode() if key is not None else None
-

@@ -14,23 +14,27 @@ class StreamMetrics:
 
     def __init__(self, model_names: Iterable[str], registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.events = Counter(
-            "streamwise_events", "Messages consumed, per agent.", ["agent"], registry=self.registry
-        )
+        self.events = Counter("streamwise_events", "Messages consumed, per agent.", ["agent"], registry=self.registry)
         self.dead_letters = Counter(
-            "streamwise_dead_letters", "Messages sent to the dead-letter topic, per reason.", ["reason"],
+            "streamwise_dead_letters",
+            "Messages sent to the dead-letter topic, per reason.",
+            ["reason"],
             registry=self.registry,
         )
         self.predictions = Counter(
             "streamwise_predictions", "Predictions published, per model.", ["model"], registry=self.registry
         )
         self.prequential = Gauge(
-            "streamwise_prequential_metric", "Prequential (test-then-train) metric, per model and partition.",
-            ["model", "metric", "partition"], registry=self.registry,
+            "streamwise_prequential_metric",
+            "Prequential (test-then-train) metric, per model and partition.",
+            ["model", "metric", "partition"],
+            registry=self.registry,
         )
         self.learned = Gauge(
-            "streamwise_learned_events", "Labeled events learned, per model and partition.",
-            ["model", "partition"], registry=self.registry,
+            "streamwise_learned_events",
+            "Labeled events learned, per model and partition.",
+            ["model", "partition"],
+            registry=self.registry,
         )
         self.validated = self.events.labels("validate")
         self.featurized = self.events.labels("features")

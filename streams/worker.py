@@ -33,13 +33,19 @@ def build_worker_app(
         metrics=StreamMetrics([m.name for m in config.models], registry),
     )
     state = app.Table(
-        "feature-state", default=None, partitions=settings.partitions,
+        "feature-state",
+        default=None,
+        partitions=settings.partitions,
         schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
     )
     validate.register(app, ctx)
     features.register(app, ctx, state)
     learn.register(app, ctx)
-    store = ModelStatusStore(aioredis.from_url(settings.redis_url), settings.redis_namespace) if settings.redis_url else None
+    store = (
+        ModelStatusStore(aioredis.from_url(settings.redis_url), settings.redis_namespace)
+        if settings.redis_url
+        else None
+    )
 
     @app.timer(interval=settings.status_interval)
     async def publish_status() -> None:

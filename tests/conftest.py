@@ -22,7 +22,13 @@ def river_reference(spec: ModelSpec, dataset: str, n: int, seed: int) -> dict[st
 # Recipes with a random source get a seed so that two runs (and River's reference) agree.
 SEEDED = {"hoeffding_adaptive_tree": {"seed": 42}, "adaptive_random_forest": {"seed": 42}}
 
-CLASSIFIERS = ["logistic_regression", "hoeffding_tree", "hoeffding_adaptive_tree", "adaptive_random_forest", "naive_bayes"]
+CLASSIFIERS = [
+    "logistic_regression",
+    "hoeffding_tree",
+    "hoeffding_adaptive_tree",
+    "adaptive_random_forest",
+    "naive_bayes",
+]
 REGRESSORS = ["linear_regression", "hoeffding_tree_regressor"]
 
 

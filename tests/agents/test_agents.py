@@ -16,10 +16,12 @@ from streams.context import StreamContext
 from streams.metrics import StreamMetrics
 from streams.topics import Topics
 
-CONFIG = parse_config({
-    "models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}],
-    "features": {"aggregates": [{"source": "a", "stats": ["count"]}]},
-})
+CONFIG = parse_config(
+    {
+        "models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}],
+        "features": {"aggregates": [{"source": "a", "stats": ["count"]}]},
+    }
+)
 
 
 @dataclass
@@ -41,7 +43,9 @@ class Harness:
 async def harness() -> AsyncIterator[Harness]:
     # No broker is contacted: test_context feeds the agent directly and the sinks are channels.
     app = faust.App("agents-test", broker="kafka://127.0.0.1:1", store="memory://", value_serializer="raw")
-    channels = [app.channel(schema=faust.Schema(key_serializer="raw", value_serializer="raw"), maxsize=1000) for _ in range(5)]
+    channels = [
+        app.channel(schema=faust.Schema(key_serializer="raw", value_serializer="raw"), maxsize=1000) for _ in range(5)
+    ]
     ctx = StreamContext(Pipeline(CONFIG), Topics(*channels), StreamMetrics(["nb"]))
     table = app.Table("state", default=None)
     agents = {

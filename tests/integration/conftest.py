@@ -110,8 +110,13 @@ class StreamEnv:
 
     def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "streams", *args], env=self.env(**extra_env), cwd=ROOT,
-            capture_output=True, text=True, timeout=300, check=True,
+            [sys.executable, "-m", "streams", *args],
+            env=self.env(**extra_env),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
         )
 
     def create_topics(self) -> None:
@@ -120,8 +125,11 @@ class StreamEnv:
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker"], env=self.env(STREAMWISE_WEB_PORT=str(_free_port()), **extra_env),
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "streams", "worker"],
+            env=self.env(STREAMWISE_WEB_PORT=str(_free_port()), **extra_env),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.workers.append(worker)
         return worker
@@ -141,7 +149,9 @@ class StreamEnv:
         for worker in self.workers:
             if worker.poll() is None:
                 self.stop_worker(worker, signal.SIGKILL)
-        names = [n for n in admin.admin_client(self.bootstrap).list_topics(timeout=10).topics if n.startswith(self.name)]
+        names = [
+            n for n in admin.admin_client(self.bootstrap).list_topics(timeout=10).topics if n.startswith(self.name)
+        ]
         if names:
             admin.delete_topics(self.bootstrap, names)
         client = redis.Redis.from_url(self.redis_url)

@@ -77,8 +77,13 @@ def test_prequential_metrics_through_kafka_equal_river(
         expected = river_reference(spec, dataset, n, seed=7)
         assert_close(recompute(task, events, by_model[spec.name]), expected)
         status = wait_for(
-            lambda s=spec: (doc := client.hget(status_key.format(s.name), "0")) and orjson.loads(doc)["labeled"] == n
-            and orjson.loads(doc), timeout=10, what=f"Redis status of {spec.name}",
+            lambda s=spec: (
+                (doc := client.hget(status_key.format(s.name), "0"))
+                and orjson.loads(doc)["labeled"] == n
+                and orjson.loads(doc)
+            ),
+            timeout=10,
+            what=f"Redis status of {spec.name}",
         )
         assert_close(status["metrics"], expected)
 
@@ -140,12 +145,18 @@ def test_restarted_worker_resumes_from_committed_offsets(stream_env: StreamEnv) 
     predictions_topic = stream_env.topic("predictions")
 
     worker = stream_env.start_worker()
-    wait_for(lambda: len(read_topic(stream_env.bootstrap, predictions_topic, expected=500, timeout=5)) >= 500,
-             timeout=90, what="first predictions")
+    wait_for(
+        lambda: len(read_topic(stream_env.bootstrap, predictions_topic, expected=500, timeout=5)) >= 500,
+        timeout=90,
+        what="first predictions",
+    )
     stream_env.stop_worker(worker, signal.SIGKILL)  # mid-stream, no chance to commit
     worker = stream_env.start_worker()
-    seen = lambda: {orjson.loads(r.value)["event_id"] for r in read_topic(  # noqa: E731
-        stream_env.bootstrap, predictions_topic, timeout=20, idle=3)}
+
+    def seen() -> set[str]:
+        records = read_topic(stream_env.bootstrap, predictions_topic, timeout=20, idle=3)
+        return {orjson.loads(r.value)["event_id"] for r in records}
+
     wait_for(lambda: len(seen()) == 4000, timeout=120, interval=1, what="all 4000 first events predicted")
     stream_env.stop_worker(worker, signal.SIGTERM)  # clean stop commits
 

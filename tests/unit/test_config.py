@@ -33,8 +33,10 @@ def test_example_config_loads() -> None:
         ({"models": [model(), model()]}, "models[1].name"),
         ({"models": []}, "models"),
         ({"models": [model(extra=1)]}, "models[0].extra"),
-        ({"models": [model()], "features": {"transforms": [{"name": "a", "op": "exp", "source": "b"}]}},
-         "features.transforms[0].op"),
+        (
+            {"models": [model()], "features": {"transforms": [{"name": "a", "op": "exp", "source": "b"}]}},
+            "features.transforms[0].op",
+        ),
     ],
 )
 def test_errors_name_the_field(data: dict, field: str) -> None:

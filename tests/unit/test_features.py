@@ -26,8 +26,14 @@ def test_per_key_aggregates_include_the_current_event() -> None:
     state = None
     for v in (2.0, 4.0, 9.0):
         x, state = fe.transform({"v": v}, state)
-    assert x == {"v": 9.0, "v_count_by_key": 3, "v_mean_by_key": 5.0, "v_min_by_key": 2.0,
-                 "v_max_by_key": 9.0, "v_sum_by_key": 15.0}
+    assert x == {
+        "v": 9.0,
+        "v_count_by_key": 3,
+        "v_mean_by_key": 5.0,
+        "v_min_by_key": 2.0,
+        "v_max_by_key": 9.0,
+        "v_sum_by_key": 15.0,
+    }
 
 
 def test_events_without_a_key_get_no_aggregates() -> None:

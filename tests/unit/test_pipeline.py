@@ -10,9 +10,15 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def runner(**features) -> EmbeddedRunner:
-    config = parse_config({"models": [{"name": "lr", "recipe": "logistic_regression", "task": "binary"},
-                                      {"name": "ht", "recipe": "hoeffding_tree", "task": "binary"}],
-                           "features": features})
+    config = parse_config(
+        {
+            "models": [
+                {"name": "lr", "recipe": "logistic_regression", "task": "binary"},
+                {"name": "ht", "recipe": "hoeffding_tree", "task": "binary"},
+            ],
+            "features": features,
+        }
+    )
     return EmbeddedRunner(Pipeline(config, clock=lambda: T0))
 
 
