@@ -31,6 +31,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+bench: $(STAMP)
+	$(BIN)/python bench/core_loop.py
+
 up: services
 
 down:
