@@ -52,8 +52,10 @@ def main() -> None:
     raw = [orjson.dumps(e) for e in events]
     bare = bare_loop(args.recipe, pairs)
     embedded = pipeline(args.recipe, raw)
-    print(f"{args.recipe} on {args.n} events: bare River loop {bare:,.0f} ev/s; "
-          f"embedded pipeline {embedded:,.0f} ev/s; ratio {embedded / bare:.2f}")
+    print(
+        f"{args.recipe} on {args.n} events: bare River loop {bare:,.0f} ev/s; "
+        f"embedded pipeline {embedded:,.0f} ev/s; ratio {embedded / bare:.2f}"
+    )
 
 
 if __name__ == "__main__":
