@@ -57,42 +57,29 @@ class RawEvent:
     label: Label = None
 
     def to_json(self) -> bytes:
-        return _encode_event(self)
+        return orjson.dumps(
+            {
+                "event_id": self.event_id,
+                "ts": _format_ts(self.ts),
+                "key": self.key,
+                "features": self.features,
+                "label": self.label,
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureVector:
+class FeatureVector(RawEvent):
     """What the learner consumes: the model inputs of one event and its label, if known.
 
     It has the raw event's wire format, so ``features`` can be read by any raw-event consumer.
     """
-
-    event_id: str
-    ts: datetime
-    key: str | None
-    features: Features
-    label: Label = None
-
-    def to_json(self) -> bytes:
-        return _encode_event(self)
 
     @classmethod
     def from_json(cls, data: bytes) -> FeatureVector:
         """Decode a feature vector; it goes through the same checks as a raw event."""
         event = parse_raw_event(data)
         return cls(event.event_id, event.ts, event.key, event.features, event.label)
-
-
-def _encode_event(event: RawEvent | FeatureVector) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": event.event_id,
-            "ts": _format_ts(event.ts),
-            "key": event.key,
-            "features": event.features,
-            "label": event.label,
-        }
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ steps in one process. Nothing here knows about Kafka, Faust, Redis or HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -105,10 +105,18 @@ class Pipeline:
     ) -> DeadLetter:
         return DeadLetter(error.reason, error.detail, data, origin, self.clock(), key=key)
 
-    def featurize(self, event: RawEvent, state: KeyState | None) -> tuple[FeatureVector, KeyState | None]:
-        """The model inputs of ``event`` and the new aggregate state of its key."""
-        x, state = self.engineer.transform(event.features, state, keyed=event.key is not None)
-        return FeatureVector(event.event_id, event.ts, event.key, x, event.label), state
+    def featurize(self, event: RawEvent, key_states: MutableMapping[str, KeyState]) -> FeatureVector:
+        """The model inputs of ``event``; updates its key's aggregates in ``key_states``.
+
+        ``key_states`` is a dict (embedded) or a Faust table (worker); the new state is assigned,
+        never mutated in place, because a table writes its changelog only on assignment.
+        """
+        key = event.key
+        state = key_states.get(key) if key is not None and self.engineer.is_stateful else None
+        x, new_state = self.engineer.transform(event.features, state, keyed=key is not None)
+        if key is not None and new_state is not None:
+            key_states[key] = new_state
+        return FeatureVector(event.event_id, event.ts, key, x, event.label)
 
     def new_learner(self) -> Learner:
         return Learner(self.config, self.clock)
@@ -124,11 +132,8 @@ class EmbeddedRunner:
 
     def process(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
         try:
-            event = self.pipeline.validate(data)
-            vector, state = self.pipeline.featurize(event, self.key_state.get(event.key) if event.key else None)
+            vector = self.pipeline.featurize(self.pipeline.validate(data), self.key_state)
         except InvalidEventError as error:
             return ProcessResult(None, [], [self.pipeline.dead_letter(error, data, origin)])
-        if event.key is not None and state is not None:
-            self.key_state[event.key] = state
         result = self.learner.learn(vector, origin)
         return ProcessResult(vector, result.predictions, result.dead_letters)

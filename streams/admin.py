@@ -50,9 +50,3 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
-
-
-def partition_counts(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -> dict[str, int]:
-    """Partition count per existing topic among ``names``."""
-    metadata = admin_client(bootstrap).list_topics(timeout=timeout)
-    return {name: len(metadata.topics[name].partitions) for name in names if name in metadata.topics}

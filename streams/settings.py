@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from online_models.events import MAX_EVENT_BYTES
+
 
 class Settings(BaseSettings):
     """Everything the worker, the producer and the topic admin need to know about their world."""
@@ -21,7 +23,7 @@ class Settings(BaseSettings):
     config: Path = Path("config/models.yaml")
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_namespace: str = Field(default="streamwise", min_length=1)
-    max_event_bytes: int = Field(default=1_000_000, ge=64)
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=64)
     status_interval: float = Field(default=1.0, gt=0)
     web_port: int = Field(default=6066, ge=0, le=65535)
     metrics_port: int = Field(default=9464, ge=0, le=65535)

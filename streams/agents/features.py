@@ -14,13 +14,10 @@ def register(app: faust.App, ctx: StreamContext, state: faust.types.TableT) -> f
         async for event in stream.events():
             ctx.metrics.featurized.inc()
             try:
-                raw = ctx.pipeline.validate(event.message.value)
-                vector, new_state = ctx.pipeline.featurize(raw, state.get(raw.key) if raw.key else None)
+                vector = ctx.pipeline.featurize(ctx.pipeline.validate(event.message.value), state)
             except InvalidEventError as error:
                 await ctx.reject(error, event.message)
                 continue
-            if raw.key is not None and new_state is not None:
-                state[raw.key] = new_state  # re-assign: only assignments reach the changelog
-            await ctx.topics.features.send(key=key_bytes(raw.key), value=vector.to_json())
+            await ctx.topics.features.send(key=key_bytes(vector.key), value=vector.to_json())
 
     return features
