@@ -20,7 +20,7 @@ from online_models.exceptions import StreamwiseError
 from online_models.pipeline import EmbeddedRunner
 from streams import admin, topics
 from streams.embedded import EmbeddedReport, read_jsonl, run_embedded, write_report
-from streams.producer import encode_event, produce
+from streams.producer import encode_event, encode_line, produce
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -134,7 +134,7 @@ def produce_command(
     settings = _settings()
     target = topic or settings.topic(topics.RAW)
     if file is not None:
-        messages: Iterator[tuple[bytes | None, bytes]] = ((_key_of(line), line) for line in read_jsonl(file))
+        messages: Iterator[tuple[bytes | None, bytes]] = (encode_line(line) for line in read_jsonl(file))
         total = None
     else:
         messages = (encode_event(e) for e in synthetic_events(synthetic or "", n, seed))
@@ -147,14 +147,6 @@ def produce_command(
         console.print(f"[red]delivery error:[/] {error}")
     if report.errors:
         raise typer.Exit(1)
-
-
-def _key_of(line: bytes) -> bytes | None:
-    try:
-        key = orjson.loads(line).get("key")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None  # invalid events are produced as they are: the worker dead-letters them
-    return key.encode() if isinstance(key, str) else None
 
 
 @topics_app.command("create")

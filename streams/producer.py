@@ -28,10 +28,24 @@ def make_producer(bootstrap: str) -> Producer:
     )
 
 
+def kafka_key(event: object) -> bytes | None:
+    """The Kafka key of a raw event: its ``key`` field when it has one."""
+    key = event.get("key") if isinstance(event, dict) else None
+    return key.encode() if isinstance(key, str) else None
+
+
 def encode_event(event: dict) -> tuple[bytes | None, bytes]:
-    """Kafka key (the event's ``key``, when present) and value of one raw event."""
-    key = event.get("key")
-    return (key.encode() if isinstance(key, str) else None), orjson.dumps(event)
+    """Kafka key and value of one raw event."""
+    return kafka_key(event), orjson.dumps(event)
+
+
+def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
+    """A JSONL line sent as it is, invalid ones included (the worker dead-letters them)."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        event = None
+    return kafka_key(event), line
 
 
 def produce(
