@@ -19,11 +19,31 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from online_models import recipes
+from online_models import drift, recipes
 from online_models.exceptions import ConfigError
 from online_models.features import FeatureSpec
 
 Task = Literal["binary", "multiclass", "regression"]
+PolicyName = Literal["alert", "reset", "background"]
+
+
+class DriftSpec(BaseModel):
+    """Concept drift on one model: a detector on its prequential errors and what to do on drift.
+
+    ``alert`` only reports; ``reset`` replaces the model with a fresh one; ``background`` starts a
+    fresh model at the warning, trains it alongside, and swaps it in when the drift is confirmed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    policy: PolicyName = "alert"
+
+    @model_validator(mode="after")
+    def _check_detector(self) -> DriftSpec:
+        drift.build_detector(self.detector, self.params)
+        return self
 
 
 class ModelSpec(BaseModel):
@@ -35,6 +55,16 @@ class ModelSpec(BaseModel):
     recipe: str
     task: Task
     params: dict[str, Any] = Field(default_factory=dict)
+    drift: DriftSpec | None = None
+
+    @model_validator(mode="after")
+    def _check_drift(self) -> ModelSpec:
+        if self.drift is None:
+            return self
+        allowed = drift.REGRESSION_DETECTORS if self.task == "regression" else tuple(drift.BINARY_DETECTORS)
+        if self.drift.detector not in allowed:
+            raise ConfigError("drift.detector", f"{self.task} models take one of {', '.join(allowed)}")
+        return self
 
     @model_validator(mode="after")
     def _check_recipe(self) -> ModelSpec:
@@ -61,14 +91,58 @@ class EvaluationSpec(BaseModel):
     history_every: int = Field(default=1000, ge=1)
 
 
+class LabelsSpec(BaseModel):
+    """Delayed labels: how long, and how many, predictions wait for their label (per partition).
+
+    Time is event time: an entry expires when events ``ttl_seconds`` newer have been seen.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttl_seconds: float = Field(default=86_400.0, gt=0)
+    max_pending: int = Field(default=100_000, ge=1)
+
+
+class AlertsSpec(BaseModel):
+    """Repeats of one detector within ``cooldown_events`` are merged; at most ``max_per_minute``
+    alerts without an action are published per minute of event time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cooldown_events: int = Field(default=1000, ge=0)
+    max_per_minute: int = Field(default=60, ge=1)
+    window: int = Field(default=500, ge=1)
+
+
+class DataDriftSpec(BaseModel):
+    """Data drift on the model inputs: ``detector`` on numeric features, chi-square on the others."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: Literal["adwin", "page_hinkley", "kswin"] = "adwin"
+    params: dict[str, Any] = Field(default_factory=dict)
+    features: list[str] | None = None
+    categorical_window: int = Field(default=500, ge=10)
+    categorical_p_value: float = Field(default=0.001, gt=0, lt=1)
+    max_features: int = Field(default=256, ge=1)
+
+    @model_validator(mode="after")
+    def _check_detector(self) -> DataDriftSpec:
+        drift.build_detector(self.detector, self.params)
+        return self
+
+
 class StreamwiseConfig(BaseModel):
-    """The whole file: models, feature transforms and evaluation settings."""
+    """The whole file: models, feature transforms, evaluation, labels, alerts and data drift."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     models: list[ModelSpec] = Field(min_length=1)
     features: FeatureSpec = Field(default_factory=FeatureSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    labels: LabelsSpec = Field(default_factory=LabelsSpec)
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec)
+    data_drift: DataDriftSpec | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> StreamwiseConfig:

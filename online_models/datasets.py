@@ -10,6 +10,7 @@ JSONL file, produced to Kafka or fed to the embedded runner.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -70,3 +71,32 @@ def synthetic_events(name: str, n: int, seed: int = 42) -> Iterator[dict[str, An
             "features": x,
             "label": y,
         }
+
+
+EVENT, LABEL = "event", "label"
+
+
+def with_delayed_labels(events: Iterable[dict[str, Any]], delay: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Events without their label, each label sent ``delay`` events later on the labels stream.
+
+    The order is that of ``river.stream.simulate_qa(moment=None, delay=delay)``: the label of
+    event ``i - delay`` comes just before event ``i``; the last labels come after the last event.
+    A label's ``ts`` is the time of the event it precedes (the moment it became known).
+
+    >>> [(kind, m["event_id"][-1]) for kind, m in with_delayed_labels(synthetic_events("agrawal", 3), 1)]
+    [('event', '0'), ('label', '0'), ('event', '1'), ('label', '1'), ('event', '2'), ('label', '2')]
+    """
+    waiting: deque[dict[str, Any]] = deque()
+    last_ts = EPOCH_MS
+    for i, event in enumerate(events):
+        while waiting and waiting[0]["i"] + delay <= i:
+            yield LABEL, _label_of(waiting.popleft(), event["ts"])
+        waiting.append({**event, "i": i})
+        last_ts = event["ts"]
+        yield EVENT, {k: v for k, v in event.items() if k != "label"}
+    while waiting:
+        yield LABEL, _label_of(waiting.popleft(), last_ts)
+
+
+def _label_of(event: dict[str, Any], ts: int) -> dict[str, Any]:
+    return {"event_id": event["event_id"], "label": event["label"], "ts": ts}

@@ -104,6 +104,11 @@ class PrequentialModel:
         if self.labeled % self.history_every == 0:
             self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values()))
 
+    def replace(self, estimator: base.Estimator) -> None:
+        """Serve ``estimator`` from now on (a drift action); the metrics keep running."""
+        self.model = estimator
+        self.version += 1
+
     def step(self, x: Features, y: Label) -> ModelAnswer:
         """Predict, then score and learn when the label is known (test-then-train)."""
         answer = self.predict(x)
@@ -119,6 +124,7 @@ class PrequentialModel:
         return {
             "recipe": self.spec.recipe,
             "task": self.spec.task,
+            "version": self.version,
             "events": self.events,
             "labeled": self.labeled,
             "scored": self.scored,

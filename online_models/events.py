@@ -244,16 +244,20 @@ def _parse_optional_str(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def parse_raw_event(data: bytes, *, max_bytes: int = MAX_EVENT_BYTES, default_ts: datetime | None = None) -> RawEvent:
-    """Decode and validate one raw event; ``default_ts`` stands in for a missing ``ts``."""
-    obj = _decode(data, max_bytes)
-    event_id = obj.get("event_id")
+def _parse_event_id(event_id: Any) -> str:
     if event_id is None or event_id == "":
         raise InvalidEventError("missing_event_id", "event_id is required")
     if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID_LENGTH:
         raise InvalidEventError(
             "invalid_type", f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} characters"
         )
+    return event_id
+
+
+def parse_raw_event(data: bytes, *, max_bytes: int = MAX_EVENT_BYTES, default_ts: datetime | None = None) -> RawEvent:
+    """Decode and validate one raw event; ``default_ts`` stands in for a missing ``ts``."""
+    obj = _decode(data, max_bytes)
+    event_id = _parse_event_id(obj.get("event_id"))
     features = _parse_features(obj.get("features"))
     label = _parse_label(obj.get("label"))
     key = _parse_optional_str(obj, "key")

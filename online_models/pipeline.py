@@ -7,23 +7,30 @@ steps in one process. Nothing here knows about Kafka, Faust, Redis or HTTP.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from online_models.alerts import Alert, AlertGate
 from online_models.config import StreamwiseConfig
-from online_models.evaluation import PrequentialModel
+from online_models.drift import DataDriftMonitor, Signal
+from online_models.evaluation import ModelAnswer, PrequentialModel
 from online_models.events import (
     MAX_EVENT_BYTES,
     DeadLetter,
     FeatureVector,
+    Label,
     Origin,
     Prediction,
     RawEvent,
     parse_raw_event,
 )
 from online_models.exceptions import InvalidEventError, ModelError
-from online_models.features import FeatureEngineer, KeyState
+from online_models.features import FeatureEngineer, Features, KeyState
+from online_models.labels import LabelEvent, parse_label_event
+from online_models.pending import PendingEvent, PendingJoin, PendingLabel
+from online_models.policy import DriftGuard, prediction_error
 
 Clock = Callable[[], datetime]
 
@@ -34,52 +41,187 @@ def utc_now() -> datetime:
 
 @dataclass
 class LearnResult:
-    """What one feature vector produced: a prediction per model, and a dead letter per failure."""
+    """What one feature vector or label produced: predictions, alerts, dead letters, join facts."""
 
     predictions: list[Prediction] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    label_delays: list[float] = field(default_factory=list)  # seconds from event to label
+    expired: Counter[str] = field(default_factory=Counter)  # predictions expired unlabeled, per model
+
+
+def epoch_ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
 
 
 class Learner:
-    """Every configured model of one stream partition, predicting and learning in River's order."""
+    """Every configured model of one stream partition: predict, join delayed labels, score and
+    learn in River's order, watch for drift and apply the drift policies.
 
-    def __init__(self, config: StreamwiseConfig, clock: Clock = utc_now) -> None:
+    ``pending_store`` holds the delayed-label join (a dict, or the worker's Faust table).
+    """
+
+    def __init__(
+        self, config: StreamwiseConfig, clock: Clock = utc_now, pending_store: MutableMapping | None = None
+    ) -> None:
         self.clock = clock
         self.models = [PrequentialModel(spec, config.evaluation.history_every) for spec in config.models]
+        self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in config.models if spec.drift}
+        spec = config.data_drift
+        self.data_drift = (
+            DataDriftMonitor(
+                spec.detector,
+                dict(spec.params),
+                spec.features,
+                spec.categorical_window,
+                spec.categorical_p_value,
+                spec.max_features,
+            )
+            if spec
+            else None
+        )
+        self.gate = AlertGate(config.alerts.cooldown_events, config.alerts.max_per_minute)
+        self.pending = PendingJoin(
+            {} if pending_store is None else pending_store,
+            int(config.labels.ttl_seconds * 1000),
+            config.labels.max_pending,
+        )
+        self.events_seen = 0
+        self.actions: Counter[tuple[str, str]] = Counter()
 
     def learn(self, vector: FeatureVector, origin: Origin | None = None) -> LearnResult:
+        """Predict with every model; learn now if the label is inline or already waiting, else hold."""
         result = LearnResult()
+        self.events_seen += 1
+        ts_ms = epoch_ms(vector.ts)
+        if self.data_drift is not None:
+            for signal in self.data_drift.update(vector.features):
+                self._alert(result, None, signal, vector.event_id, vector.ts)
+        waiting = self.pending.take_label(vector.event_id) if vector.label is None else None
+        label = waiting.label if waiting is not None else vector.label
+        answers: dict[str, ModelAnswer] = {}
         now = self.clock()
         for model in self.models:
             try:
-                answer = model.step(vector.features, vector.label)
+                answer = model.predict(vector.features)
+                if label is not None:
+                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, vector.ts)
             except Exception as exc:  # a model raising on one event must not stop the stream
-                error = ModelError(model.name, "learn", exc)
-                result.dead_letters.append(
-                    DeadLetter(
-                        "model_error",
-                        str(error),
-                        vector.to_json(),
-                        origin,
-                        now,
-                        event_id=vector.event_id,
-                        model=model.name,
-                    )
-                )
+                result.dead_letters.append(_model_error(model, vector.event_id, vector.to_json(), origin, exc, now))
                 continue
+            answers[model.name] = answer
             result.predictions.append(
                 Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
             )
+        if waiting is not None:
+            result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
+        elif label is None and answers:
+            self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
+        self._expire(result, ts_ms, origin, now)
         return result
+
+    def join_label(self, label: LabelEvent, origin: Origin | None = None) -> LearnResult:
+        """Score the stored predictions of the label's event and learn from its stored features.
+
+        A label whose event has not come yet waits (bounded); one for an event that expired or
+        was already labeled becomes a dead letter. Expired waiting labels are dead letters too.
+        """
+        result = LearnResult()
+        now = self.clock()
+        event = self.pending.take_event(label.event_id)
+        if event is None:
+            settled = self.pending.settled_as(label.event_id)
+            if settled is None:
+                self.pending.hold_label(PendingLabel(label.event_id, label.label, epoch_ms(label.ts)))
+            else:
+                reason = "label_expired" if settled == "expired" else "label_duplicate"
+                detail = f"event {label.event_id!r} was already {settled}"
+                result.dead_letters.append(
+                    DeadLetter(reason, detail, label.to_json(), origin, now, event_id=label.event_id)
+                )
+        else:
+            result.label_delays.append((epoch_ms(label.ts) - event.ts_ms) / 1000)
+            for model in self.models:
+                answer = event.answers.get(model.name)
+                if answer is None:  # the model failed on this event: it has nothing to score
+                    continue
+                try:
+                    self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts)
+                except Exception as exc:
+                    result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), origin, exc, now))
+        self._expire(result, self.pending.watermark_ms, origin, now)
+        return result
+
+    def _expire(self, result: LearnResult, ts_ms: int, origin: Origin | None, now: datetime) -> None:
+        """Event time moved to ``ts_ms`` (labels do not move it: their clocks are not trusted)."""
+        expired = self.pending.advance(ts_ms)
+        for event in expired.events:
+            result.expired.update(event.answers.keys())
+        for label in expired.labels:
+            result.dead_letters.append(_unmatched(label, origin, now))
+
+    def _score_and_learn(
+        self,
+        result: LearnResult,
+        model: PrequentialModel,
+        x: Features,
+        y: Label,
+        answer: ModelAnswer,
+        event_id: str,
+        ts: datetime,
+    ) -> None:
+        model.score_and_learn(x, y, answer)
+        guard = self.guards.get(model.name)
+        if guard is None:
+            return
+        guard.learn_background(x, y)
+        error = prediction_error(model, y, answer)
+        if error is None:
+            return
+        for signal in guard.monitor.update(error):
+            self._alert(result, model, signal, event_id, ts, guard)
+
+    def _alert(
+        self,
+        result: LearnResult,
+        model: PrequentialModel | None,
+        signal: Signal,
+        event_id: str,
+        ts: datetime,
+        guard: DriftGuard | None = None,
+    ) -> None:
+        name = model.name if model is not None else None
+        seen = self.events_seen
+        alert = Alert(name, signal.kind, signal.detector, signal.feature, event_id, seen, ts, signal.details)
+        acts = guard is not None and guard.wants_action(signal)
+        admitted = self.gate.admit(alert, has_action=acts)
+        if admitted is None:
+            return
+        if acts and guard is not None and model is not None:
+            action = guard.act(model, signal)
+            self.actions[(model.name, action or "none")] += 1
+            admitted = replace(admitted, action=action, details={**admitted.details, "model_version": model.version})
+        result.alerts.append(admitted)
+
+
+def _model_error(
+    model: PrequentialModel, event_id: str, value: bytes, origin: Origin | None, exc: Exception, now: datetime
+) -> DeadLetter:
+    error = ModelError(model.name, "learn", exc)
+    return DeadLetter("model_error", str(error), value, origin, now, event_id=event_id, model=model.name)
+
+
+def _unmatched(label: PendingLabel, origin: Origin | None, now: datetime) -> DeadLetter:
+    value = LabelEvent(label.event_id, label.label, datetime.fromtimestamp(label.ts_ms / 1000, tz=UTC)).to_json()
+    detail = f"no event {label.event_id!r} arrived while the label waited"
+    return DeadLetter("label_unmatched", detail, value, origin, now, event_id=label.event_id)
 
 
 @dataclass
-class ProcessResult:
-    """Everything one raw event produced in the embedded driver."""
+class ProcessResult(LearnResult):
+    """Everything one raw event or label produced in the embedded driver."""
 
-    vector: FeatureVector | None
-    predictions: list[Prediction]
-    dead_letters: list[DeadLetter]
+    vector: FeatureVector | None = None
 
 
 class Pipeline:
@@ -100,6 +242,10 @@ class Pipeline:
         """
         return parse_raw_event(data, max_bytes=self.max_event_bytes, default_ts=default_ts or self.clock())
 
+    def validate_label(self, data: bytes, default_ts: datetime | None = None) -> LabelEvent:
+        """Parse one message of the labels topic; InvalidEventError says why it is rejected."""
+        return parse_label_event(data, max_bytes=self.max_event_bytes, default_ts=default_ts or self.clock())
+
     def dead_letter(
         self, error: InvalidEventError, data: bytes | None, origin: Origin | None, key: bytes | None = None
     ) -> DeadLetter:
@@ -118,8 +264,8 @@ class Pipeline:
             key_states[key] = new_state
         return FeatureVector(event.event_id, event.ts, key, x, event.label)
 
-    def new_learner(self) -> Learner:
-        return Learner(self.config, self.clock)
+    def new_learner(self, pending_store: MutableMapping | None = None) -> Learner:
+        return Learner(self.config, self.clock, pending_store)
 
 
 class EmbeddedRunner:
@@ -131,9 +277,17 @@ class EmbeddedRunner:
         self.key_state: dict[str, KeyState] = {}
 
     def process(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
+        """One raw event: validate, featurize, then predict and learn (or hold for its label)."""
         try:
             vector = self.pipeline.featurize(self.pipeline.validate(data), self.key_state)
         except InvalidEventError as error:
-            return ProcessResult(None, [], [self.pipeline.dead_letter(error, data, origin)])
-        result = self.learner.learn(vector, origin)
-        return ProcessResult(vector, result.predictions, result.dead_letters)
+            return ProcessResult(dead_letters=[self.pipeline.dead_letter(error, data, origin)])
+        return ProcessResult(**vars(self.learner.learn(vector, origin)), vector=vector)
+
+    def process_label(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
+        """One message of the labels topic: join it with its event's predictions."""
+        try:
+            label = self.pipeline.validate_label(data)
+        except InvalidEventError as error:
+            return ProcessResult(dead_letters=[self.pipeline.dead_letter(error, data, origin)])
+        return ProcessResult(**vars(self.learner.join_label(label, origin)))

@@ -15,12 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from online_models.config import StreamwiseConfig, load_config
-from online_models.datasets import GENERATORS, synthetic_events
+from online_models.datasets import EVENT, GENERATORS, synthetic_events, with_delayed_labels
 from online_models.exceptions import StreamwiseError
-from online_models.pipeline import EmbeddedRunner
+from online_models.pipeline import EmbeddedRunner, ProcessResult
 from streams import admin, topics
-from streams.embedded import EmbeddedReport, read_jsonl, run_embedded, write_report
-from streams.producer import encode_event, encode_line, produce
+from streams.alerts_cli import alerts_app
+from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
+from streams.producer import encode_event, encode_label, encode_line, produce
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(alerts_app, name="alerts")
 console = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -62,29 +64,42 @@ def _first_metric(runner: EmbeddedRunner) -> str:
     return f"{model.name} {name}={value:.4f}"
 
 
-def _run_with_progress(config: StreamwiseConfig, messages: Iterator[bytes], total: int | None) -> EmbeddedReport:
+def _run_with_progress(config: StreamwiseConfig, messages: Iterator[Message], total: int | None) -> EmbeddedReport:
     with _progress() as progress:
         task = progress.add_task("prequential", total=total, status="")
 
-        def on_event(runner: EmbeddedRunner) -> None:
-            if runner.learner.models[0].events % 500 == 0:
+        def on_result(runner: EmbeddedRunner, result: ProcessResult) -> None:
+            for alert in result.alerts:
+                progress.console.print(f"[yellow]alert[/] {alert.describe()}")
+            if result.vector is not None and runner.learner.events_seen % 500 == 0:
                 progress.update(task, advance=500, status=_first_metric(runner))
 
-        report, runner = run_embedded(config, messages, on_event=on_event)
+        report, runner = run_embedded(config, messages, on_result=on_result)
         progress.update(task, completed=report.events, status=_first_metric(runner))
     return report
 
 
 def _print_summary(report: EmbeddedReport) -> None:
-    table = Table(title=f"Prequential results over {report.events} events")
-    for column in ("model", "recipe", "events", "labeled", "metrics"):
+    out = Console(width=max(Console().width, 132))  # CI logs are not terminals: keep rows on one line
+    table = Table(title=f"Prequential results over {report.events} events and {report.labels} delayed labels")
+    for column in ("model", "recipe", "version", "events", "labeled", "expired", "metrics"):
         table.add_column(column)
     for name, model in report.models.items():
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in model["metrics"].items())
-        table.add_row(name, model["recipe"], str(model["events"]), str(model["labeled"]), metrics)
-    Console().print(table)
+        counts = (model["version"], model["events"], model["labeled"], report.expired.get(name, 0))
+        table.add_row(name, model["recipe"], *map(str, counts), metrics)
+    out.print(table)
+    if report.alerts:
+        alerts = Table(title=f"{len(report.alerts)} drift alerts")
+        for column in ("events seen", "event", "kind", "model / feature", "detector", "action"):
+            alerts.add_column(column)
+        for alert in report.alerts:
+            where = alert.model or f"feature {alert.feature}"
+            row = (str(alert.events_seen), alert.event_id, alert.kind, where, alert.detector, alert.action or "")
+            alerts.add_row(*row)
+        out.print(alerts)
     if report.dead_letters:
-        Console().print(f"dead letters: {report.dead_letters}")
+        out.print(f"dead letters: {report.dead_letters}")
 
 
 @app.command()
@@ -93,17 +108,27 @@ def run(
     synthetic: Annotated[str, typer.Option(help=f"Data set: {', '.join(GENERATORS)}.")] = "agrawal_drift",
     n: Annotated[int, typer.Option("--n", min=1, help="Number of events.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    label_delay: Annotated[int, typer.Option(min=0, help="Labels arrive this many events late (0: inline).")] = 100,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
 ) -> None:
     """The embedded demo: a drifting synthetic stream through every configured model (no Kafka, no Redis)."""
     cfg = _config(config)
-    console.print(f"Streaming {n} {synthetic} events through {len(cfg.models)} models (embedded, test-then-train)")
-    messages = (orjson.dumps(e) for e in synthetic_events(synthetic, n, seed))
-    report = _run_with_progress(cfg, messages, n)
+    console.print(
+        f"Streaming {n} {synthetic} events through {len(cfg.models)} models (embedded, test-then-train), "
+        f"labels {label_delay} events late"
+    )
+    report = _run_with_progress(cfg, _synthetic_messages(synthetic, n, seed, label_delay), n)
     _print_summary(report)
     if out:
         write_report(report, out)
         console.print(f"report written to {out}")
+
+
+def _synthetic_messages(name: str, n: int, seed: int, label_delay: int) -> Iterator[Message]:
+    events = synthetic_events(name, n, seed)
+    if label_delay == 0:
+        return ((EVENT, orjson.dumps(e)) for e in events)
+    return ((kind, orjson.dumps(m)) for kind, m in with_delayed_labels(events, label_delay))
 
 
 @app.command()
@@ -114,7 +139,7 @@ def evaluate(
 ) -> None:
     """Run the embedded pipeline over a JSONL file and write final and periodic prequential metrics."""
     cfg = _config(config)
-    report = _run_with_progress(cfg, read_jsonl(events), None)
+    report = _run_with_progress(cfg, events_only(read_jsonl(events)), None)
     write_report(report, out)
     _print_summary(report)
     console.print(f"report written to {out}")
@@ -126,22 +151,33 @@ def produce_command(
     synthetic: Annotated[str | None, typer.Option(help=f"Generate events: {', '.join(GENERATORS)}.")] = None,
     n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic events.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    label_delay: Annotated[
+        int, typer.Option(min=0, help="Synthetic labels go to the labels topic this many events late (0: inline).")
+    ] = 0,
     topic: Annotated[str | None, typer.Option(help="Target topic (default: the raw events topic).")] = None,
 ) -> None:
-    """Produce raw events to Kafka at full speed (confluent-kafka), keyed by their ``key``."""
+    """Produce raw events (and delayed labels) to Kafka at full speed (confluent-kafka)."""
     if (file is None) == (synthetic is None):
         raise typer.BadParameter("give exactly one of --file or --synthetic")
     settings = _settings()
     target = topic or settings.topic(topics.RAW)
+    labels_topic = settings.topic(topics.LABELS)
+    messages: Iterator[tuple[str, bytes | None, bytes]]
     if file is not None:
-        messages: Iterator[tuple[bytes | None, bytes]] = (encode_line(line) for line in read_jsonl(file))
+        messages = ((target, *encode_line(line)) for line in read_jsonl(file))
         total = None
-    else:
-        messages = (encode_event(e) for e in synthetic_events(synthetic or "", n, seed))
+    elif label_delay == 0:
+        messages = ((target, *encode_event(e)) for e in synthetic_events(synthetic or "", n, seed))
         total = n
+    else:
+        messages = (
+            (target, *encode_event(m)) if kind == EVENT else (labels_topic, *encode_label(m))
+            for kind, m in with_delayed_labels(synthetic_events(synthetic or "", n, seed), label_delay)
+        )
+        total = 2 * n
     with _progress() as progress:
         task = progress.add_task(f"produce -> {target}", total=total, status="")
-        report = produce(settings.kafka_bootstrap, target, messages, lambda k: progress.advance(task, k))
+        report = produce(settings.kafka_bootstrap, messages, lambda k: progress.advance(task, k))
     console.print(f"sent {report.sent}, delivered {report.delivered}, errors {len(report.errors)}")
     for error in report.errors[:10]:
         console.print(f"[red]delivery error:[/] {error}")

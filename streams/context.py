@@ -4,11 +4,14 @@ one error callback that logs topic/partition/offset and routes a message to the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from faust.types import Message
 
+from online_models.alerts import Alert
 from online_models.events import DeadLetter, Origin
 from online_models.exceptions import InvalidEventError
 from online_models.pipeline import Learner, Pipeline
@@ -31,14 +34,25 @@ class StreamContext:
     pipeline: Pipeline
     topics: Topics
     metrics: StreamMetrics
+    # The delayed-label join's entries (a changelog-backed Faust table in the worker).
+    pending_store: MutableMapping[str, Any] | None = None
+    # Extra consumers of every published alert (the webhook sink); they must not block.
+    alert_sinks: list[Callable[[Alert], None]] = field(default_factory=list)
     learners: dict[int, Learner] = field(default_factory=dict)
 
     def learner_for(self, partition: int) -> Learner:
         """Each stream partition has its own models, so partitions scale out across workers."""
         learner = self.learners.get(partition)
         if learner is None:
-            learner = self.learners[partition] = self.pipeline.new_learner()
+            learner = self.learners[partition] = self.pipeline.new_learner(self.pending_store)
         return learner
+
+    async def send_alert(self, alert: Alert) -> None:
+        log.warning("drift alert %s", alert.describe())
+        key = (alert.model or alert.feature or "").encode()
+        await self.topics.alerts.send(key=key, value=alert.to_json())
+        for sink in self.alert_sinks:
+            sink(alert)
 
     async def reject(self, error: InvalidEventError, message: Message) -> None:
         """The error callback: log where the message came from and send it to the DLQ."""

@@ -12,19 +12,40 @@ from typing import Any
 
 import orjson
 
+from online_models.alerts import Alert
 from online_models.config import StreamwiseConfig
+from online_models.datasets import EVENT, LABEL
 from online_models.events import Origin
-from online_models.pipeline import EmbeddedRunner, Pipeline
+from online_models.pipeline import EmbeddedRunner, Pipeline, ProcessResult
+
+Message = tuple[str, bytes]  # (EVENT or LABEL, the message bytes)
 
 
 @dataclass
 class EmbeddedReport:
     events: int = 0
+    labels: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)
+    expired: dict[str, int] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)
 
+    def add(self, result: ProcessResult) -> None:
+        for letter in result.dead_letters:
+            self.dead_letters[letter.reason] = self.dead_letters.get(letter.reason, 0) + 1
+        for model, count in result.expired.items():
+            self.expired[model] = self.expired.get(model, 0) + count
+        self.alerts.extend(result.alerts)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, "dead_letters": self.dead_letters, "models": self.models}
+        return {
+            "events": self.events,
+            "labels": self.labels,
+            "dead_letters": self.dead_letters,
+            "expired": self.expired,
+            "alerts": [alert.to_dict() for alert in self.alerts],
+            "models": self.models,
+        }
 
 
 def read_jsonl(path: Path) -> Iterator[bytes]:
@@ -36,23 +57,31 @@ def read_jsonl(path: Path) -> Iterator[bytes]:
                 yield line
 
 
+def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
+    return ((EVENT, data) for data in messages)
+
+
 def run_embedded(
     config: StreamwiseConfig,
-    messages: Iterable[bytes],
+    messages: Iterable[Message],
     *,
     source: str = "embedded",
-    on_event: Callable[[EmbeddedRunner], None] | None = None,
+    on_result: Callable[[EmbeddedRunner, ProcessResult], None] | None = None,
 ) -> tuple[EmbeddedReport, EmbeddedRunner]:
-    """Run every message through validate -> features -> learn and report per model."""
+    """Run every event through validate -> features -> learn, join every label, report per model."""
     runner = EmbeddedRunner(Pipeline(config))
     report = EmbeddedReport()
-    for offset, data in enumerate(messages):
-        result = runner.process(data, Origin(source, 0, offset))
-        report.events += 1
-        for letter in result.dead_letters:
-            report.dead_letters[letter.reason] = report.dead_letters.get(letter.reason, 0) + 1
-        if on_event is not None:
-            on_event(runner)
+    for offset, (kind, data) in enumerate(messages):
+        origin = Origin(f"{source}.{kind}", 0, offset)
+        if kind == LABEL:
+            result = runner.process_label(data, origin)
+            report.labels += 1
+        else:
+            result = runner.process(data, origin)
+            report.events += 1
+        report.add(result)
+        if on_result is not None:
+            on_result(runner, result)
     report.models = {model.name: model.report() for model in runner.learner.models}
     return report, runner
 

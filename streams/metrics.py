@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from online_models.alerts import Alert
 from online_models.evaluation import PrequentialModel
+from online_models.pipeline import LearnResult
+
+# Label delays from a click (seconds) to a chargeback (weeks).
+DELAY_BUCKETS = (0.1, 1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
 
 
 class StreamMetrics:
@@ -36,13 +41,73 @@ class StreamMetrics:
             ["model", "partition"],
             registry=self.registry,
         )
+        self.label_delay = Histogram(
+            "streamwise_label_delay_seconds",
+            "Event time from an event to its label, for joined delayed labels.",
+            buckets=DELAY_BUCKETS,
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "streamwise_pending_labels",
+            "Predictions and early labels waiting to be joined, per partition.",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.expired = Counter(
+            "streamwise_predictions_expired",
+            "Predictions whose label never came in time (counted as unlabeled), per model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.unmatched = Counter(
+            "streamwise_labels_unmatched",
+            "Labels that found no prediction, per model and reason (label_unmatched, label_expired, label_duplicate).",
+            ["model", "reason"],
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "streamwise_drift_alerts",
+            "Drift alerts published, per model ('' for data drift), kind and detector.",
+            ["model", "kind", "detector"],
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "streamwise_drift_actions",
+            "Drift policy actions taken, per model and action.",
+            ["model", "action"],
+            registry=self.registry,
+        )
         self.validated = self.events.labels("validate")
         self.featurized = self.events.labels("features")
         self.learn_events = self.events.labels("learn")
-        self.predictions_by_model = {name: self.predictions.labels(name) for name in model_names}
+        self.label_events = self.events.labels("labels")
+        self.model_names = list(model_names)
+        self.predictions_by_model = {name: self.predictions.labels(name) for name in self.model_names}
+        self.expired_by_model = {name: self.expired.labels(name) for name in self.model_names}
 
-    def observe_models(self, partition: int, models: Iterable[PrequentialModel]) -> None:
+    def observe_result(self, result: LearnResult) -> None:
+        """Counters of one learn step; label lookups only for the rare parts (alerts, expiry)."""
+        for prediction in result.predictions:
+            self.predictions_by_model[prediction.model].inc()
+        for delay in result.label_delays:
+            self.label_delay.observe(max(delay, 0.0))
+        for model, count in result.expired.items():
+            self.expired_by_model[model].inc(count)
+        for letter in result.dead_letters:
+            if letter.reason.startswith("label_"):
+                for model in self.model_names:
+                    self.unmatched.labels(model, letter.reason).inc()
+        for alert in result.alerts:
+            self.observe_alert(alert)
+
+    def observe_alert(self, alert: Alert) -> None:
+        self.alerts.labels(alert.model or "", alert.kind, alert.detector).inc()
+        if alert.action:
+            self.actions.labels(alert.model or "", alert.action).inc()
+
+    def observe_models(self, partition: int, models: Iterable[PrequentialModel], pending: int = 0) -> None:
         """Copy the prequential state into gauges (called on a timer, not per event)."""
+        self.pending.labels(str(partition)).set(pending)
         for model in models:
             self.learned.labels(model.name, str(partition)).set(model.labeled)
             for metric, value in model.metric_values().items():

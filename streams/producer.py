@@ -39,6 +39,11 @@ def encode_event(event: dict) -> tuple[bytes | None, bytes]:
     return kafka_key(event), orjson.dumps(event)
 
 
+def encode_label(label: dict) -> tuple[bytes | None, bytes]:
+    """Kafka key (the event_id) and value of one label message."""
+    return str(label["event_id"]).encode(), orjson.dumps(label)
+
+
 def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
     """A JSONL line sent as it is, invalid ones included (the worker dead-letters them)."""
     try:
@@ -50,12 +55,11 @@ def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
 
 def produce(
     bootstrap: str,
-    topic: str,
-    messages: Iterable[tuple[bytes | None, bytes]],
+    messages: Iterable[tuple[str, bytes | None, bytes]],
     on_delivered: Callable[[int], None] | None = None,
     flush_timeout: float = 60.0,
 ) -> DeliveryReport:
-    """Send (key, value) pairs in order, wait for every delivery, and count what failed."""
+    """Send (topic, key, value) in order, wait for every delivery, and count what failed."""
     report = DeliveryReport()
     producer = make_producer(bootstrap)
 
@@ -67,7 +71,7 @@ def produce(
             if on_delivered:
                 on_delivered(1)
 
-    for key, value in messages:
+    for topic, key, value in messages:
         while True:
             try:
                 producer.produce(topic, value=value, key=key, on_delivery=delivered)

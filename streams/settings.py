@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     # How long the broker waits for a silent worker before moving its partitions to another one.
     session_timeout: float = Field(default=10.0, ge=6.0)
     log_level: str = "info"
+    # Optional HTTP endpoint that receives every drift alert as a JSON POST.
+    alert_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    alert_webhook_retries: int = Field(default=5, ge=0, le=20)
+    alert_webhook_backoff: float = Field(default=0.5, gt=0)
+    alert_webhook_timeout: float = Field(default=5.0, gt=0)
+    alert_webhook_queue: int = Field(default=1000, ge=1)
 
     def topic(self, name: str) -> str:
         """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""

@@ -13,7 +13,10 @@ VALID = "events.valid"
 FEATURES = "features"
 PREDICTIONS = "predictions"
 DLQ = "events.dlq"
-ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ)
+LABELS = "events.labels"
+LABELS_BY_EVENT = "labels.by-event"  # internal: labels re-keyed by event_id with Faust's partitioner
+ALERTS = "drift.alerts"
+ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ, LABELS, LABELS_BY_EVENT, ALERTS)
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -29,16 +32,32 @@ class Topics:
     features: faust.TopicT
     predictions: faust.TopicT
     dlq: faust.TopicT
+    labels: faust.TopicT
+    labels_by_event: faust.TopicT
+    alerts: faust.TopicT
+    # The learn agent reads feature vectors and re-keyed labels as one co-partitioned stream:
+    # both are keyed by event_id, so an event and its label meet in the same partition.
+    learn_input: faust.TopicT
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
-        def topic(name: str) -> faust.TopicT:
+        def topic(*names: str) -> faust.TopicT:
             return app.topic(
-                settings.topic(name),
+                *(settings.topic(name) for name in names),
                 partitions=settings.partitions,
                 replicas=settings.replication_factor,
                 key_serializer="raw",
                 value_serializer="raw",
             )
 
-        return cls(topic(RAW), topic(VALID), topic(FEATURES), topic(PREDICTIONS), topic(DLQ))
+        return cls(
+            topic(RAW),
+            topic(VALID),
+            topic(FEATURES),
+            topic(PREDICTIONS),
+            topic(DLQ),
+            topic(LABELS),
+            topic(LABELS_BY_EVENT),
+            topic(ALERTS),
+            topic(FEATURES, LABELS_BY_EVENT),
+        )

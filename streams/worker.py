@@ -12,12 +12,13 @@ from redis.exceptions import RedisError
 from online_models.config import StreamwiseConfig
 from online_models.pipeline import Pipeline, utc_now
 from online_models.status import ModelStatusStore, model_status
-from streams.agents import features, learn, validate
+from streams.agents import features, labels, learn, validate
 from streams.app import create_app
 from streams.context import StreamContext
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 from streams.topics import Topics
+from streams.webhook import WebhookSink
 
 log = logging.getLogger("streamwise.worker")
 
@@ -27,20 +28,31 @@ def build_worker_app(
 ) -> tuple[faust.App, StreamContext]:
     """The Faust app with every agent registered, and the context the agents share."""
     app = create_app(settings)
+
+    def table(name: str) -> faust.types.TableT:
+        schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
+        return app.Table(name, default=None, partitions=settings.partitions, schema=schema)
+
     ctx = StreamContext(
         pipeline=Pipeline(config, max_event_bytes=settings.max_event_bytes),
         topics=Topics.declare(app, settings),
         metrics=StreamMetrics([m.name for m in config.models], registry),
-    )
-    state = app.Table(
-        "feature-state",
-        default=None,
-        partitions=settings.partitions,
-        schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
+        pending_store=table("pending-labels"),
     )
     validate.register(app, ctx)
-    features.register(app, ctx, state)
+    features.register(app, ctx, table("feature-state"))
+    labels.register(app, ctx)
     learn.register(app, ctx)
+    if settings.alert_webhook_url:
+        sink = WebhookSink(
+            settings.alert_webhook_url,
+            retries=settings.alert_webhook_retries,
+            backoff=settings.alert_webhook_backoff,
+            timeout=settings.alert_webhook_timeout,
+            queue_size=settings.alert_webhook_queue,
+        )
+        ctx.alert_sinks.append(sink.offer)
+        app.task(sink.run)
     store = (
         ModelStatusStore(aioredis.from_url(settings.redis_url), settings.redis_namespace)
         if settings.redis_url
@@ -53,7 +65,7 @@ def build_worker_app(
         now = utc_now()
         statuses = []
         for partition, learner in list(ctx.learners.items()):
-            ctx.metrics.observe_models(partition, learner.models)
+            ctx.metrics.observe_models(partition, learner.models, len(learner.pending))
             statuses.extend(model_status(model, partition, now) for model in learner.models)
         if store is None:
             return

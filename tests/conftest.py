@@ -9,13 +9,15 @@ from online_models.config import ModelSpec
 from online_models.datasets import samples
 
 
-def river_reference(spec: ModelSpec, dataset: str, n: int, seed: int) -> dict[str, float]:
+def river_reference(spec: ModelSpec, dataset: str, n: int, seed: int, delay: int | None = None) -> dict[str, float]:
     """Final metrics of ``river.evaluate.progressive_val_score`` for each metric of the task,
-    with a model built by River's own constructors (through the recipe's class)."""
+    with a model built by River's own constructors (through the recipe's class); ``delay``
+    reveals each label that many events late."""
     result = {}
     for name, metric in metrics.for_task(spec.task).items():
         model = recipes.build(spec.recipe, spec.params)
-        result[name] = float(evaluate.progressive_val_score(samples(dataset, n, seed), model, metric).get())
+        score = evaluate.progressive_val_score(samples(dataset, n, seed), model, metric, delay=delay)
+        result[name] = float(score.get())
     return result
 
 

@@ -1,11 +1,15 @@
-"""events.valid -> features, with per-key aggregate state in a Faust table (changelog-backed)."""
+"""events.valid -> features, with per-key aggregate state in a Faust table (changelog-backed).
+
+events.valid is keyed by the entity key (aggregates live in its partition); feature vectors are
+keyed by event_id, the key their delayed labels can be given.
+"""
 
 from __future__ import annotations
 
 import faust
 
 from online_models.exceptions import InvalidEventError
-from streams.context import StreamContext, key_bytes
+from streams.context import StreamContext
 
 
 def register(app: faust.App, ctx: StreamContext, state: faust.types.TableT) -> faust.types.AgentT:
@@ -18,6 +22,6 @@ def register(app: faust.App, ctx: StreamContext, state: faust.types.TableT) -> f
             except InvalidEventError as error:
                 await ctx.reject(error, event.message)
                 continue
-            await ctx.topics.features.send(key=key_bytes(vector.key), value=vector.to_json())
+            await ctx.topics.features.send(key=vector.event_id.encode(), value=vector.to_json())
 
     return features

@@ -1,4 +1,4 @@
-"""features -> predictions (+ events.dlq for a model that raises): predict, score, learn."""
+"""features + labels.by-event -> predictions, drift.alerts (+ events.dlq): predict, join, learn."""
 
 from __future__ import annotations
 
@@ -6,26 +6,47 @@ import faust
 
 from online_models.events import FeatureVector
 from online_models.exceptions import InvalidEventError
+from online_models.labels import parse_label_event
+from online_models.pipeline import LearnResult
 from streams.context import StreamContext, origin_of
 
 
 def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
-    # concurrency=1: a model must see its partition's events in order, one at a time.
-    @app.agent(ctx.topics.features, name="learn", concurrency=1)
+    labels_topic = _name(ctx.topics.labels_by_event)
+
+    # concurrency=1: a model must see its partition's events and labels in order, one at a time.
+    @app.agent(ctx.topics.learn_input, name="learn", concurrency=1)
     async def learn(stream: faust.StreamT) -> None:
         async for event in stream.events():
             ctx.metrics.learn_events.inc()
+            message = event.message
+            origin = origin_of(message)
+            learner = ctx.learner_for(origin.partition)
             try:
-                vector = FeatureVector.from_json(event.message.value)
+                if message.topic == labels_topic:
+                    result = learner.join_label(parse_label_event(message.value), origin)
+                else:
+                    result = learner.learn(FeatureVector.from_json(message.value), origin)
             except InvalidEventError as error:
-                await ctx.reject(error, event.message)
+                await ctx.reject(error, message)
                 continue
-            origin = origin_of(event.message)
-            result = ctx.learner_for(origin.partition).learn(vector, origin)
-            for prediction in result.predictions:
-                ctx.metrics.predictions_by_model[prediction.model].inc()
-                await ctx.topics.predictions.send(key=prediction.event_id.encode(), value=prediction.to_json())
-            for letter in result.dead_letters:
-                await ctx.send_dead_letter(letter)
+            await publish(ctx, result)
 
     return learn
+
+
+async def publish(ctx: StreamContext, result: LearnResult) -> None:
+    ctx.metrics.observe_result(result)
+    for prediction in result.predictions:
+        await ctx.topics.predictions.send(key=prediction.event_id.encode(), value=prediction.to_json())
+    for alert in result.alerts:
+        await ctx.send_alert(alert)
+    for letter in result.dead_letters:
+        await ctx.send_dead_letter(letter)
+
+
+def _name(channel: faust.ChannelT) -> str | None:
+    try:
+        return channel.get_topic_name()
+    except NotImplementedError:  # an unnamed channel (agent tests): no labels come this way
+        return None

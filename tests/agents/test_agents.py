@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import faust
 import orjson
@@ -11,7 +11,7 @@ import pytest
 
 from online_models.config import parse_config
 from online_models.pipeline import Pipeline
-from streams.agents import features, learn, validate
+from streams.agents import features, labels, learn, validate
 from streams.context import StreamContext
 from streams.metrics import StreamMetrics
 from streams.topics import Topics
@@ -43,15 +43,15 @@ class Harness:
 async def harness() -> AsyncIterator[Harness]:
     # No broker is contacted: test_context feeds the agent directly and the sinks are channels.
     app = faust.App("agents-test", broker="kafka://127.0.0.1:1", store="memory://", value_serializer="raw")
-    channels = [
-        app.channel(schema=faust.Schema(key_serializer="raw", value_serializer="raw"), maxsize=1000) for _ in range(5)
-    ]
+    schema = faust.Schema(key_serializer="raw", value_serializer="raw")
+    channels = [app.channel(schema=schema, maxsize=1000) for _ in fields(Topics)]
     ctx = StreamContext(Pipeline(CONFIG), Topics(*channels), StreamMetrics(["nb"]))
     table = app.Table("state", default=None)
     agents = {
         "validate": validate.register(app, ctx),
         "features": features.register(app, ctx, table),
         "learn": learn.register(app, ctx),
+        "labels": labels.register(app, ctx),
     }
     sinks = {id(ch): ch.clone(is_iterator=True) for ch in channels}  # subscribed: receives what is sent
     app.finalize()
@@ -91,3 +91,13 @@ async def test_learn_publishes_one_prediction_per_model_and_learns(harness: Harn
     assert predictions[0]["prediction"] is None  # cold start: published, not scored
     learner = next(iter(harness.ctx.learners.values()))
     assert (learner.models[0].labeled, learner.models[0].scored) == (5, 4)
+
+
+async def test_labels_are_keyed_by_event_id_and_invalid_ones_dead_lettered(harness: Harness) -> None:
+    async with harness.agents["labels"].test_context() as agent:
+        await agent.put(b'{"event_id": "e7", "label": false, "ts": 5}', key=b"anything")
+        await agent.put(b'{"event_id": "e8"}')
+    keyed = await harness.drain(harness.ctx.topics.labels_by_event)
+    letters = await harness.drain(harness.ctx.topics.dlq)
+    assert [(k["event_id"], k["label"]) for k in keyed] == [("e7", False)]
+    assert [d["reason"] for d in letters] == ["missing_label"]

@@ -116,7 +116,7 @@ def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv,
     stream_env.create_topics()
     from streams.producer import produce
 
-    report = produce(stream_env.bootstrap, stream_env.topic("events.raw"), [(None, m) for m in raw])
+    report = produce(stream_env.bootstrap, [(stream_env.topic("events.raw"), None, m) for m in raw])
     assert report.delivered == len(raw), report.errors
     stream_env.start_worker(STREAMWISE_MAX_EVENT_BYTES="100000")
 

@@ -1,0 +1,143 @@
+"""Drift alerts, the records of ``drift.alerts``, and the gate that merges and rate-limits them.
+
+>>> from datetime import UTC, datetime
+>>> alert = Alert("ht", "concept_drift", "ddm", None, "e-17", 17, datetime(2026, 1, 1, tzinfo=UTC), {})
+>>> alert.alert_id == Alert("ht", "concept_drift", "ddm", None, "e-17", 17, alert.ts, {}).alert_id
+True
+>>> gate = AlertGate(cooldown_events=100, max_per_minute=60)
+>>> gate.admit(alert) is not None, gate.admit(replace(alert, event_id="e-18", events_seen=18))
+(True, None)
+>>> gate.admit(replace(alert, event_id="e-200", events_seen=200)).details["merged"]
+1
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from online_models.events import _format_ts, _parse_ts
+
+AlertKind = Literal["concept_drift", "concept_warning", "data_drift"]
+KINDS: tuple[str, ...] = ("concept_drift", "concept_warning", "data_drift")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A detector fired. ``model`` is None for data drift (an input shared by every model)."""
+
+    model: str | None
+    kind: str
+    detector: str
+    feature: str | None
+    event_id: str
+    events_seen: int
+    ts: datetime
+    details: dict[str, Any]
+    action: str | None = None
+
+    @property
+    def alert_id(self) -> str:
+        """Deterministic: the same detector firing on the same event gives the same id."""
+        parts = (self.model or "", self.kind, self.detector, self.feature or "", self.event_id)
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+    @property
+    def source(self) -> tuple[str | None, str, str, str | None]:
+        """The detector instance that fired: repeats of one source are merged."""
+        return (self.model, self.kind, self.detector, self.feature)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "model": self.model,
+            "kind": self.kind,
+            "detector": self.detector,
+            "feature": self.feature,
+            "event_id": self.event_id,
+            "events_seen": self.events_seen,
+            "ts": _format_ts(self.ts),
+            "details": self.details,
+            "action": self.action,
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Alert:
+        obj = orjson.loads(data)
+        return cls(
+            obj["model"],
+            obj["kind"],
+            obj["detector"],
+            obj["feature"],
+            obj["event_id"],
+            obj["events_seen"],
+            _parse_ts(obj["ts"], None),
+            obj["details"],
+            obj["action"],
+        )
+
+    def describe(self) -> str:
+        """One human-readable line, as ``streamwise alerts tail`` prints it."""
+        where = f"model={self.model}" if self.model else f"feature={self.feature}"
+        stats = " ".join(f"{k}={_short(v)}" for k, v in self.details.items())
+        action = f" action={self.action}" if self.action else ""
+        return (
+            f"{_format_ts(self.ts)} {self.kind:<15} {where} detector={self.detector} "
+            f"event={self.event_id} seen={self.events_seen}{action} {stats}"
+        )
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@dataclass
+class AlertGate:
+    """Merges repeats of one detector within ``cooldown_events`` and caps alerts per minute.
+
+    Positions are the learner's event counts and time is the events' own time, so the same stream
+    gives the same alerts. Alerts that carry a policy action are never rate-limited (an action is
+    always reported); they are still merged, and a merged alert triggers no action.
+    """
+
+    cooldown_events: int = 1000
+    max_per_minute: int = 60
+    merged: int = 0
+    suppressed: int = 0
+    _last: dict[tuple, int] = field(default_factory=dict)
+    _pending_merges: dict[tuple, int] = field(default_factory=dict)
+    _tokens: float = -1.0
+    _refilled_at: float = 0.0
+
+    def admit(self, alert: Alert, *, has_action: bool = False) -> Alert | None:
+        """The alert to publish (with ``details.merged``), or None when merged or over the rate."""
+        source = alert.source
+        last = self._last.get(source)
+        if last is not None and alert.events_seen - last < self.cooldown_events:
+            self.merged += 1
+            self._pending_merges[source] = self._pending_merges.get(source, 0) + 1
+            return None
+        if not has_action and not self._take_token(alert.ts.timestamp()):
+            self.suppressed += 1
+            return None
+        self._last[source] = alert.events_seen
+        merged = self._pending_merges.pop(source, 0)
+        return replace(alert, details={**alert.details, "merged": merged})
+
+    def _take_token(self, now: float) -> bool:
+        if self._tokens < 0:
+            self._tokens, self._refilled_at = float(self.max_per_minute), now
+        elapsed = max(0.0, now - self._refilled_at)
+        self._tokens = min(float(self.max_per_minute), self._tokens + elapsed * self.max_per_minute / 60.0)
+        self._refilled_at = max(self._refilled_at, now)
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True

@@ -1,0 +1,155 @@
+"""The delayed-label join: predictions waiting for their label, and labels waiting for their event.
+
+Entries live in a mapping keyed by event_id: a dict when embedded, a changelog-backed Faust table
+in the worker, so their values are JSON-safe dicts (class probabilities as ``[label, p]`` pairs,
+which keep ``True`` and ``1`` apart). Memory is bounded twice: an entry expires once the event time
+has moved ``ttl_ms`` past it, and the oldest entry goes when there are more than ``max_pending``.
+
+>>> join = PendingJoin({}, ttl_ms=1_000, max_pending=2)
+>>> join.hold_event(PendingEvent("e1", 0, {"a": 1.0}, {"lr": ModelAnswer(True, {True: 0.6, False: 0.4})}))
+>>> join.take_event("e1").answers["lr"].proba
+{True: 0.6, False: 0.4}
+>>> join.settled_as("e1"), join.take_event("e1")
+('joined', None)
+>>> join.hold_label(PendingLabel("e2", False, 500))   # the label came first: it waits
+>>> expired = join.advance(2_000)                      # ... but its event never comes
+>>> [label.event_id for label in expired.labels], len(join)
+(['e2'], 0)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from online_models.evaluation import ModelAnswer
+from online_models.events import Label
+from online_models.features import Features
+
+_EVENT, _LABEL = "e", "l"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event predicted without its label: the inputs used and every model's answer."""
+
+    event_id: str
+    ts_ms: int
+    x: Features
+    answers: dict[str, ModelAnswer]
+
+    def encode(self) -> dict[str, Any]:
+        answers = {
+            name: [a.prediction, list(a.proba.items()) if a.proba is not None else None]
+            for name, a in self.answers.items()
+        }
+        return {"k": _EVENT, "ts": self.ts_ms, "x": self.x, "a": answers}
+
+    @classmethod
+    def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingEvent:
+        answers = {
+            name: ModelAnswer(prediction, dict((k, v) for k, v in pairs) if pairs is not None else None)
+            for name, (prediction, pairs) in entry["a"].items()
+        }
+        return cls(event_id, entry["ts"], entry["x"], answers)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLabel:
+    """A label that arrived before its event."""
+
+    event_id: str
+    label: Label
+    ts_ms: int
+
+    def encode(self) -> dict[str, Any]:
+        return {"k": _LABEL, "ts": self.ts_ms, "y": self.label}
+
+    @classmethod
+    def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingLabel:
+        return cls(event_id, entry["y"], entry["ts"])
+
+
+@dataclass
+class Expired:
+    """What one advance of the event time dropped."""
+
+    events: list[PendingEvent] = field(default_factory=list)
+    labels: list[PendingLabel] = field(default_factory=list)
+
+
+class PendingJoin:
+    """Bounded pending state of one partition, in arrival order."""
+
+    def __init__(self, store: MutableMapping[str, Any], ttl_ms: int, max_pending: int) -> None:
+        self.store = store
+        self.ttl_ms = ttl_ms
+        self.max_pending = max_pending
+        self.watermark_ms = 0
+        self._order: OrderedDict[str, int] = OrderedDict()
+        # Recently settled ids, so a late or repeated label gets the right reason (bounded too).
+        self._settled: OrderedDict[str, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def hold_event(self, event: PendingEvent) -> None:
+        self._hold(event.event_id, event.ts_ms, event.encode())
+
+    def hold_label(self, label: PendingLabel) -> None:
+        self._hold(label.event_id, label.ts_ms, label.encode())
+
+    def take_event(self, event_id: str) -> PendingEvent | None:
+        entry = self._take(event_id, _EVENT)
+        return PendingEvent.decode(event_id, entry) if entry is not None else None
+
+    def take_label(self, event_id: str) -> PendingLabel | None:
+        entry = self._take(event_id, _LABEL)
+        return PendingLabel.decode(event_id, entry) if entry is not None else None
+
+    def settled_as(self, event_id: str) -> str | None:
+        """``joined`` or ``expired`` for an event settled recently, else None."""
+        return self._settled.get(event_id)
+
+    def advance(self, ts_ms: int) -> Expired:
+        """Move the event time forward and drop what is too old or too many."""
+        self.watermark_ms = max(self.watermark_ms, ts_ms)
+        expired = Expired()
+        horizon = self.watermark_ms - self.ttl_ms
+        while self._order:
+            event_id, held_at = next(iter(self._order.items()))
+            if held_at >= horizon and len(self._order) <= self.max_pending:
+                break
+            del self._order[event_id]
+            entry = self.store.pop(event_id, None)
+            if entry is None:
+                continue
+            if entry["k"] == _EVENT:
+                expired.events.append(PendingEvent.decode(event_id, entry))
+                self._settle(event_id, "expired")
+            else:
+                expired.labels.append(PendingLabel.decode(event_id, entry))
+        return expired
+
+    def _hold(self, event_id: str, ts_ms: int, entry: dict[str, Any]) -> None:
+        self._order.pop(event_id, None)
+        self._order[event_id] = ts_ms
+        self.store[event_id] = entry  # assigned, never mutated: a Faust table logs assignments
+
+    def _take(self, event_id: str, kind: str) -> dict[str, Any] | None:
+        entry = self.store.get(event_id)
+        if entry is None or entry["k"] != kind:
+            return None
+        del self.store[event_id]
+        self._order.pop(event_id, None)
+        if kind == _EVENT:
+            self._settle(event_id, "joined")
+        return entry
+
+    def _settle(self, event_id: str, how: str) -> None:
+        self._settled[event_id] = how
+        self._settled.move_to_end(event_id)
+        while len(self._settled) > self.max_pending:
+            self._settled.popitem(last=False)

@@ -1,0 +1,72 @@
+"""Drift policies: what happens to a model when its error stream drifts.
+
+- ``alert``: report only.
+- ``reset``: on a confirmed drift, replace the model with a fresh one of the same recipe.
+- ``background``: at a warning, start a fresh model that learns alongside the served one; on a
+  confirmed drift, swap it in. Without a warning first (or with a detector that has no warning
+  level, such as ADWIN) a drift falls back to a reset.
+
+Prequential metrics keep running across an action: they score the model slot on the stream.
+Each action bumps the model's version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from online_models import recipes
+from online_models.config import DriftSpec
+from online_models.drift import ConceptMonitor, Signal
+from online_models.evaluation import ModelAnswer, PrequentialModel
+from online_models.events import Label
+from online_models.features import Features
+
+RESET, BACKGROUND_START, BACKGROUND_SWAP = "reset", "background_start", "background_swap"
+ACTIONS = (RESET, BACKGROUND_START, BACKGROUND_SWAP)
+
+
+def prediction_error(model: PrequentialModel, y: Label, answer: ModelAnswer) -> float | None:
+    """0/1 error of a classifier, absolute error of a regressor; None for a cold start."""
+    if answer.prediction is None:
+        return None
+    if model.spec.task == "regression":
+        return abs(float(y) - float(answer.prediction))  # type: ignore[arg-type]
+    return float(answer.prediction != y)
+
+
+class DriftGuard:
+    """The concept-drift monitor of one model and its policy, with the background model if any."""
+
+    def __init__(self, spec: DriftSpec, window: int = 500) -> None:
+        self.spec = spec
+        self.monitor = ConceptMonitor(spec.detector, spec.params, window)
+        self.background: Any = None
+
+    @property
+    def policy(self) -> str:
+        return self.spec.policy
+
+    def learn_background(self, x: Features, y: Label) -> None:
+        if self.background is not None:
+            self.background.learn_one(x, y)
+
+    def wants_action(self, signal: Signal) -> bool:
+        if self.policy == "alert":
+            return False
+        if signal.kind == "concept_warning":
+            return self.policy == "background" and self.background is None
+        return signal.kind == "concept_drift"
+
+    def act(self, model: PrequentialModel, signal: Signal) -> str | None:
+        """Apply the policy to ``model`` for ``signal``; the action's name, or None."""
+        if not self.wants_action(signal):
+            return None
+        if signal.kind == "concept_warning":
+            self.background = recipes.build(model.spec.recipe, model.spec.params)
+            return BACKGROUND_START
+        if self.background is not None:
+            model.replace(self.background)
+            self.background = None
+            return BACKGROUND_SWAP
+        model.replace(recipes.build(model.spec.recipe, model.spec.params))
+        return RESET

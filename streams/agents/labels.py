@@ -1,0 +1,27 @@
+"""events.labels -> labels.by-event | events.dlq: validate a label and key it by its event_id.
+
+Producers may key labels any way (or not at all); re-keying with Faust's partitioner puts each
+label in the partition of its event's feature vector, which is keyed by event_id too.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from online_models.exceptions import InvalidEventError
+from streams.context import StreamContext, broker_time
+
+
+def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
+    @app.agent(ctx.topics.labels, name="labels", concurrency=1)
+    async def labels(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            ctx.metrics.label_events.inc()
+            try:
+                label = ctx.pipeline.validate_label(event.message.value, broker_time(event.message))
+            except InvalidEventError as error:
+                await ctx.reject(error, event.message)
+                continue
+            await ctx.topics.labels_by_event.send(key=label.event_id.encode(), value=label.to_json())
+
+    return labels
