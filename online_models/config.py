@@ -111,7 +111,7 @@ class AlertsSpec(BaseModel):
 
     cooldown_events: int = Field(default=1000, ge=0)
     max_per_minute: int = Field(default=60, ge=1)
-    window: int = Field(default=500, ge=1)
+    window: int = Field(default=100, ge=1)
 
 
 class DataDriftSpec(BaseModel):

@@ -43,6 +43,7 @@ FEATURE_DETECTORS = tuple(CONTINUOUS_DETECTORS)
 # River's FHDDM flags a *drop* of its input's mean (MOA feeds it 1 for a correct prediction),
 # so it gets correctness where the others get errors.
 _FEEDS_CORRECTNESS = {"fhddm"}
+REARM_WARNING_AFTER = 500
 
 
 def build_detector(name: str, params: dict[str, Any] | None = None) -> Any:
@@ -71,7 +72,8 @@ class Signal:
 
 
 class _RunningMean:
-    """Mean since the last reset and over the last ``window`` values, for alert details."""
+    """For alert details: the mean of the last ``window`` values, and of the values before them
+    (since the last reset)."""
 
     def __init__(self, window: int) -> None:
         self.recent: deque[float] = deque(maxlen=window)
@@ -84,8 +86,10 @@ class _RunningMean:
         self.n += 1
 
     def summary(self, name: str) -> dict[str, Any]:
-        before = self.total / self.n if self.n else 0.0
-        recent = sum(self.recent) / len(self.recent) if self.recent else 0.0
+        recent_sum, recent_n = sum(self.recent), len(self.recent)
+        before_n = self.n - recent_n
+        before = (self.total - recent_sum) / before_n if before_n else 0.0
+        recent = recent_sum / recent_n if recent_n else 0.0
         return {f"{name}_before": before, f"{name}_recent": recent, "n": self.n}
 
     def reset(self) -> None:
@@ -100,7 +104,7 @@ class ConceptMonitor:
     not reported, and Page-Hinkley watches upward changes unless its ``mode`` says otherwise.
     """
 
-    def __init__(self, detector: str, params: dict[str, Any] | None = None, window: int = 500) -> None:
+    def __init__(self, detector: str, params: dict[str, Any] | None = None, window: int = 100) -> None:
         self.detector = detector
         self.params = dict(params or {})
         self.window = window
@@ -114,6 +118,9 @@ class ConceptMonitor:
         self._calm = 0
         self._errors = _RunningMean(window)
 
+    def _rose(self, details: dict[str, Any]) -> bool:
+        return details["n"] > self.window and details["abs_error_recent"] > details["abs_error_before"]
+
     def _input(self, error: float) -> float:
         if not self._binary:
             return error
@@ -123,7 +130,7 @@ class ConceptMonitor:
         """Feed one error; a warning is signalled when it starts, a drift when it is confirmed.
 
         Detectors flicker in and out of their warning zone; a warning is signalled again only
-        after a drift or ``window`` updates out of the zone.
+        after a drift or ``REARM_WARNING_AFTER`` updates out of the zone.
         """
         self._errors.add(error)
         self._detector.update(self._input(error))
@@ -131,13 +138,13 @@ class ConceptMonitor:
         if self._detector.drift_detected:
             details = self._errors.summary(metric)
             self._errors.reset()
-            if not self._binary and details["abs_error_recent"] <= details["abs_error_before"]:
-                return []  # the errors fell (a model still warming up): a change, but no harm
+            if not self._binary and not self._rose(details):
+                return []  # the errors fell, or a model is still warming up: a change, but no harm
             self._in_warning = False
             return [Signal("concept_drift", self.detector, details)]
         if not (self._has_warning and self._detector.warning_detected):
             self._calm += 1
-            if self._calm >= self.window:
+            if self._calm >= REARM_WARNING_AFTER:
                 self._in_warning = False
             return []
         self._calm = 0
@@ -150,7 +157,7 @@ class ConceptMonitor:
 class NumericFeatureMonitor:
     """A River detector on the values of one numeric feature."""
 
-    def __init__(self, feature: str, detector: str, params: dict[str, Any], window: int = 500) -> None:
+    def __init__(self, feature: str, detector: str, params: dict[str, Any], window: int = 100) -> None:
         self.feature = feature
         self.detector = detector
         self._detector = build_detector(detector, params)
@@ -162,9 +169,6 @@ class NumericFeatureMonitor:
         if not self._detector.drift_detected:
             return None
         details = self._values.summary("mean")
-        if hasattr(self._detector, "estimation"):
-            # ADWIN has just cut its window to the values after the change: their mean is the news.
-            details["mean_recent"] = float(self._detector.estimation)
         self._values.reset()
         return Signal("data_drift", self.detector, details, self.feature)
 

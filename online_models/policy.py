@@ -37,7 +37,7 @@ def prediction_error(model: PrequentialModel, y: Label, answer: ModelAnswer) -> 
 class DriftGuard:
     """The concept-drift monitor of one model and its policy, with the background model if any."""
 
-    def __init__(self, spec: DriftSpec, window: int = 500) -> None:
+    def __init__(self, spec: DriftSpec, window: int = 100) -> None:
         self.spec = spec
         self.monitor = ConceptMonitor(spec.detector, spec.params, window)
         self.background: Any = None

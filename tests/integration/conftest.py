@@ -103,9 +103,9 @@ class StreamEnv:
         env.update(extra)
         return env
 
-    def write_config(self, models: list[dict]) -> Path:
+    def write_config(self, models: list[dict], **sections: object) -> Path:
         path = self.tmp / "models.yaml"
-        path.write_text(yaml.safe_dump({"models": models}))
+        path.write_text(yaml.safe_dump({"models": models, **sections}))
         return path
 
     def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
