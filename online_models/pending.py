@@ -81,16 +81,25 @@ class Expired:
 
 
 class PendingJoin:
-    """Bounded pending state of one partition, in arrival order."""
+    """Bounded pending state of one partition, in arrival order.
 
-    def __init__(self, store: MutableMapping[str, Any], ttl_ms: int, max_pending: int) -> None:
+    ``store`` may be shared by the partitions of one worker (a Faust table); each entry records
+    its ``partition``, so that entries recovered from a changelog are indexed (and expire) again
+    by the join of their own partition.
+    """
+
+    def __init__(self, store: MutableMapping[str, Any], ttl_ms: int, max_pending: int, partition: int = 0) -> None:
         self.store = store
         self.ttl_ms = ttl_ms
         self.max_pending = max_pending
+        self.partition = partition
         self.watermark_ms = 0
         self._order: OrderedDict[str, int] = OrderedDict()
         # Recently settled ids, so a late or repeated label gets the right reason (bounded too).
         self._settled: OrderedDict[str, str] = OrderedDict()
+        recovered = [(entry["ts"], key) for key, entry in store.items() if entry.get("p", 0) == partition]
+        for ts_ms, key in sorted(recovered):
+            self._order[key] = ts_ms
 
     def __len__(self) -> int:
         return len(self._order)
@@ -104,6 +113,11 @@ class PendingJoin:
     def take_event(self, event_id: str) -> PendingEvent | None:
         entry = self._take(event_id, _EVENT)
         return PendingEvent.decode(event_id, entry) if entry is not None else None
+
+    def peek_event(self, event_id: str) -> PendingEvent | None:
+        """The waiting event ``event_id``, left in place (a redelivered event finds its answers)."""
+        entry = self.store.get(event_id)
+        return PendingEvent.decode(event_id, entry) if entry is not None and entry["k"] == _EVENT else None
 
     def take_label(self, event_id: str) -> PendingLabel | None:
         entry = self._take(event_id, _LABEL)
@@ -136,7 +150,8 @@ class PendingJoin:
     def _hold(self, event_id: str, ts_ms: int, entry: dict[str, Any]) -> None:
         self._order.pop(event_id, None)
         self._order[event_id] = ts_ms
-        self.store[event_id] = entry  # assigned, never mutated: a Faust table logs assignments
+        # Assigned, never mutated: a Faust table writes its changelog on assignment only.
+        self.store[event_id] = {**entry, "p": self.partition}
 
     def _take(self, event_id: str, kind: str) -> dict[str, Any] | None:
         entry = self.store.get(event_id)

@@ -62,7 +62,11 @@ class Learner:
     """
 
     def __init__(
-        self, config: StreamwiseConfig, clock: Clock = utc_now, pending_store: MutableMapping | None = None
+        self,
+        config: StreamwiseConfig,
+        clock: Clock = utc_now,
+        pending_store: MutableMapping | None = None,
+        partition: int = 0,
     ) -> None:
         self.clock = clock
         self.models = [PrequentialModel(spec, config.evaluation.history_every) for spec in config.models]
@@ -85,6 +89,7 @@ class Learner:
             {} if pending_store is None else pending_store,
             int(config.labels.ttl_seconds * 1000),
             config.labels.max_pending,
+            partition,
         )
         self.events_seen = 0
         self.actions: Counter[tuple[str, str]] = Counter()
@@ -92,6 +97,8 @@ class Learner:
     def learn(self, vector: FeatureVector, origin: Origin | None = None) -> LearnResult:
         """Predict with every model; learn now if the label is inline or already waiting, else hold."""
         result = LearnResult()
+        if vector.label is None and (held := self.pending.peek_event(vector.event_id)) is not None:
+            return self._republish(result, vector, held)
         self.events_seen += 1
         ts_ms = epoch_ms(vector.ts)
         if self.data_drift is not None:
@@ -118,6 +125,19 @@ class Learner:
         elif label is None and answers:
             self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
         self._expire(result, ts_ms, origin, now)
+        return result
+
+    def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
+        """A redelivered event still waiting for its label: the same answers again, nothing learned."""
+        now = self.clock()
+        for model in self.models:
+            answer = held.answers.get(model.name)
+            if answer is not None:
+                result.predictions.append(
+                    Prediction(
+                        vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now
+                    )
+                )
         return result
 
     def join_label(self, label: LabelEvent, origin: Origin | None = None) -> LearnResult:
@@ -264,8 +284,8 @@ class Pipeline:
             key_states[key] = new_state
         return FeatureVector(event.event_id, event.ts, key, x, event.label)
 
-    def new_learner(self, pending_store: MutableMapping | None = None) -> Learner:
-        return Learner(self.config, self.clock, pending_store)
+    def new_learner(self, pending_store: MutableMapping | None = None, partition: int = 0) -> Learner:
+        return Learner(self.config, self.clock, pending_store, partition)
 
 
 class EmbeddedRunner:

@@ -44,7 +44,7 @@ class StreamContext:
         """Each stream partition has its own models, so partitions scale out across workers."""
         learner = self.learners.get(partition)
         if learner is None:
-            learner = self.learners[partition] = self.pipeline.new_learner(self.pending_store)
+            learner = self.learners[partition] = self.pipeline.new_learner(self.pending_store, partition)
         return learner
 
     async def send_alert(self, alert: Alert) -> None:

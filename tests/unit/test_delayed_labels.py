@@ -98,3 +98,28 @@ def test_an_invalid_label_message_is_a_dead_letter_with_its_reason() -> None:
         for data in (b"{", b'{"label": 1}', b'{"event_id": "e"}', b'{"event_id": "e", "label": [1]}')
     ]
     assert reasons == ["invalid_json", "missing_event_id", "missing_label", "invalid_type"]
+
+
+def test_entries_recovered_into_the_store_are_indexed_and_expire_with_their_partition() -> None:
+    first = EmbeddedRunner(Pipeline(config(["naive_bayes"], labels={"max_pending": 100})))
+    store = first.learner.pending.store
+    feed(first, [(EVENT, {k: v for k, v in e.items() if k != "label"}) for e in synthetic_events("agrawal", 50)])
+
+    restarted = Pipeline(config(["naive_bayes"], labels={"max_pending": 10})).new_learner(store, partition=0)
+    other_partition = Pipeline(config(["naive_bayes"])).new_learner(store, partition=1)
+    assert (len(restarted.pending), len(other_partition.pending)) == (50, 0)
+    restarted.pending.advance(0)
+    assert len(restarted.pending) == len(store) == 10  # the oldest 40 expired
+
+
+def test_a_redelivered_event_waiting_for_its_label_gets_its_first_answers_and_is_held_once() -> None:
+    runner = EmbeddedRunner(Pipeline(config(["naive_bayes"])))
+    events = list(with_delayed_labels(synthetic_events("agrawal", 30, seed=2), 30))
+    unlabeled = [(k, m) for k, m in events if k == EVENT]
+    feed(runner, [(EVENT, dict(e, label=True)) for _, e in unlabeled[:10]])  # a warm model
+    first = feed(runner, unlabeled[10:])
+    again = feed(runner, unlabeled[10:])  # redelivered after a restart, say
+
+    nb = runner.learner.models[0]
+    assert [r.predictions[0].proba for r in again] == [r.predictions[0].proba for r in first]
+    assert (nb.events, len(runner.learner.pending)) == (30, 20)
