@@ -11,12 +11,11 @@ import redis.asyncio as aioredis
 from online_models.config import ModelSpec
 from online_models.evaluation import PrequentialModel
 from online_models.status import ModelStatusStore, model_status
-from tests.integration.conftest import redis_url  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.redis
 
 
-async def test_status_round_trips_per_partition(redis_url: str) -> None:  # noqa: F811
+async def test_status_round_trips_per_partition(redis_url: str) -> None:
     client = aioredis.from_url(redis_url)
     store = ModelStatusStore(client, f"test-{uuid.uuid4().hex}")
     model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))

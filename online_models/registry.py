@@ -1,0 +1,213 @@
+"""The model registry in Redis: signed snapshot versions, a champion alias, promotion history.
+
+Keys, under ``<namespace>:registry:``::
+
+    names                      SET of model names
+    <name>:seq                 version counter (INCR)
+    <name>:v:<version>         HASH blob, meta (JSON), sig
+    <name>:versions            ZSET of the kept versions (score = version)
+    <name>:partition:<p>       the newest version of stream partition p (recovery starts there)
+    <name>:champion            JSON {"version", "pinned", "by", "reason", "at"}
+    <name>:log                 LIST of promotions and rollbacks, newest first (capped)
+    changes                    pub/sub channel: {"name", "version", "event"}
+
+A snapshot and its index entries are written in one MULTI/EXEC. A new version becomes the
+champion unless a person pinned one (promote or rollback); ``promote(name, None)`` unpins.
+Retention keeps the newest ``retain`` versions, plus the champion and each partition's newest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from online_models.evaluation import PrequentialModel
+from online_models.exceptions import StreamwiseError
+from online_models.snapshot import Snapshot, restore
+
+LOG_LENGTH = 1000
+
+
+class RegistryError(StreamwiseError):
+    """An unknown model or version, or a refused change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Champion:
+    version: int
+    pinned: bool
+    by: str
+    reason: str
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "pinned": self.pinned, "by": self.by, "reason": self.reason, "at": self.at}
+
+
+def _now() -> str:
+    return datetime.now(tz=UTC).isoformat(timespec="milliseconds")
+
+
+class ModelRegistry:
+    """Versioned, signed model snapshots in Redis (``redis.asyncio``)."""
+
+    def __init__(self, client: aioredis.Redis, namespace: str, key: bytes, retain: int = 10) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.key = key
+        self.retain = retain
+
+    # -- keys -------------------------------------------------------------------------------
+    def _k(self, *parts: object) -> str:
+        return ":".join([self.namespace, "registry", *map(str, parts)])
+
+    @property
+    def channel(self) -> str:
+        return self._k("changes")
+
+    # -- writing ----------------------------------------------------------------------------
+    async def next_version(self, name: str) -> int:
+        """Reserve the next version number of ``name`` (before the snapshot is taken and signed)."""
+        return int(await self.client.incr(self._k(name, "seq")))
+
+    async def save(self, snapshot: Snapshot) -> Champion | None:
+        """Store a signed snapshot; the champion it made, if it moved."""
+        if not snapshot.signature:
+            raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
+        name, version = snapshot.name, snapshot.version
+        champion_key = self._k(name, "champion")
+        fields = {"blob": snapshot.blob, "meta": orjson.dumps(snapshot.metadata), "sig": snapshot.signature}
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:  # optimistic: redo if a person promoted meanwhile
+                try:
+                    await pipe.watch(champion_key)
+                    current = _champion(await pipe.get(champion_key))
+                    moved = None
+                    if current is None or not current.pinned:
+                        reason = f"new version ({snapshot.metadata.get('reason')})"
+                        moved = Champion(version, False, "auto", reason, _now())
+                    pipe.multi()
+                    pipe.hset(self._k(name, "v", version), mapping=fields)
+                    pipe.zadd(self._k(name, "versions"), {str(version): version})
+                    pipe.sadd(self._k("names"), name)
+                    pipe.set(self._k(name, "partition", snapshot.metadata.get("partition", 0)), version)
+                    if moved is not None:
+                        pipe.set(champion_key, orjson.dumps(moved.to_dict()))
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        await self._apply_retention(name)
+        await self._notify(name, version, "registered")
+        return moved
+
+    async def promote(self, name: str, version: int | None, *, by: str, reason: str) -> Champion:
+        """Make ``version`` the champion and pin it; ``None`` unpins and follows the newest again."""
+        newest = await self._newest(name)
+        target = newest if version is None else version
+        await self._require(name, target)
+        return await self._set_champion(name, target, version is not None, by, reason, "promoted")
+
+    async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
+        """Serve an older version again, pinned until promoted."""
+        await self._require(name, version)
+        current = await self.champion(name)
+        if current is not None and version >= current.version:
+            raise RegistryError(f"rollback of {name!r} must go to a version older than {current.version}")
+        return await self._set_champion(name, version, True, by, reason, "rolled_back")
+
+    async def _set_champion(self, name: str, version: int, pinned: bool, by: str, reason: str, event: str) -> Champion:
+        champion = Champion(version, pinned, by, reason, _now())
+        record = {"event": event, **champion.to_dict()}
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self._k(name, "champion"), orjson.dumps(champion.to_dict()))
+            pipe.lpush(self._k(name, "log"), orjson.dumps(record))
+            pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
+            await pipe.execute()
+        await self._notify(name, version, event)
+        return champion
+
+    async def _apply_retention(self, name: str) -> None:
+        versions = [int(v) for v in await self.client.zrange(self._k(name, "versions"), 0, -1)]
+        if len(versions) <= self.retain:
+            return
+        keep = set(versions[-self.retain :])
+        champion = await self.champion(name)
+        if champion is not None:
+            keep.add(champion.version)
+        async for key in self.client.scan_iter(self._k(name, "partition", "*")):
+            value = await self.client.get(key)
+            if value is not None:
+                keep.add(int(value))
+        drop = [v for v in versions if v not in keep]
+        if drop:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.zrem(self._k(name, "versions"), *map(str, drop))
+                pipe.delete(*(self._k(name, "v", v) for v in drop))
+                await pipe.execute()
+
+    async def _notify(self, name: str, version: int, event: str) -> None:
+        await self.client.publish(self.channel, orjson.dumps({"name": name, "version": version, "event": event}))
+
+    # -- reading ----------------------------------------------------------------------------
+    async def names(self) -> list[str]:
+        return sorted(n.decode() if isinstance(n, bytes) else n for n in await self.client.smembers(self._k("names")))
+
+    async def versions(self, name: str) -> list[dict[str, Any]]:
+        """Metadata of every kept version, oldest first."""
+        versions = await self.client.zrange(self._k(name, "versions"), 0, -1)
+        metas = []
+        for version in versions:
+            meta = await self.client.hget(self._k(name, "v", int(version)), "meta")
+            if meta is not None:
+                metas.append(orjson.loads(meta))
+        return metas
+
+    async def champion(self, name: str) -> Champion | None:
+        return _champion(await self.client.get(self._k(name, "champion")))
+
+    async def history(self, name: str) -> list[dict[str, Any]]:
+        return [orjson.loads(r) for r in await self.client.lrange(self._k(name, "log"), 0, -1)]
+
+    async def latest_for_partition(self, name: str, partition: int) -> int | None:
+        value = await self.client.get(self._k(name, "partition", partition))
+        return int(value) if value is not None else None
+
+    async def get(self, name: str, version: int | None = None) -> Snapshot:
+        """The stored snapshot (not yet verified); the champion's when ``version`` is None."""
+        if version is None:
+            champion = await self.champion(name)
+            if champion is None:
+                raise RegistryError(f"model {name!r} has no champion yet")
+            version = champion.version
+        fields = await self.client.hgetall(self._k(name, "v", version))
+        if not fields:
+            raise RegistryError(f"model {name!r} has no version {version}")
+        signature = fields.get(b"sig")
+        return Snapshot(
+            fields[b"blob"], orjson.loads(fields[b"meta"]), signature.decode() if signature is not None else None
+        )
+
+    async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:
+        """A verified, unpickled model and its metadata; SnapshotError when refused."""
+        snapshot = await self.get(name, version)
+        return restore(snapshot, self.key), snapshot.metadata
+
+    async def _newest(self, name: str) -> int:
+        newest = await self.client.zrange(self._k(name, "versions"), -1, -1)
+        if not newest:
+            raise RegistryError(f"unknown model {name!r}")
+        return int(newest[0])
+
+    async def _require(self, name: str, version: int) -> None:
+        if not await self.client.exists(self._k(name, "v", version)):
+            raise RegistryError(f"model {name!r} has no version {version}")
+
+
+def _champion(raw: bytes | None) -> Champion | None:
+    return Champion(**orjson.loads(raw)) if raw else None

@@ -1,0 +1,154 @@
+"""Model snapshots: a pickled model, its metadata, and an HMAC-SHA256 signature over both.
+
+Unpickling bytes from a store someone else can write is code execution, so :func:`restore`
+refuses a snapshot without a valid signature before it unpickles anything.
+
+>>> from online_models.config import ModelSpec
+>>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+>>> _ = model.step({"x": 1.0}, True)
+>>> snap = take(model, version=1, partition=0, offsets={"features": {0: 1}}, reason="test", key=b"k" * 32)
+>>> restore(snap, b"k" * 32).labeled
+1
+>>> restore(Snapshot(snap.blob, {**snap.metadata, "events_seen": 99}, snap.signature), b"k" * 32)
+Traceback (most recent call last):
+...
+online_models.snapshot.SnapshotError: tampered: snapshot nb v1 does not match its signature
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pickle
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import river
+
+from online_models.evaluation import PrequentialModel
+from online_models.exceptions import StreamwiseError
+
+MIN_KEY_BYTES = 16
+
+
+class SnapshotError(StreamwiseError):
+    """A snapshot was refused. ``reason``: ``unsigned``, ``tampered`` or ``corrupt``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The pickled model (``blob``), what it is (``metadata``) and the signature over both."""
+
+    blob: bytes
+    metadata: dict[str, Any]
+    signature: str | None
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name"))
+
+    @property
+    def version(self) -> int:
+        return int(self.metadata.get("version", 0))
+
+
+def canonical(metadata: dict[str, Any]) -> bytes:
+    """Metadata as signed: sorted keys, no whitespace, string keys."""
+    return orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def signature(blob: bytes, metadata: dict[str, Any], key: bytes) -> str:
+    mac = hmac.new(key, canonical(metadata), hashlib.sha256)
+    mac.update(b"\0")
+    mac.update(blob)
+    return mac.hexdigest()
+
+
+def serialize(model: PrequentialModel) -> bytes:
+    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def describe(
+    model: PrequentialModel,
+    blob: bytes,
+    *,
+    version: int,
+    partition: int,
+    offsets: dict[str, dict[int, int]],
+    reason: str,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The metadata of a snapshot of ``model`` whose pickled bytes are ``blob``.
+
+    ``offsets`` are the next offsets to read per topic and partition: the state includes every
+    message before them.
+    """
+    return {
+        "name": model.name,
+        "version": version,
+        "model_version": model.version,
+        "partition": partition,
+        "created_at": (created_at or datetime.now(tz=UTC)).isoformat(timespec="milliseconds"),
+        "reason": reason,
+        "events_seen": model.events,
+        "labeled": model.labeled,
+        "offsets": {topic: {str(p): o for p, o in parts.items()} for topic, parts in offsets.items()},
+        "metrics": model.metric_values(),
+        "recipe": model.spec.recipe,
+        "task": model.spec.task,
+        "params": model.spec.params,
+        "river": river.__version__,
+        "python": platform.python_version(),
+        "size": len(blob),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+    }
+
+
+def take(
+    model: PrequentialModel,
+    *,
+    version: int,
+    partition: int,
+    offsets: dict[str, dict[int, int]],
+    reason: str,
+    key: bytes,
+    created_at: datetime | None = None,
+) -> Snapshot:
+    """Pickle, describe and sign ``model`` (CPU-bound: call it from an executor for big models)."""
+    blob = serialize(model)
+    metadata = describe(
+        model, blob, version=version, partition=partition, offsets=offsets, reason=reason, created_at=created_at
+    )
+    return Snapshot(blob, metadata, signature(blob, metadata, key))
+
+
+def verify(snapshot: Snapshot, key: bytes) -> None:
+    """Raise SnapshotError unless the signature, and the sha256 it covers, match."""
+    label = f"snapshot {snapshot.name} v{snapshot.version}"
+    if not snapshot.signature:
+        raise SnapshotError("unsigned", f"{label} has no signature")
+    expected = signature(snapshot.blob, snapshot.metadata, key)
+    if not hmac.compare_digest(expected, snapshot.signature):
+        raise SnapshotError("tampered", f"{label} does not match its signature")
+    if hashlib.sha256(snapshot.blob).hexdigest() != snapshot.metadata.get("sha256"):
+        raise SnapshotError("tampered", f"{label}: sha256 of the bytes differs from the metadata")
+
+
+def restore(snapshot: Snapshot, key: bytes) -> PrequentialModel:
+    """The model of a verified snapshot."""
+    verify(snapshot, key)
+    try:
+        model = pickle.loads(snapshot.blob)
+    except Exception as exc:
+        raise SnapshotError("corrupt", f"snapshot {snapshot.name} v{snapshot.version}: {exc}") from None
+    if not isinstance(model, PrequentialModel):
+        raise SnapshotError("corrupt", f"snapshot {snapshot.name} v{snapshot.version} is not a model")
+    return model
