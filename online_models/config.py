@@ -46,6 +46,17 @@ class DriftSpec(BaseModel):
         return self
 
 
+class SnapshotSpec(BaseModel):
+    """When the worker snapshots a model into the registry (any that applies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every_events: int | None = Field(default=10_000, ge=1)  # labeled events learned since the last one
+    every_seconds: float | None = Field(default=60.0, gt=0)
+    on_drift: bool = True  # after each drift policy action
+    on_shutdown: bool = True  # at a clean stop (SIGTERM)
+
+
 class ModelSpec(BaseModel):
     """One model: a name, a recipe, the task that decides its metrics, and recipe parameters."""
 
@@ -56,6 +67,7 @@ class ModelSpec(BaseModel):
     task: Task
     params: dict[str, Any] = Field(default_factory=dict)
     drift: DriftSpec | None = None
+    snapshot: SnapshotSpec = Field(default_factory=SnapshotSpec)
 
     @model_validator(mode="after")
     def _check_drift(self) -> ModelSpec:

@@ -91,8 +91,14 @@ class Learner:
             config.labels.max_pending,
             partition,
         )
+        self.partition = partition
         self.events_seen = 0
         self.actions: Counter[tuple[str, str]] = Counter()
+        # Next offset to read per topic and partition: what a snapshot of these models includes.
+        self.offsets: dict[str, dict[int, int]] = {}
+
+    def consumed(self, origin: Origin) -> None:
+        self.offsets.setdefault(origin.topic, {})[origin.partition] = origin.offset + 1
 
     def learn(self, vector: FeatureVector, origin: Origin | None = None) -> LearnResult:
         """Predict with every model; learn now if the label is inline or already waiting, else hold."""

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import river
 
+from online_models.config import SnapshotSpec
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
 
@@ -152,3 +153,34 @@ def restore(snapshot: Snapshot, key: bytes) -> PrequentialModel:
     if not isinstance(model, PrequentialModel):
         raise SnapshotError("corrupt", f"snapshot {snapshot.name} v{snapshot.version} is not a model")
     return model
+
+
+class SnapshotSchedule:
+    """Decides when one model is due for a snapshot under its :class:`SnapshotSpec`.
+
+    >>> schedule = SnapshotSchedule(SnapshotSpec(every_events=100, every_seconds=None), now=0.0)
+    >>> schedule.due(labeled=99, now=5.0), schedule.due(labeled=100, now=5.0)
+    (None, 'every_events')
+    >>> schedule.taken(labeled=100, now=5.0); schedule.due(labeled=150, now=9.0, drift_action=True)
+    'drift_action'
+    """
+
+    def __init__(self, spec: SnapshotSpec, now: float) -> None:
+        self.spec = spec
+        self.last_labeled = 0
+        self.last_time = now
+
+    def due(self, labeled: int, now: float, drift_action: bool = False) -> str | None:
+        if drift_action and self.spec.on_drift:
+            return "drift_action"
+        if labeled == self.last_labeled:
+            return None  # nothing new learned: the newest snapshot is still exact
+        if self.spec.every_events is not None and labeled - self.last_labeled >= self.spec.every_events:
+            return "every_events"
+        if self.spec.every_seconds is not None and now - self.last_time >= self.spec.every_seconds:
+            return "every_seconds"
+        return None
+
+    def taken(self, labeled: int, now: float) -> None:
+        self.last_labeled = labeled
+        self.last_time = now

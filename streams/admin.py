@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from online_models.exceptions import StreamwiseError
+from streams import topics
+from streams.settings import Settings
 
 
 class TopicAdminError(StreamwiseError):
@@ -19,12 +21,23 @@ def admin_client(bootstrap: str) -> AdminClient:
 
 
 def create_topics(
-    bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1, timeout: float = 30.0
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
+    timeout: float = 30.0,
+    configs: Mapping[str, dict[str, str]] | None = None,
 ) -> dict[str, str]:
-    """Create ``names`` with ``partitions`` each; returns name -> "created" | "exists"."""
+    """Create ``names`` with ``partitions`` each (and ``configs[name]``); name -> "created" | "exists"."""
     admin = admin_client(bootstrap)
+    configs = configs or {}
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in names],
+        [
+            NewTopic(
+                name, num_partitions=partitions, replication_factor=replication_factor, config=configs.get(name, {})
+            )
+            for name in names
+        ],
         operation_timeout=timeout,
         request_timeout=timeout,
     )
@@ -39,6 +52,17 @@ def create_topics(
                 raise TopicAdminError(f"cannot create topic {name!r}: {error.str()}") from None
             outcome[name] = "exists"
     return outcome
+
+
+def create_stream_topics(settings: Settings) -> dict[str, str]:
+    """Every topic of the stream, with the settings' partitions and the compacted ones compacted."""
+    return create_topics(
+        settings.kafka_bootstrap,
+        topics.topic_names(settings),
+        settings.partitions,
+        settings.replication_factor,
+        configs=topics.topic_configs(settings),
+    )
 
 
 def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> None:

@@ -189,9 +189,7 @@ def produce_command(
 def topics_create() -> None:
     """Create the core-loop topics with STREAMWISE_PARTITIONS partitions (idempotent)."""
     settings = _settings()
-    outcome = admin.create_topics(
-        settings.kafka_bootstrap, topics.topic_names(settings), settings.partitions, settings.replication_factor
-    )
+    outcome = admin.create_stream_topics(settings)
     for name, what in outcome.items():
         Console().print(f"{name}: {what}")
 
@@ -205,9 +203,7 @@ def worker() -> None:
 
     settings = _settings()
     cfg = load_config(settings.config)
-    admin.create_topics(
-        settings.kafka_bootstrap, topics.topic_names(settings), settings.partitions, settings.replication_factor
-    )
+    admin.create_stream_topics(settings)
     faust_app, ctx = build_worker_app(settings, cfg)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=ctx.metrics.registry)

@@ -39,6 +39,7 @@ class StreamContext:
     # Extra consumers of every published alert (the webhook sink); they must not block.
     alert_sinks: list[Callable[[Alert], None]] = field(default_factory=list)
     learners: dict[int, Learner] = field(default_factory=dict)
+    snapshotter: Any = None  # streams.snapshots.Snapshotter when a registry is configured
 
     def learner_for(self, partition: int) -> Learner:
         """Each stream partition has its own models, so partitions scale out across workers."""

@@ -77,6 +77,23 @@ class StreamMetrics:
             ["model", "action"],
             registry=self.registry,
         )
+        self.snapshots = Counter(
+            "streamwise_snapshots",
+            "Model snapshots saved to the registry, per model and reason.",
+            ["model", "reason"],
+            registry=self.registry,
+        )
+        self.snapshot_seconds = Histogram(
+            "streamwise_snapshot_seconds",
+            "Time to pickle, sign and save one snapshot.",
+            registry=self.registry,
+        )
+        self.snapshot_bytes = Gauge(
+            "streamwise_snapshot_bytes", "Size of the newest snapshot, per model.", ["model"], registry=self.registry
+        )
+        self.snapshot_failures = Counter(
+            "streamwise_snapshot_failures", "Snapshots that could not be saved.", registry=self.registry
+        )
         self.validated = self.events.labels("validate")
         self.featurized = self.events.labels("features")
         self.learn_events = self.events.labels("learn")
@@ -99,6 +116,11 @@ class StreamMetrics:
                     self.unmatched.labels(model, letter.reason).inc()
         for alert in result.alerts:
             self.observe_alert(alert)
+
+    def observe_snapshot(self, model: str, metadata: dict, seconds: float) -> None:
+        self.snapshots.labels(model, metadata["reason"]).inc()
+        self.snapshot_seconds.observe(seconds)
+        self.snapshot_bytes.labels(model).set(metadata["size"])
 
     def observe_alert(self, alert: Alert) -> None:
         self.alerts.labels(alert.model or "", alert.kind, alert.detector).inc()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models.events import MAX_EVENT_BYTES
+from online_models.exceptions import ConfigError
+from online_models.snapshot import MIN_KEY_BYTES
+
+# Only with STREAMWISE_DEV=1: anyone can forge a snapshot signed with a published key.
+DEVELOPMENT_SIGNING_KEY = b"streamwise-development-signing-key"
 
 
 class Settings(BaseSettings):
@@ -31,12 +36,29 @@ class Settings(BaseSettings):
     # How long the broker waits for a silent worker before moving its partitions to another one.
     session_timeout: float = Field(default=10.0, ge=6.0)
     log_level: str = "info"
+    # HMAC-SHA256 key of model snapshots; no default outside development mode.
+    snapshot_key: SecretStr | None = None
+    dev: bool = False
+    registry_retain: int = Field(default=10, ge=1)
     # Optional HTTP endpoint that receives every drift alert as a JSON POST.
     alert_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     alert_webhook_retries: int = Field(default=5, ge=0, le=20)
     alert_webhook_backoff: float = Field(default=0.5, gt=0)
     alert_webhook_timeout: float = Field(default=5.0, gt=0)
     alert_webhook_queue: int = Field(default=1000, ge=1)
+
+    def signing_key(self) -> bytes:
+        """The snapshot signing key; ConfigError names the setting when there is none."""
+        if self.snapshot_key is not None:
+            key = self.snapshot_key.get_secret_value().encode()
+            if len(key) < MIN_KEY_BYTES:
+                raise ConfigError("STREAMWISE_SNAPSHOT_KEY", f"must be at least {MIN_KEY_BYTES} bytes")
+            return key
+        if self.dev:
+            return DEVELOPMENT_SIGNING_KEY
+        raise ConfigError(
+            "STREAMWISE_SNAPSHOT_KEY", "required to sign model snapshots (STREAMWISE_DEV=1 allows a development key)"
+        )
 
     def topic(self, name: str) -> str:
         """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""

@@ -16,11 +16,18 @@ DLQ = "events.dlq"
 LABELS = "events.labels"
 LABELS_BY_EVENT = "labels.by-event"  # internal: labels re-keyed by event_id with Faust's partitioner
 ALERTS = "drift.alerts"
-ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ, LABELS, LABELS_BY_EVENT, ALERTS)
+SNAPSHOTS = "model.snapshots"  # compacted: the newest metadata per model name
+ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ, LABELS, LABELS_BY_EVENT, ALERTS, SNAPSHOTS)
+COMPACTED = {SNAPSHOTS}
 
 
 def topic_names(settings: Settings) -> list[str]:
     return [settings.topic(name) for name in ALL]
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic broker configs for topic creation."""
+    return {settings.topic(name): {"cleanup.policy": "compact"} for name in COMPACTED}
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Topics:
     labels: faust.TopicT
     labels_by_event: faust.TopicT
     alerts: faust.TopicT
+    snapshots: faust.TopicT
     # The learn agent reads feature vectors and re-keyed labels as one co-partitioned stream:
     # both are keyed by event_id, so an event and its label meet in the same partition.
     learn_input: faust.TopicT
@@ -59,5 +67,6 @@ class Topics:
             topic(LABELS),
             topic(LABELS_BY_EVENT),
             topic(ALERTS),
+            topic(SNAPSHOTS),
             topic(FEATURES, LABELS_BY_EVENT),
         )

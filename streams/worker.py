@@ -11,12 +11,14 @@ from redis.exceptions import RedisError
 
 from online_models.config import StreamwiseConfig
 from online_models.pipeline import Pipeline, utc_now
+from online_models.registry import ModelRegistry
 from online_models.status import ModelStatusStore, model_status
 from streams.agents import features, labels, learn, validate
 from streams.app import create_app
 from streams.context import StreamContext
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
+from streams.snapshots import Snapshotter
 from streams.topics import Topics
 from streams.webhook import WebhookSink
 
@@ -53,11 +55,17 @@ def build_worker_app(
         )
         ctx.alert_sinks.append(sink.offer)
         app.task(sink.run)
-    store = (
-        ModelStatusStore(aioredis.from_url(settings.redis_url), settings.redis_namespace)
-        if settings.redis_url
-        else None
-    )
+    store = None
+    if settings.redis_url:
+        client = aioredis.from_url(settings.redis_url)
+        store = ModelStatusStore(client, settings.redis_namespace)
+        registry = ModelRegistry(client, settings.redis_namespace, settings.signing_key(), settings.registry_retain)
+        snapshotter = ctx.snapshotter = Snapshotter(registry, ctx.topics.snapshots, ctx.metrics)
+
+        @app.on_before_shutdown.connect
+        async def final_snapshots(app: faust.App, **kwargs: object) -> None:
+            """A clean stop (SIGTERM) leaves a snapshot of every model, with the offsets it includes."""
+            await snapshotter.take_all(ctx.learners, "shutdown")
 
     @app.timer(interval=settings.status_interval)
     async def publish_status() -> None:

@@ -21,6 +21,7 @@ import yaml
 from streams import admin, topics
 
 ROOT = Path(__file__).resolve().parents[2]
+SIGNING_KEY = "integration-test-signing-key"
 
 
 def _free_port() -> int:
@@ -60,6 +61,7 @@ class StreamEnv:
             STREAMWISE_METRICS_PORT="0",
             STREAMWISE_STATUS_INTERVAL="0.5",
             STREAMWISE_LOG_LEVEL="warning",
+            STREAMWISE_SNAPSHOT_KEY=SIGNING_KEY,
         )
         env.update(extra)
         return env
@@ -81,7 +83,8 @@ class StreamEnv:
         )
 
     def create_topics(self) -> None:
-        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions)
+        compacted = {self.topic(t): {"cleanup.policy": "compact"} for t in topics.COMPACTED}
+        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=compacted)
 
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")

@@ -1,0 +1,88 @@
+"""The worker's snapshotter: signed model snapshots into the registry and onto ``model.snapshots``.
+
+Pickling runs in an executor so the event loop keeps serving heartbeats, timers and the other
+agents. It is awaited by the learn agent itself, so its partition's models do not change while
+they are being pickled (that partition's stream waits for the snapshot, the process does not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+
+import faust
+import orjson
+from redis.exceptions import RedisError
+
+from online_models import snapshot
+from online_models.evaluation import PrequentialModel
+from online_models.pipeline import Learner, LearnResult
+from online_models.registry import ModelRegistry
+from online_models.snapshot import SnapshotSchedule
+from streams.metrics import StreamMetrics
+
+log = logging.getLogger("streamwise.snapshots")
+
+
+class Snapshotter:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        topic: faust.TopicT,
+        metrics: StreamMetrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.topic = topic
+        self.metrics = metrics
+        self.clock = clock
+        self.schedules: dict[tuple[int, str], SnapshotSchedule] = {}
+
+    def _schedule(self, partition: int, model: PrequentialModel) -> SnapshotSchedule:
+        key = (partition, model.name)
+        schedule = self.schedules.get(key)
+        if schedule is None:
+            schedule = self.schedules[key] = SnapshotSchedule(model.spec.snapshot, self.clock())
+        return schedule
+
+    async def after(self, learner: Learner, result: LearnResult) -> None:
+        """Snapshot each model of ``learner`` that is due after this step."""
+        acted = {alert.model for alert in result.alerts if alert.action}
+        now = self.clock()
+        for model in learner.models:
+            reason = self._schedule(learner.partition, model).due(model.labeled, now, model.name in acted)
+            if reason is not None:
+                await self.take(learner, model, reason)
+
+    async def take_all(self, learners: dict[int, Learner], reason: str) -> None:
+        for learner in learners.values():
+            for model in learner.models:
+                if model.spec.snapshot.on_shutdown or reason != "shutdown":
+                    await self.take(learner, model, reason)
+
+    async def take(self, learner: Learner, model: PrequentialModel, reason: str) -> None:
+        started = time.perf_counter()
+        try:
+            version = await self.registry.next_version(model.name)
+            offsets = {topic: dict(parts) for topic, parts in learner.offsets.items()}
+            take = functools.partial(
+                snapshot.take,
+                model,
+                version=version,
+                partition=learner.partition,
+                offsets=offsets,
+                reason=reason,
+                key=self.registry.key,
+            )
+            snap = await asyncio.get_running_loop().run_in_executor(None, take)
+            await self.registry.save(snap)
+        except (RedisError, OSError) as exc:
+            log.warning("snapshot of %s not saved (the stream goes on): %s", model.name, exc)
+            self.metrics.snapshot_failures.inc()
+            return
+        self._schedule(learner.partition, model).taken(model.labeled, self.clock())
+        self.metrics.observe_snapshot(model.name, snap.metadata, time.perf_counter() - started)
+        await self.topic.send(key=model.name.encode(), value=orjson.dumps(snap.metadata))

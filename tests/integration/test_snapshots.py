@@ -1,0 +1,59 @@
+"""The worker snapshots its models into the Redis registry and onto model.snapshots."""
+
+from __future__ import annotations
+
+import signal
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from online_models.registry import ModelRegistry
+from streams.consumer import read_topic
+from tests.integration.conftest import SIGNING_KEY, StreamEnv, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+
+
+async def test_snapshots_every_n_events_and_at_shutdown_carry_offsets_and_metrics(stream_env: StreamEnv) -> None:
+    stream_env.write_config(
+        [
+            {
+                "name": "lr",
+                "recipe": "logistic_regression",
+                "task": "binary",
+                "snapshot": {"every_events": 500, "every_seconds": None},
+            }
+        ]
+    )
+    stream_env.create_topics()
+    worker = stream_env.start_worker()
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", "1700")
+    read_topic(stream_env.bootstrap, stream_env.topic("predictions"), expected=1700, timeout=120)
+    stream_env.stop_worker(worker, signal.SIGTERM)
+    assert worker.returncode == 0, stream_env.worker_logs()[-3000:]
+
+    client = aioredis.from_url(stream_env.redis_url)
+    registry = ModelRegistry(client, stream_env.name, SIGNING_KEY.encode())
+    try:
+        versions = await registry.versions("lr")
+        assert [(m["version"], m["labeled"], m["reason"]) for m in versions] == [
+            (1, 500, "every_events"),
+            (2, 1000, "every_events"),
+            (3, 1500, "every_events"),
+            (4, 1700, "shutdown"),
+        ]
+        features = stream_env.topic("features")
+        assert versions[-1]["offsets"] == {features: {"0": 1700}}
+        model, meta = await registry.load("lr")
+        assert (meta["version"], model.labeled, model.metric_values()) == (4, 1700, meta["metrics"])
+    finally:
+        await client.aclose()
+
+    published = wait_for(
+        lambda: read_topic(stream_env.bootstrap, stream_env.topic("model.snapshots"), expected=4, timeout=10),
+        timeout=30,
+        what="snapshot metadata on model.snapshots",
+    )
+    assert [orjson.loads(r.value)["version"] for r in published] == [1, 2, 3, 4]
+    assert {r.key for r in published} == {b"lr"}
