@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from online_models import snapshot
 
 
 class ApiSettings(BaseSettings):
@@ -10,3 +13,15 @@ class ApiSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_namespace: str = "streamwise"
+    snapshot_key: SecretStr | None = None
+    dev: bool = False
+    # Admin routes (promote, rollback) need X-API-Key; without a key configured they are off.
+    api_key: SecretStr | None = None
+    predict_requires_key: bool = False
+    default_model: str | None = None
+    max_batch: int = Field(default=100, ge=1, le=10_000)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    reload_poll_seconds: float = Field(default=1.0, gt=0)
+
+    def signing_key(self) -> bytes:
+        return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)

@@ -80,8 +80,12 @@ class PrequentialModel:
         return self.spec.name
 
     def predict(self, x: Features) -> ModelAnswer:
-        """Answer for ``x`` without changing the model."""
+        """Answer for ``x`` and count the event (the model itself does not change)."""
         self.events += 1
+        return self.answer(x)
+
+    def answer(self, x: Features) -> ModelAnswer:
+        """Answer for ``x``, changing nothing: what serving calls."""
         if not self._is_classifier:
             return ModelAnswer(self.model.predict_one(x), None)
         proba = self.model.predict_proba_one(x)

@@ -30,9 +30,11 @@ import river
 
 from online_models.config import SnapshotSpec
 from online_models.evaluation import PrequentialModel
-from online_models.exceptions import StreamwiseError
+from online_models.exceptions import ConfigError, StreamwiseError
 
 MIN_KEY_BYTES = 16
+# Only in development mode: anyone can forge a snapshot signed with a published key.
+DEVELOPMENT_KEY = b"streamwise-development-signing-key"
 
 
 class SnapshotError(StreamwiseError):
@@ -42,6 +44,21 @@ class SnapshotError(StreamwiseError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+def signing_key(secret: str | None, dev: bool) -> bytes:
+    """The snapshot key from the ``STREAMWISE_SNAPSHOT_KEY`` setting; the development key only
+    with ``STREAMWISE_DEV=1``. ConfigError names the setting otherwise."""
+    if secret is not None:
+        if len(secret.encode()) < MIN_KEY_BYTES:
+            raise ConfigError("STREAMWISE_SNAPSHOT_KEY", f"must be at least {MIN_KEY_BYTES} bytes")
+        return secret.encode()
+    if dev:
+        return DEVELOPMENT_KEY
+    raise ConfigError(
+        "STREAMWISE_SNAPSHOT_KEY",
+        "required to sign and verify model snapshots (STREAMWISE_DEV=1 allows a development key)",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from online_models import snapshot
 from online_models.events import MAX_EVENT_BYTES
-from online_models.exceptions import ConfigError
-from online_models.snapshot import MIN_KEY_BYTES
-
-# Only with STREAMWISE_DEV=1: anyone can forge a snapshot signed with a published key.
-DEVELOPMENT_SIGNING_KEY = b"streamwise-development-signing-key"
 
 
 class Settings(BaseSettings):
@@ -48,17 +44,7 @@ class Settings(BaseSettings):
     alert_webhook_queue: int = Field(default=1000, ge=1)
 
     def signing_key(self) -> bytes:
-        """The snapshot signing key; ConfigError names the setting when there is none."""
-        if self.snapshot_key is not None:
-            key = self.snapshot_key.get_secret_value().encode()
-            if len(key) < MIN_KEY_BYTES:
-                raise ConfigError("STREAMWISE_SNAPSHOT_KEY", f"must be at least {MIN_KEY_BYTES} bytes")
-            return key
-        if self.dev:
-            return DEVELOPMENT_SIGNING_KEY
-        raise ConfigError(
-            "STREAMWISE_SNAPSHOT_KEY", "required to sign model snapshots (STREAMWISE_DEV=1 allows a development key)"
-        )
+        return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)
 
     def topic(self, name: str) -> str:
         """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""
