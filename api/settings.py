@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +15,8 @@ class ApiSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_namespace: str = "streamwise"
+    # The worker's model config: its stateless feature transforms are applied to /predict features.
+    config: Path | None = Path("config/models.yaml")
     snapshot_key: SecretStr | None = None
     dev: bool = False
     # Admin routes (promote, rollback) need X-API-Key; without a key configured they are off.

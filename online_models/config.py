@@ -135,7 +135,7 @@ class DataDriftSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     features: list[str] | None = None
     categorical_window: int = Field(default=500, ge=10)
-    categorical_p_value: float = Field(default=0.001, gt=0, lt=1)
+    categorical_p_value: float = Field(default=0.0001, gt=0, lt=1)
     max_features: int = Field(default=256, ge=1)
 
     @model_validator(mode="after")

@@ -44,6 +44,8 @@ FEATURE_DETECTORS = tuple(CONTINUOUS_DETECTORS)
 # so it gets correctness where the others get errors.
 _FEEDS_CORRECTNESS = {"fhddm"}
 REARM_WARNING_AFTER = 500
+OTHER = "__other__"
+MIN_CELL = 10  # both windows together: about 5 expected in each
 
 
 def build_detector(name: str, params: dict[str, Any] | None = None) -> Any:
@@ -183,7 +185,7 @@ class CategoricalFeatureMonitor:
 
     detector = "chi2"
 
-    def __init__(self, feature: str, window: int = 500, p_value: float = 0.001, max_categories: int = 100) -> None:
+    def __init__(self, feature: str, window: int = 500, p_value: float = 0.0001, max_categories: int = 100) -> None:
         self.feature = feature
         self.window = window
         self.p_value = p_value
@@ -193,8 +195,6 @@ class CategoricalFeatureMonitor:
         self._since_check = 0
 
     def update(self, value: str) -> Signal | None:
-        if len(self.reference) >= self.max_categories and value not in self.reference:
-            value = "__other__"  # bounded memory on a high-cardinality input
         if sum(self.reference.values()) < self.window:
             self.reference[value] += 1
             return None
@@ -206,23 +206,36 @@ class CategoricalFeatureMonitor:
         return self._test()
 
     def _test(self) -> Signal | None:
-        recent = Counter(self.recent)
-        categories = sorted(set(self.reference) | set(recent))
+        # Rare categories are pooled (chi-square needs about 5 expected per cell), and past
+        # ``max_categories`` so are the rarer ones. They are picked on both windows' counts
+        # together, which treats the windows alike and so does not bias the test.
+        recent_raw = Counter(self.recent)
+        combined = self.reference + recent_raw
+        kept = {c for c, n in combined.most_common(self.max_categories) if n >= MIN_CELL}
+        reference, recent = _pool(self.reference, kept), _pool(recent_raw, kept)
+        categories = sorted(set(reference) | set(recent))
         if len(categories) < 2:
             return None
-        table = [[self.reference[c] for c in categories], [recent[c] for c in categories]]
+        table = [[reference[c] for c in categories], [recent[c] for c in categories]]
         statistic, p_value, _, _ = chi2_contingency(table)
         if p_value >= self.p_value:
             return None
         details = {
             "statistic": float(statistic),
             "p_value": float(p_value),
-            "reference": _frequencies(self.reference),
+            "reference": _frequencies(reference),
             "recent": _frequencies(recent),
         }
-        self.reference = recent
+        self.reference = Counter(self.recent)
         self.recent.clear()
         return Signal("data_drift", self.detector, details, self.feature)
+
+
+def _pool(counts: Counter[str], kept: set[str]) -> Counter[str]:
+    pooled: Counter[str] = Counter()
+    for category, n in counts.items():
+        pooled[category if category in kept else OTHER] += n
+    return pooled
 
 
 def _frequencies(counts: Counter[str], top: int = 10) -> dict[str, float]:
@@ -243,7 +256,7 @@ class DataDriftMonitor:
     params: dict[str, Any] = field(default_factory=dict)
     features: list[str] | None = None
     categorical_window: int = 500
-    categorical_p_value: float = 0.001
+    categorical_p_value: float = 0.0001
     max_features: int = 256
     _numeric: dict[str, NumericFeatureMonitor] = field(default_factory=dict)
     _categorical: dict[str, CategoricalFeatureMonitor] = field(default_factory=dict)

@@ -155,7 +155,9 @@ def _format_ts(ts: datetime) -> str:
     return ts.isoformat(timespec="milliseconds")
 
 
-def _decode(data: bytes, max_bytes: int) -> dict[str, Any]:
+def _decode(data: bytes | None, max_bytes: int) -> dict[str, Any]:
+    if not isinstance(data, bytes | bytearray):
+        raise InvalidEventError("empty_message", "the message has no value")
     if len(data) > max_bytes:
         raise InvalidEventError("too_large", f"{len(data)} bytes exceeds the limit of {max_bytes}")
     try:
@@ -207,6 +209,10 @@ def _parse_ts(value: Any, default: datetime | None) -> datetime:
             raise InvalidEventError("invalid_ts", f"not an RFC 3339 timestamp: {value[:64]!r}") from None
         if ts.tzinfo is None:
             raise InvalidEventError("invalid_ts", "RFC 3339 timestamps need an offset (Z or +hh:mm)")
+        try:
+            ts.astimezone(UTC).timestamp()
+        except (OverflowError, ValueError):
+            raise InvalidEventError("invalid_ts", f"out of range in UTC: {value[:64]!r}") from None
         return ts
     raise InvalidEventError("invalid_ts", "ts must be an RFC 3339 string or epoch milliseconds")
 

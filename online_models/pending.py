@@ -65,11 +65,11 @@ class PendingLabel:
     ts_ms: int
 
     def encode(self) -> dict[str, Any]:
-        return {"k": _LABEL, "ts": self.ts_ms, "y": self.label}
+        return {"k": _LABEL, "ts": self.ts_ms, "lts": self.ts_ms, "y": self.label}
 
     @classmethod
     def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingLabel:
-        return cls(event_id, entry["y"], entry["ts"])
+        return cls(event_id, entry["y"], entry["lts"])
 
 
 @dataclass
@@ -97,18 +97,33 @@ class PendingJoin:
         self._order: OrderedDict[str, int] = OrderedDict()
         # Recently settled ids, so a late or repeated label gets the right reason (bounded too).
         self._settled: OrderedDict[str, str] = OrderedDict()
-        recovered = [(entry["ts"], key) for key, entry in store.items() if entry.get("p", 0) == partition]
-        for ts_ms, key in sorted(recovered):
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Index this partition's entries that are in the store but not here yet (recovered from
+        a changelog, or written by another worker while the partition was away)."""
+        found = [
+            (entry["ts"], key)
+            for key, entry in list(self.store.items())
+            if entry.get("p", 0) == self.partition and key not in self._order
+        ]
+        for ts_ms, key in sorted(found):
             self._order[key] = ts_ms
 
     def __len__(self) -> int:
         return len(self._order)
 
     def hold_event(self, event: PendingEvent) -> None:
-        self._hold(event.event_id, event.ts_ms, event.encode())
+        # Held at the current event time, so the index stays in time order whatever the event's
+        # own ts says (a late or a bogus future ts); its ts still gives the label delay.
+        self._hold(event.event_id, self.watermark_ms or event.ts_ms, event.encode())
 
     def hold_label(self, label: PendingLabel) -> None:
-        self._hold(label.event_id, label.ts_ms, label.encode())
+        # Its time to live counts from the event time it arrived at, not from its own ts: a label
+        # stamped in the future must neither stay nor hold back the expiry of what follows it.
+        # (Before any event there is no event time: then its own ts is all there is.)
+        held_at = self.watermark_ms or label.ts_ms
+        self._hold(label.event_id, held_at, {**label.encode(), "ts": held_at})
 
     def take_event(self, event_id: str) -> PendingEvent | None:
         entry = self._take(event_id, _EVENT)
@@ -121,15 +136,26 @@ class PendingJoin:
 
     def take_label(self, event_id: str) -> PendingLabel | None:
         entry = self._take(event_id, _LABEL)
-        return PendingLabel.decode(event_id, entry) if entry is not None else None
+        if entry is None:
+            return None
+        self._settle(event_id, "joined")
+        return PendingLabel.decode(event_id, entry)
+
+    def holds_label(self, event_id: str) -> bool:
+        entry = self.store.get(event_id)
+        return entry is not None and entry["k"] == _LABEL
 
     def settled_as(self, event_id: str) -> str | None:
         """``joined`` or ``expired`` for an event settled recently, else None."""
         return self._settled.get(event_id)
 
+    def observe_time(self, ts_ms: int) -> None:
+        """Event time is the newest event ts seen."""
+        self.watermark_ms = max(self.watermark_ms, ts_ms)
+
     def advance(self, ts_ms: int) -> Expired:
         """Move the event time forward and drop what is too old or too many."""
-        self.watermark_ms = max(self.watermark_ms, ts_ms)
+        self.observe_time(ts_ms)
         expired = Expired()
         horizon = self.watermark_ms - self.ttl_ms
         while self._order:

@@ -33,6 +33,7 @@ from online_models.pending import PendingEvent, PendingJoin, PendingLabel
 from online_models.policy import DriftGuard, prediction_error
 
 Clock = Callable[[], datetime]
+MAX_CLOCK_SKEW_MS = 86_400_000  # event times further ahead of the clock do not move event time
 
 
 def utc_now() -> datetime:
@@ -110,7 +111,10 @@ class Learner:
         if self.data_drift is not None:
             for signal in self.data_drift.update(vector.features):
                 self._alert(result, None, signal, vector.event_id, vector.ts)
-        waiting = self.pending.take_label(vector.event_id) if vector.label is None else None
+        waiting = self.pending.take_label(vector.event_id)
+        if waiting is not None and vector.label is not None:  # labeled inline and on the labels topic
+            result.dead_letters.append(_duplicate(waiting, origin, self.clock()))
+            waiting = None
         label = waiting.label if waiting is not None else vector.label
         answers: dict[str, ModelAnswer] = {}
         now = self.clock()
@@ -126,11 +130,13 @@ class Learner:
             result.predictions.append(
                 Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
             )
+        if ts_ms <= epoch_ms(now) + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
+            self.pending.observe_time(ts_ms)
         if waiting is not None:
             result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
         elif label is None and answers:
             self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
-        self._expire(result, ts_ms, origin, now)
+        self._expire(result, self.pending.watermark_ms, origin, now)
         return result
 
     def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
@@ -157,10 +163,12 @@ class Learner:
         event = self.pending.take_event(label.event_id)
         if event is None:
             settled = self.pending.settled_as(label.event_id)
+            if settled is None and self.pending.holds_label(label.event_id):
+                settled = "labeled"  # a second label while the first still waits for the event
             if settled is None:
                 self.pending.hold_label(PendingLabel(label.event_id, label.label, epoch_ms(label.ts)))
             else:
-                reason = "label_expired" if settled == "expired" else "label_duplicate"
+                reason = "label_expired" if settled == "expired" else "label_duplicate"  # joined or labeled
                 detail = f"event {label.event_id!r} was already {settled}"
                 result.dead_letters.append(
                     DeadLetter(reason, detail, label.to_json(), origin, now, event_id=label.event_id)
@@ -237,10 +245,18 @@ def _model_error(
     return DeadLetter("model_error", str(error), value, origin, now, event_id=event_id, model=model.name)
 
 
+def _label_json(label: PendingLabel) -> bytes:
+    return LabelEvent(label.event_id, label.label, datetime.fromtimestamp(label.ts_ms / 1000, tz=UTC)).to_json()
+
+
 def _unmatched(label: PendingLabel, origin: Origin | None, now: datetime) -> DeadLetter:
-    value = LabelEvent(label.event_id, label.label, datetime.fromtimestamp(label.ts_ms / 1000, tz=UTC)).to_json()
     detail = f"no event {label.event_id!r} arrived while the label waited"
-    return DeadLetter("label_unmatched", detail, value, origin, now, event_id=label.event_id)
+    return DeadLetter("label_unmatched", detail, _label_json(label), origin, now, event_id=label.event_id)
+
+
+def _duplicate(label: PendingLabel, origin: Origin | None, now: datetime) -> DeadLetter:
+    detail = f"event {label.event_id!r} carried its own label"
+    return DeadLetter("label_duplicate", detail, _label_json(label), origin, now, event_id=label.event_id)
 
 
 @dataclass

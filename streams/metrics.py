@@ -61,8 +61,8 @@ class StreamMetrics:
         )
         self.unmatched = Counter(
             "streamwise_labels_unmatched",
-            "Labels that found no prediction, per model and reason (label_unmatched, label_expired, label_duplicate).",
-            ["model", "reason"],
+            "Labels that found no prediction to join, per reason (label_unmatched, label_expired, label_duplicate).",
+            ["reason"],
             registry=self.registry,
         )
         self.alerts = Counter(
@@ -112,8 +112,7 @@ class StreamMetrics:
             self.expired_by_model[model].inc(count)
         for letter in result.dead_letters:
             if letter.reason.startswith("label_"):
-                for model in self.model_names:
-                    self.unmatched.labels(model, letter.reason).inc()
+                self.unmatched.labels(letter.reason).inc()
         for alert in result.alerts:
             self.observe_alert(alert)
 

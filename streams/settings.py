@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+import httpx
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models import snapshot
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     alert_webhook_backoff: float = Field(default=0.5, gt=0)
     alert_webhook_timeout: float = Field(default=5.0, gt=0)
     alert_webhook_queue: int = Field(default=1000, ge=1)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                httpx.URL(url)
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"not a valid URL: {exc}") from None
+        return url
 
     def signing_key(self) -> bytes:
         return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)

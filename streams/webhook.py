@@ -64,7 +64,7 @@ class WebhookSink:
                     self.stats.delivered += 1
                     return True
                 problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
+            except Exception as exc:  # any failure is this alert's, never the worker's
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt < self.retries:
                 log.info("webhook attempt %d for alert %s failed (%s)", attempt + 1, alert.alert_id, problem)

@@ -41,6 +41,13 @@ def build_worker_app(
         metrics=StreamMetrics([m.name for m in config.models], registry),
         pending_store=table("pending-labels"),
     )
+
+    @app.on_rebalance_complete.connect
+    async def reindex_pending(app: faust.App, **kwargs: object) -> None:
+        """Entries of a partition that was away (another worker wrote them) must expire here too."""
+        for learner in ctx.learners.values():
+            learner.pending.reindex()
+
     validate.register(app, ctx)
     features.register(app, ctx, table("feature-state"))
     labels.register(app, ctx)

@@ -1,8 +1,13 @@
-"""Liveness: the process is up and serving."""
+"""Liveness (/healthz), readiness (/readyz) and the Prometheus exposition (/metrics)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+
+from api.dependencies import MetricsDep, ServerDep
 
 router = APIRouter(tags=["health"])
 
@@ -10,3 +15,23 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {}})
+async def readyz(server: ServerDep) -> JSONResponse:
+    """Ready when Redis answers and at least one champion is loaded; otherwise says what is wrong."""
+    problems = []
+    try:
+        await server.registry.client.ping()
+    except (RedisError, OSError) as exc:
+        problems.append(f"redis unreachable: {type(exc).__name__}")
+    if not server.models:
+        problems.append("no model loaded yet")
+    serving = {name: served.version for name, served in server.models.items()}
+    status = 503 if problems else 200
+    return JSONResponse({"ready": not problems, "problems": problems, "serving": serving}, status_code=status)
+
+
+@router.get("/metrics")
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -123,3 +123,40 @@ def test_a_redelivered_event_waiting_for_its_label_gets_its_first_answers_and_is
     nb = runner.learner.models[0]
     assert [r.predictions[0].proba for r in again] == [r.predictions[0].proba for r in first]
     assert (nb.events, len(runner.learner.pending)) == (30, 20)
+
+
+def label_reasons(runner: EmbeddedRunner, *labels: dict) -> list[list[str]]:
+    return [[d.reason for d in runner.process_label(orjson.dumps(m)).dead_letters] for m in labels]
+
+
+def test_a_second_label_is_a_duplicate_whether_the_first_waits_or_was_joined() -> None:
+    runner = EmbeddedRunner(Pipeline(config(["naive_bayes"])))
+    label = {"event_id": "e", "label": True, "ts": 0}
+    assert label_reasons(runner, label, label) == [[], ["label_duplicate"]]
+    runner.process(orjson.dumps({"event_id": "e", "ts": 0, "features": {"a": 1.0}}))  # joins the first
+    assert label_reasons(runner, label) == [["label_duplicate"]]
+    runner.process_label(orjson.dumps({"event_id": "f", "label": True, "ts": 0}))
+    inline = runner.process(orjson.dumps({"event_id": "f", "ts": 0, "features": {"a": 1.0}, "label": False}))
+    assert [d.reason for d in inline.dead_letters] == ["label_duplicate"]
+    assert runner.learner.models[0].labeled == 2
+
+
+def test_future_timestamps_neither_pin_labels_nor_expire_everything() -> None:
+    runner = EmbeddedRunner(Pipeline(config(["naive_bayes"], labels={"ttl_seconds": 1.0})))
+    events = [(EVENT, {k: v for k, v in e.items() if k != "label"}) for e in synthetic_events("agrawal", 300)]
+    feed(runner, events[:100])
+    runner.process_label(orjson.dumps({"event_id": "ghost", "label": True, "ts": "2099-01-01T00:00:00Z"}))
+    bogus = runner.process(orjson.dumps({"event_id": "bogus", "ts": "2999-01-01T00:00:00Z", "features": {"a": 1}}))
+    assert sum(bogus.expired.values()) == 0  # a year-2999 event does not move event time
+    late = feed(runner, events[100:])
+    assert ("label_unmatched", "ghost") in [(d.reason, d.event_id) for r in late for d in r.dead_letters]
+    assert len(runner.learner.pending) <= 102
+
+
+def test_out_of_range_timestamps_and_empty_messages_are_dead_letters() -> None:
+    runner = EmbeddedRunner(Pipeline(config(["naive_bayes"])))
+    assert label_reasons(runner, {"event_id": "e", "label": True, "ts": "0001-01-01T00:30:00+01:00"}) == [
+        ["invalid_ts"]
+    ]
+    assert [d.reason for d in runner.process_label(None).dead_letters] == ["empty_message"]  # type: ignore[arg-type]
+    assert [d.reason for d in runner.process(None).dead_letters] == ["empty_message"]  # type: ignore[arg-type]

@@ -148,3 +148,10 @@ def test_an_alert_round_trips_through_its_json() -> None:
     alert = alerts[0][1]
     decoded = Alert.from_json(alert.to_json())
     assert decoded == alert and orjson.loads(alert.to_json())["alert_id"] == alert.alert_id
+
+
+@pytest.mark.parametrize("categories", [3, 150, 2000])
+def test_stationary_categorical_inputs_of_any_cardinality_raise_no_data_drift(categories: int) -> None:
+    rng = random.Random(categories)
+    events = ({"event_id": f"c{i}", "ts": i, "features": {"c": str(rng.randrange(categories))}} for i in range(20_000))
+    assert run(DATA_DRIFT, events)[1] == []

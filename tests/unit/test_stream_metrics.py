@@ -30,7 +30,7 @@ def test_label_delay_expiry_unmatched_alerts_and_actions_are_counted() -> None:
     assert value("streamwise_label_delay_seconds_count") == 2
     assert value("streamwise_label_delay_seconds_bucket", le="1.0") == 1
     assert value("streamwise_predictions_expired_total", model="lr") == 3
-    assert value("streamwise_labels_unmatched_total", model="ht", reason="label_unmatched") == 1
+    assert value("streamwise_labels_unmatched_total", reason="label_unmatched") == 1
     assert value("streamwise_drift_alerts_total", model="ht", kind="concept_drift", detector="ddm") == 1
     assert value("streamwise_drift_actions_total", model="ht", action="reset") == 1
     assert value("streamwise_pending_labels", partition="0") == 42

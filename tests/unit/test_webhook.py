@@ -71,3 +71,9 @@ async def test_run_delivers_what_is_offered_in_the_background() -> None:
             await asyncio.sleep(0.02)
         task.cancel()
     assert [r["event_id"] for r in server.received] == ["e0", "e1", "e2"]
+
+
+async def test_any_error_of_a_delivery_is_counted_and_the_sink_goes_on() -> None:
+    sink = WebhookSink("http://[::1", retries=1, backoff=0.01)  # not even a valid URL
+    await deliver_all(sink, [alert(1)])
+    assert (sink.stats.failed, sink.stats.attempts) == (1, 2)

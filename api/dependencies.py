@@ -1,0 +1,77 @@
+"""Request dependencies as ``Annotated`` aliases: settings, the model server, stores, API keys."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.metrics import ApiMetrics
+from api.serving import ModelServer
+from api.settings import ApiSettings
+from online_models.features import FeatureEngineer
+from online_models.registry import ModelRegistry
+from online_models.stores import AlertLog, FeatureStore
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def _settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+def _server(request: Request) -> ModelServer:
+    return request.app.state.server
+
+
+def _registry(request: Request) -> ModelRegistry:
+    return request.app.state.server.registry
+
+
+def _features(request: Request) -> FeatureStore:
+    return request.app.state.features
+
+
+def _alerts(request: Request) -> AlertLog:
+    return request.app.state.alerts
+
+
+def _engineer(request: Request) -> FeatureEngineer:
+    return request.app.state.engineer
+
+
+def _metrics(request: Request) -> ApiMetrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[ApiSettings, Depends(_settings)]
+ServerDep = Annotated[ModelServer, Depends(_server)]
+RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
+FeatureStoreDep = Annotated[FeatureStore, Depends(_features)]
+AlertLogDep = Annotated[AlertLog, Depends(_alerts)]
+EngineerDep = Annotated[FeatureEngineer, Depends(_engineer)]
+MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
+
+
+def _check(given: str | None, expected: str) -> None:
+    if not given:
+        raise HTTPException(401, "missing X-API-Key header")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(403, "invalid API key")
+
+
+def require_admin(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)]) -> None:
+    if settings.api_key is None:
+        raise HTTPException(403, "admin routes are disabled: set STREAMWISE_API_KEY")
+    _check(key, settings.api_key.get_secret_value())
+
+
+def require_predict_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)]) -> None:
+    if settings.predict_requires_key and settings.api_key is not None:
+        _check(key, settings.api_key.get_secret_value())
+
+
+AdminKey = Annotated[None, Depends(require_admin)]
+PredictKey = Annotated[None, Depends(require_predict_key)]

@@ -1,0 +1,34 @@
+"""The API's Prometheus metrics, in one object created against an injectable registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class ApiMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Histogram(
+            "streamwise_api_request_seconds",
+            "Request latency, per route and status code.",
+            ["route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "streamwise_api_predictions", "Predictions served, per model.", ["model"], registry=self.registry
+        )
+        self.reloads = Counter(
+            "streamwise_api_model_loads",
+            "Model versions loaded for serving, per model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.snapshots_refused = Counter(
+            "streamwise_snapshots_refused",
+            "Snapshots refused on load (unsigned, tampered, corrupt), per reason.",
+            ["reason"],
+            registry=self.registry,
+        )

@@ -1,0 +1,66 @@
+"""The registry over HTTP: list models and versions, promote, roll back (admin key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from api.dependencies import AdminKey, RegistryDep, ServerDep
+from api.schemas import ModelSummary, RollbackRequest, VersionRequest
+from online_models.registry import RegistryError
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+async def _summary(name: str, registry: RegistryDep, server: ServerDep) -> ModelSummary:
+    champion = await registry.champion(name)
+    served = server.models.get(name)
+    return ModelSummary(
+        name=name,
+        champion=champion.to_dict() if champion else None,
+        serving=served.version if served else None,
+        versions=[m["version"] for m in await registry.versions(name)],
+    )
+
+
+async def _known(name: str, registry: RegistryDep) -> None:
+    if name not in await registry.names():
+        raise HTTPException(404, f"unknown model {name!r}")
+
+
+@router.get("", response_model=list[ModelSummary])
+async def list_models(registry: RegistryDep, server: ServerDep) -> list[ModelSummary]:
+    return [await _summary(name, registry, server) for name in await registry.names()]
+
+
+@router.get("/{name}", response_model=ModelSummary, responses={404: {}})
+async def get_model(name: str, registry: RegistryDep, server: ServerDep) -> ModelSummary:
+    await _known(name, registry)
+    return await _summary(name, registry, server)
+
+
+@router.get("/{name}/versions", responses={404: {}})
+async def list_versions(name: str, registry: RegistryDep) -> dict[str, Any]:
+    await _known(name, registry)
+    return {"name": name, "versions": await registry.versions(name), "history": await registry.history(name)}
+
+
+@router.post("/{name}/promote", responses={401: {}, 403: {}, 404: {}})
+async def promote(name: str, body: VersionRequest, registry: RegistryDep, _: AdminKey) -> dict[str, Any]:
+    await _known(name, registry)
+    try:
+        champion = await registry.promote(name, body.version, by="api", reason=body.reason or "promoted over HTTP")
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"name": name, "champion": champion.to_dict()}
+
+
+@router.post("/{name}/rollback", responses={401: {}, 403: {}, 404: {}, 409: {}})
+async def rollback(name: str, body: RollbackRequest, registry: RegistryDep, _: AdminKey) -> dict[str, Any]:
+    await _known(name, registry)
+    try:
+        champion = await registry.rollback(name, body.version, by="api", reason=body.reason or "rolled back over HTTP")
+    except RegistryError as exc:
+        raise HTTPException(409 if "older" in str(exc) else 404, str(exc)) from None
+    return {"name": name, "champion": champion.to_dict()}

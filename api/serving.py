@@ -1,0 +1,109 @@
+"""The served models: each model's champion, verified and unpickled, swapped in when it changes.
+
+Changes arrive on the registry's pub/sub channel (hot reload within milliseconds) and, as a
+fallback for a lost message or a Redis restart, by polling. A new version is loaded off the event
+loop and swapped in with one assignment: until then requests get the old one. A snapshot that
+fails verification is refused, counted, and the old version keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from api.metrics import ApiMetrics
+from online_models.evaluation import ModelAnswer, PrequentialModel
+from online_models.features import Features
+from online_models.registry import ModelRegistry, RegistryError
+from online_models.snapshot import SnapshotError, restore
+
+log = logging.getLogger("streamwise.api")
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    model: PrequentialModel
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> int:
+        return int(self.metadata["version"])
+
+    def answer(self, x: Features) -> ModelAnswer:
+        return self.model.answer(x)
+
+
+class ModelServer:
+    def __init__(self, registry: ModelRegistry, metrics: ApiMetrics, poll_seconds: float = 1.0) -> None:
+        self.registry = registry
+        self.metrics = metrics
+        self.poll_seconds = poll_seconds
+        self.models: dict[str, Served] = {}
+        self.known: set[str] = set()  # every model name in the registry
+        self.redis_error: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.refresh()
+        self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._poll())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def refresh(self, only: str | None = None) -> None:
+        """Load every champion that differs from what is served."""
+        async with self._lock:
+            names = [only] if only else await self.registry.names()
+            self.known.update(names)
+            for name in names:
+                champion = await self.registry.champion(name)
+                served = self.models.get(name)
+                if champion is not None and (served is None or served.version != champion.version):
+                    await self._load(name, champion.version)
+
+    async def _load(self, name: str, version: int) -> None:
+        try:
+            snapshot = await self.registry.get(name, version)
+            model = await asyncio.to_thread(restore, snapshot, self.registry.key)
+        except SnapshotError as exc:
+            self.metrics.snapshots_refused.labels(exc.reason).inc()
+            log.error("refused %s v%d: %s", name, version, exc)
+            return
+        except RegistryError as exc:
+            log.warning("cannot load %s v%d: %s", name, version, exc)
+            return
+        self.models[name] = Served(model, snapshot.metadata)
+        self.metrics.reloads.labels(name).inc()
+        log.info("serving %s v%d", name, version)
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                pubsub = self.registry.client.pubsub()
+                await pubsub.subscribe(self.registry.channel)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self.refresh()
+            except (RedisError, OSError) as exc:
+                log.warning("registry channel lost (%s); polling until it is back", exc)
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.refresh()
+                self.redis_error = None
+            except (RedisError, OSError) as exc:
+                self.redis_error = f"{type(exc).__name__}: {exc}"

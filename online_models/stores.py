@@ -1,0 +1,54 @@
+"""Online state in Redis besides the registry: the feature store and the recent alerts.
+
+- ``<namespace>:features:<key>``: the latest feature vector of an entity key (JSON, with a TTL),
+  written by the worker's features step so that the API can predict by key.
+- ``<namespace>:alerts``: a capped stream of recent drift alerts, for ``GET /alerts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from online_models.alerts import Alert
+
+
+class FeatureStore:
+    def __init__(self, client: aioredis.Redis, namespace: str, ttl_seconds: int = 86_400) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.ttl_seconds = ttl_seconds
+
+    def key(self, entity: str) -> str:
+        return f"{self.namespace}:features:{entity}"
+
+    async def put_many(self, vectors: Mapping[str, dict[str, Any]]) -> None:
+        """Write the newest vector of each key in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for entity, features in vectors.items():
+                pipe.set(self.key(entity), orjson.dumps(features), ex=self.ttl_seconds)
+            await pipe.execute()
+
+    async def get(self, entity: str) -> dict[str, Any] | None:
+        raw = await self.client.get(self.key(entity))
+        return orjson.loads(raw) if raw is not None else None
+
+
+class AlertLog:
+    def __init__(self, client: aioredis.Redis, namespace: str, max_length: int = 10_000) -> None:
+        self.client = client
+        self.stream = f"{namespace}:alerts"
+        self.max_length = max_length
+
+    async def append(self, alert: Alert) -> None:
+        await self.client.xadd(self.stream, {"alert": alert.to_json()}, maxlen=self.max_length, approximate=True)
+
+    async def since(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        """Alerts logged at or after ``since`` (arrival time), oldest first."""
+        start = f"{int(since.timestamp() * 1000)}-0" if since is not None else "-"
+        entries = await self.client.xrange(self.stream, min=start, max="+", count=limit)
+        return [orjson.loads(fields[b"alert"]) for _, fields in entries]
