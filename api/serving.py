@@ -45,6 +45,7 @@ class ModelServer:
         self.poll_seconds = poll_seconds
         self.models: dict[str, Served] = {}
         self.known: set[str] = set()  # every model name in the registry
+        self.refused: set[tuple[str, int]] = set()  # versions that failed verification: not retried
         self.redis_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -69,7 +70,8 @@ class ModelServer:
             for name in names:
                 champion = await self.registry.champion(name)
                 served = self.models.get(name)
-                if champion is not None and (served is None or served.version != champion.version):
+                stale = served is None or served.version != champion.version if champion else False
+                if champion is not None and stale and (name, champion.version) not in self.refused:
                     await self._load(name, champion.version)
 
     async def _load(self, name: str, version: int) -> None:
@@ -77,6 +79,7 @@ class ModelServer:
             snapshot = await self.registry.get(name, version)
             model = await asyncio.to_thread(restore, snapshot, self.registry.key)
         except SnapshotError as exc:
+            self.refused.add((name, version))
             self.metrics.snapshots_refused.labels(exc.reason).inc()
             log.error("refused %s v%d: %s", name, version, exc)
             return

@@ -40,6 +40,7 @@ class StreamContext:
     alert_sinks: list[Callable[[Alert], None]] = field(default_factory=list)
     learners: dict[int, Learner] = field(default_factory=dict)
     snapshotter: Any = None  # streams.snapshots.Snapshotter when a registry is configured
+    online: Any = None  # streams.online_state.OnlineState when Redis is configured
 
     def learner_for(self, partition: int) -> Learner:
         """Each stream partition has its own models, so partitions scale out across workers."""

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     snapshot_key: SecretStr | None = None
     dev: bool = False
     registry_retain: int = Field(default=10, ge=1)
+    feature_ttl_seconds: int = Field(default=86_400, ge=1)  # online feature store entries
     # Optional HTTP endpoint that receives every drift alert as a JSON POST.
     alert_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     alert_webhook_retries: int = Field(default=5, ge=0, le=20)

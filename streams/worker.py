@@ -17,6 +17,7 @@ from streams.agents import features, labels, learn, validate
 from streams.app import create_app
 from streams.context import StreamContext
 from streams.metrics import StreamMetrics
+from streams.online_state import OnlineState
 from streams.settings import Settings
 from streams.snapshots import Snapshotter
 from streams.topics import Topics
@@ -62,17 +63,7 @@ def build_worker_app(
         )
         ctx.alert_sinks.append(sink.offer)
         app.task(sink.run)
-    store = None
-    if settings.redis_url:
-        client = aioredis.from_url(settings.redis_url)
-        store = ModelStatusStore(client, settings.redis_namespace)
-        registry = ModelRegistry(client, settings.redis_namespace, settings.signing_key(), settings.registry_retain)
-        snapshotter = ctx.snapshotter = Snapshotter(registry, ctx.topics.snapshots, ctx.metrics)
-
-        @app.on_before_shutdown.connect
-        async def final_snapshots(app: faust.App, **kwargs: object) -> None:
-            """A clean stop (SIGTERM) leaves a snapshot of every model, with the offsets it includes."""
-            await snapshotter.take_all(ctx.learners, "shutdown")
+    status = _wire_redis(app, ctx, settings) if settings.redis_url else None
 
     @app.timer(interval=settings.status_interval)
     async def publish_status() -> None:
@@ -82,11 +73,29 @@ def build_worker_app(
         for partition, learner in list(ctx.learners.items()):
             ctx.metrics.observe_models(partition, learner.models, len(learner.pending))
             statuses.extend(model_status(model, partition, now) for model in learner.models)
-        if store is None:
-            return
-        try:
-            await store.publish(statuses)
-        except (RedisError, OSError) as exc:
-            log.warning("model status not written to Redis: %s", exc)
+        if ctx.online is not None:
+            await ctx.online.flush()
+        if status is not None:
+            try:
+                await status.publish(statuses)
+            except (RedisError, OSError) as exc:
+                log.warning("model status not written to Redis: %s", exc)
 
     return app, ctx
+
+
+def _wire_redis(app: faust.App, ctx: StreamContext, settings: Settings) -> ModelStatusStore:
+    """Snapshots into the registry, online features and alerts for the API; the status store."""
+    client = aioredis.from_url(settings.redis_url)
+    registry = ModelRegistry(client, settings.redis_namespace, settings.signing_key(), settings.registry_retain)
+    snapshotter = ctx.snapshotter = Snapshotter(registry, ctx.topics.snapshots, ctx.metrics)
+    online = ctx.online = OnlineState(client, settings.redis_namespace, settings.feature_ttl_seconds)
+    ctx.alert_sinks.append(online.remember_alert)
+
+    @app.on_before_shutdown.connect
+    async def final_snapshots(app: faust.App, **kwargs: object) -> None:
+        """A clean stop (SIGTERM) leaves a snapshot of every model, with the offsets it includes."""
+        await snapshotter.take_all(ctx.learners, "shutdown")
+        await online.flush()
+
+    return ModelStatusStore(client, settings.redis_namespace)

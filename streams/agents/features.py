@@ -22,6 +22,8 @@ def register(app: faust.App, ctx: StreamContext, state: faust.types.TableT) -> f
             except InvalidEventError as error:
                 await ctx.reject(error, event.message)
                 continue
+            if ctx.online is not None and vector.key is not None:
+                ctx.online.remember_features(vector.key, vector.features)  # for predictions by key
             await ctx.topics.features.send(key=vector.event_id.encode(), value=vector.to_json())
 
     return features
