@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from online_models import drift, recipes
+from online_models import drift, metrics, recipes
 from online_models.exceptions import ConfigError
 from online_models.features import FeatureSpec
 
@@ -57,6 +57,19 @@ class SnapshotSpec(BaseModel):
     on_shutdown: bool = True  # at a clean stop (SIGTERM)
 
 
+class PromotionSpec(BaseModel):
+    """Automatic promotion of a challenger that beats the champion by ``margin`` in ``metric``
+    over the last ``window`` labeled events, at most once per ``cooldown_events``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str = "Accuracy"
+    margin: float = Field(default=0.01, ge=0)
+    window: int = Field(default=1000, ge=10)
+    cooldown_events: int = Field(default=5000, ge=0)
+    auto: bool = True
+
+
 class ModelSpec(BaseModel):
     """One model: a name, a recipe, the task that decides its metrics, and recipe parameters."""
 
@@ -68,6 +81,14 @@ class ModelSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     drift: DriftSpec | None = None
     snapshot: SnapshotSpec = Field(default_factory=SnapshotSpec)
+    # A challenger learns side by side with the model it names; their snapshots share that name.
+    challenger_of: str | None = None
+    promotion: PromotionSpec | None = None
+
+    @property
+    def slot(self) -> str:
+        """The model name users predict with: the champion's name for a challenger."""
+        return self.challenger_of or self.name
 
     @model_validator(mode="after")
     def _check_drift(self) -> ModelSpec:
@@ -164,6 +185,27 @@ class StreamwiseConfig(BaseModel):
                 raise ConfigError(f"models[{i}].name", f"duplicate model name {model.name!r}")
             seen.add(model.name)
         return self
+
+    @model_validator(mode="after")
+    def _challengers(self) -> StreamwiseConfig:
+        by_name = {m.name: m for m in self.models}
+        for i, model in enumerate(self.models):
+            if model.challenger_of is not None:
+                champion = by_name.get(model.challenger_of)
+                if champion is None or champion.challenger_of is not None:
+                    raise ConfigError(f"models[{i}].challenger_of", f"{model.challenger_of!r} is not a champion model")
+                if champion.task != model.task:
+                    raise ConfigError(f"models[{i}].challenger_of", f"{champion.name!r} does another task")
+                if model.promotion is not None:
+                    raise ConfigError(f"models[{i}].promotion", "set promotion on the champion model")
+            if model.promotion is not None and model.promotion.metric not in metrics.for_task(model.task):
+                known = ", ".join(metrics.for_task(model.task))
+                raise ConfigError(f"models[{i}].promotion.metric", f"not a {model.task} metric; known: {known}")
+        return self
+
+    def candidates(self, name: str) -> list[str]:
+        """The model ``name`` and its challengers."""
+        return [m.name for m in self.models if m.slot == name]
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

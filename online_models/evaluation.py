@@ -79,6 +79,11 @@ class PrequentialModel:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def slot(self) -> str:
+        """The registry name of its snapshots (the champion's name for a challenger)."""
+        return self.spec.slot
+
     def predict(self, x: Features) -> ModelAnswer:
         """Answer for ``x`` and count the event (the model itself does not change)."""
         self.events += 1

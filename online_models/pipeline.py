@@ -31,6 +31,7 @@ from online_models.features import FeatureEngineer, Features, KeyState
 from online_models.labels import LabelEvent, parse_label_event
 from online_models.pending import PendingEvent, PendingJoin, PendingLabel
 from online_models.policy import DriftGuard, prediction_error
+from online_models.promotion import Promotion, PromotionJudge
 
 Clock = Callable[[], datetime]
 MAX_CLOCK_SKEW_MS = 86_400_000  # event times further ahead of the clock do not move event time
@@ -48,6 +49,7 @@ class LearnResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     label_delays: list[float] = field(default_factory=list)  # seconds from event to label
+    promotions: list[Promotion] = field(default_factory=list)
     expired: Counter[str] = field(default_factory=Counter)  # predictions expired unlabeled, per model
 
 
@@ -85,6 +87,11 @@ class Learner:
             if spec
             else None
         )
+        self.judges = {
+            spec.name: PromotionJudge(spec.name, config.candidates(spec.name), spec.promotion)
+            for spec in config.models
+            if spec.promotion is not None and len(config.candidates(spec.name)) > 1
+        }
         self.gate = AlertGate(config.alerts.cooldown_events, config.alerts.max_per_minute)
         self.pending = PendingJoin(
             {} if pending_store is None else pending_store,
@@ -130,6 +137,8 @@ class Learner:
             result.predictions.append(
                 Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
             )
+        if label is not None:
+            self._judge(result)
         if ts_ms <= epoch_ms(now) + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
             self.pending.observe_time(ts_ms)
         if waiting is not None:
@@ -183,6 +192,7 @@ class Learner:
                     self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts)
                 except Exception as exc:
                     result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), origin, exc, now))
+            self._judge(result)
         self._expire(result, self.pending.watermark_ms, origin, now)
         return result
 
@@ -193,6 +203,12 @@ class Learner:
             result.expired.update(event.answers.keys())
         for label in expired.labels:
             result.dead_letters.append(_unmatched(label, origin, now))
+
+    def _judge(self, result: LearnResult) -> None:
+        for judge in self.judges.values():
+            promotion = judge.labeled_event()
+            if promotion is not None:
+                result.promotions.append(promotion)
 
     def _score_and_learn(
         self,
@@ -205,6 +221,9 @@ class Learner:
         ts: datetime,
     ) -> None:
         model.score_and_learn(x, y, answer)
+        judge = self.judges.get(model.slot)
+        if judge is not None:
+            judge.observe(model.name, y, answer)
         guard = self.guards.get(model.name)
         if guard is None:
             return

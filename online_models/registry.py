@@ -11,8 +11,10 @@ Keys, under ``<namespace>:registry:``::
     <name>:log                 LIST of promotions and rollbacks, newest first (capped)
     changes                    pub/sub channel: {"name", "version", "event"}
 
-A snapshot and its index entries are written in one MULTI/EXEC. A new version becomes the
-champion unless a person pinned one (promote or rollback); ``promote(name, None)`` unpins.
+A name may have several candidates (a model and its challengers) whose snapshots are all its
+versions; metadata ``candidate`` says whose. A snapshot and its index entries are written in one
+MULTI/EXEC. A new version of the champion's candidate becomes the champion unless a person pinned
+one (promote or rollback); ``promote(name, None)`` unpins.
 Retention keeps the newest ``retain`` versions, plus the champion and each partition's newest.
 """
 
@@ -44,9 +46,17 @@ class Champion:
     by: str
     reason: str
     at: str
+    candidate: str = ""  # the model (of the name's candidates) whose snapshots it follows
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "pinned": self.pinned, "by": self.by, "reason": self.reason, "at": self.at}
+        return {
+            "version": self.version,
+            "candidate": self.candidate,
+            "pinned": self.pinned,
+            "by": self.by,
+            "reason": self.reason,
+            "at": self.at,
+        }
 
 
 def _now() -> str:
@@ -87,10 +97,12 @@ class ModelRegistry:
                 try:
                     await pipe.watch(champion_key)
                     current = _champion(await pipe.get(champion_key))
+                    candidate = str(snapshot.metadata.get("candidate", name))
                     moved = None
-                    if current is None or not current.pinned:
+                    follows = current.candidate == candidate if current else candidate == name
+                    if follows and not (current and current.pinned):
                         reason = f"new version ({snapshot.metadata.get('reason')})"
-                        moved = Champion(version, False, "auto", reason, _now())
+                        moved = Champion(version, False, "auto", reason, _now(), candidate)
                     pipe.multi()
                     pipe.hset(self._k(name, "v", version), mapping=fields)
                     pipe.zadd(self._k(name, "versions"), {str(version): version})
@@ -106,12 +118,17 @@ class ModelRegistry:
         await self._notify(name, version, "registered")
         return moved
 
-    async def promote(self, name: str, version: int | None, *, by: str, reason: str) -> Champion:
-        """Make ``version`` the champion and pin it; ``None`` unpins and follows the newest again."""
-        newest = await self._newest(name)
-        target = newest if version is None else version
-        await self._require(name, target)
-        return await self._set_champion(name, target, version is not None, by, reason, "promoted")
+    async def promote(
+        self, name: str, version: int | None, *, by: str, reason: str, pin: bool | None = None
+    ) -> Champion:
+        """Make ``version`` the champion, pinned by default; ``None`` unpins and serves the newest
+        version of the champion's candidate again."""
+        if version is None:
+            current = await self.champion(name)
+            version = await self._newest(name, current.candidate if current else name)
+            pin = False
+        await self._require(name, version)
+        return await self._set_champion(name, version, True if pin is None else pin, by, reason, "promoted")
 
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
         """Serve an older version again, pinned until promoted."""
@@ -122,7 +139,9 @@ class ModelRegistry:
         return await self._set_champion(name, version, True, by, reason, "rolled_back")
 
     async def _set_champion(self, name: str, version: int, pinned: bool, by: str, reason: str, event: str) -> Champion:
-        champion = Champion(version, pinned, by, reason, _now())
+        meta = await self.client.hget(self._k(name, "v", version), "meta")
+        candidate = str(orjson.loads(meta).get("candidate", name)) if meta else name
+        champion = Champion(version, pinned, by, reason, _now(), candidate)
         record = {"event": event, **champion.to_dict()}
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.set(self._k(name, "champion"), orjson.dumps(champion.to_dict()))
@@ -198,11 +217,12 @@ class ModelRegistry:
         snapshot = await self.get(name, version)
         return restore(snapshot, self.key), snapshot.metadata
 
-    async def _newest(self, name: str) -> int:
-        newest = await self.client.zrange(self._k(name, "versions"), -1, -1)
-        if not newest:
+    async def _newest(self, name: str, candidate: str) -> int:
+        metas = await self.versions(name)
+        if not metas:
             raise RegistryError(f"unknown model {name!r}")
-        return int(newest[0])
+        own = [m["version"] for m in metas if m.get("candidate", name) == candidate]
+        return int(own[-1] if own else metas[-1]["version"])
 
     async def _require(self, name: str, version: int) -> None:
         if not await self.client.exists(self._k(name, "v", version)):

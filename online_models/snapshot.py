@@ -110,7 +110,8 @@ def describe(
     message before them.
     """
     return {
-        "name": model.name,
+        "name": model.slot,
+        "candidate": model.name,
         "version": version,
         "model_version": model.version,
         "partition": partition,

@@ -21,6 +21,7 @@ from online_models.pipeline import EmbeddedRunner, ProcessResult
 from streams import admin, topics
 from streams.alerts_cli import alerts_app
 from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
+from streams.models_cli import models_app
 from streams.producer import encode_event, encode_label, encode_line, produce
 from streams.settings import Settings
 
@@ -32,6 +33,7 @@ app = typer.Typer(
 topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(models_app, name="models")
 console = Console(stderr=True)
 
 ConfigOption = Annotated[

@@ -91,6 +91,12 @@ class StreamMetrics:
         self.snapshot_bytes = Gauge(
             "streamwise_snapshot_bytes", "Size of the newest snapshot, per model.", ["model"], registry=self.registry
         )
+        self.promotions = Counter(
+            "streamwise_promotions",
+            "Automatic promotions of a challenger, per model name and candidate.",
+            ["model", "candidate"],
+            registry=self.registry,
+        )
         self.snapshot_failures = Counter(
             "streamwise_snapshot_failures", "Snapshots that could not be saved.", registry=self.registry
         )

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from online_models import snapshot
 from online_models.evaluation import PrequentialModel
 from online_models.pipeline import Learner, LearnResult
+from online_models.promotion import Promotion
 from online_models.registry import ModelRegistry
 from online_models.snapshot import SnapshotSchedule
 from streams.metrics import StreamMetrics
@@ -50,6 +51,8 @@ class Snapshotter:
 
     async def after(self, learner: Learner, result: LearnResult) -> None:
         """Snapshot each model of ``learner`` that is due after this step."""
+        for promotion in result.promotions:
+            await self.promote(learner, promotion)
         acted = {alert.model for alert in result.alerts if alert.action}
         now = self.clock()
         for model in learner.models:
@@ -63,10 +66,25 @@ class Snapshotter:
                 if model.spec.snapshot.on_shutdown or reason != "shutdown":
                     await self.take(learner, model, reason)
 
-    async def take(self, learner: Learner, model: PrequentialModel, reason: str) -> None:
+    async def promote(self, learner: Learner, promotion: Promotion) -> None:
+        """Snapshot the winning challenger and make it the champion (not pinned: it follows)."""
+        model = next(m for m in learner.models if m.name == promotion.to_candidate)
+        version = await self.take(learner, model, "promotion")
+        if version is None:
+            return
+        try:
+            await self.registry.promote(promotion.name, version, by="auto", reason=promotion.reason, pin=False)
+        except (RedisError, OSError) as exc:
+            log.warning("promotion of %s not recorded: %s", promotion.to_candidate, exc)
+            return
+        self.metrics.promotions.labels(promotion.name, promotion.to_candidate).inc()
+        log.warning("promoted %s v%d: %s", promotion.name, version, promotion.reason)
+
+    async def take(self, learner: Learner, model: PrequentialModel, reason: str) -> int | None:
+        """Snapshot ``model``; its registry version, or None when it could not be saved."""
         started = time.perf_counter()
         try:
-            version = await self.registry.next_version(model.name)
+            version = await self.registry.next_version(model.slot)
             offsets = {topic: dict(parts) for topic, parts in learner.offsets.items()}
             take = functools.partial(
                 snapshot.take,
@@ -82,7 +100,8 @@ class Snapshotter:
         except (RedisError, OSError) as exc:
             log.warning("snapshot of %s not saved (the stream goes on): %s", model.name, exc)
             self.metrics.snapshot_failures.inc()
-            return
+            return None
         self._schedule(learner.partition, model).taken(model.labeled, self.clock())
         self.metrics.observe_snapshot(model.name, snap.metadata, time.perf_counter() - started)
-        await self.topic.send(key=model.name.encode(), value=orjson.dumps(snap.metadata))
+        await self.topic.send(key=model.slot.encode(), value=orjson.dumps(snap.metadata))
+        return version

@@ -155,3 +155,27 @@ def test_stationary_categorical_inputs_of_any_cardinality_raise_no_data_drift(ca
     rng = random.Random(categories)
     events = ({"event_id": f"c{i}", "ts": i, "features": {"c": str(rng.randrange(categories))}} for i in range(20_000))
     assert run(DATA_DRIFT, events)[1] == []
+
+
+def test_a_clearly_better_challenger_is_promoted_once_per_cool_down() -> None:
+    config = {
+        "models": [
+            {
+                "name": "lr",
+                "recipe": "logistic_regression",
+                "task": "binary",
+                "promotion": {"metric": "Accuracy", "window": 500, "margin": 0.05, "cooldown_events": 2000},
+            },
+            {"name": "lr-ht", "recipe": "hoeffding_tree", "task": "binary", "challenger_of": "lr"},
+        ]
+    }
+    runner = EmbeddedRunner(Pipeline(parse_config(config)))
+    promotions = [
+        (i, p)
+        for i, e in enumerate(synthetic_events("agrawal", 6000, seed=3))
+        for p in runner.process(orjson.dumps(e)).promotions
+    ]
+    assert [(i, p.from_candidate, p.to_candidate) for i, p in promotions] == [(1999, "lr", "lr-ht")]
+    promotion = promotions[0][1]
+    assert promotion.challenger_score > promotion.champion_score + 0.05
+    assert runner.learner.judges["lr"].champion == "lr-ht"

@@ -1,0 +1,91 @@
+"""``streamwise models``: the registry from the command line (list, versions, promote, rollback)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import redis.asyncio as aioredis
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from online_models.registry import ModelRegistry
+from streams.settings import Settings
+
+models_app = typer.Typer(help="The model registry (Redis).", no_args_is_help=True)
+T = TypeVar("T")
+
+
+def _run(action: Callable[[ModelRegistry], Awaitable[T]]) -> T:
+    settings = Settings()
+
+    async def main() -> T:
+        client = aioredis.from_url(settings.redis_url)
+        try:
+            return await action(ModelRegistry(client, settings.redis_namespace, settings.signing_key()))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+@models_app.command("list")
+def list_models() -> None:
+    """Every model name with its champion."""
+
+    async def rows(registry: ModelRegistry) -> list[tuple[str, Any, int]]:
+        return [(n, await registry.champion(n), len(await registry.versions(n))) for n in await registry.names()]
+
+    table = Table("model", "champion", "candidate", "pinned", "by", "versions kept")
+    for name, champion, count in _run(rows):
+        if champion is None:
+            table.add_row(name, "-", "-", "-", "-", str(count))
+        else:
+            table.add_row(
+                name, str(champion.version), champion.candidate, str(champion.pinned), champion.by, str(count)
+            )
+    Console().print(table)
+
+
+@models_app.command("versions")
+def versions(name: str) -> None:
+    """The kept versions of NAME, with their metrics, and its promotion history."""
+
+    async def fetch(registry: ModelRegistry) -> tuple[list[dict], list[dict]]:
+        return await registry.versions(name), await registry.history(name)
+
+    metas, history = _run(fetch)
+    table = Table("version", "candidate", "created_at", "reason", "labeled", "metrics", title=name)
+    for m in metas:
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in m["metrics"].items())
+        table.add_row(
+            str(m["version"]), m.get("candidate", name), m["created_at"], m["reason"], str(m["labeled"]), metrics
+        )
+    console = Console()
+    console.print(table)
+    for record in history:
+        console.print(f"{record['at']} {record['event']} v{record['version']} by {record['by']}: {record['reason']}")
+
+
+@models_app.command("promote")
+def promote(
+    name: str,
+    version: int,
+    reason: Annotated[str, typer.Option(help="Recorded with the promotion.")] = "promoted from the CLI",
+) -> None:
+    """Serve VERSION of NAME (pinned: new versions do not replace it until promoted again)."""
+    champion = _run(lambda r: r.promote(name, version, by="cli", reason=reason))
+    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
+
+
+@models_app.command("rollback")
+def rollback(
+    name: str,
+    version: int,
+    reason: Annotated[str, typer.Option(help="Recorded with the rollback.")] = "rolled back from the CLI",
+) -> None:
+    """Serve an older VERSION of NAME again (pinned)."""
+    champion = _run(lambda r: r.rollback(name, version, by="cli", reason=reason))
+    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
