@@ -222,6 +222,10 @@ def api(
     """Serve the HTTP API (FastAPI on uvicorn)."""
     import uvicorn
 
+    from api.settings import ApiSettings
+
+    ApiSettings().signing_key()  # fail here, naming the setting, rather than inside uvicorn
+
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port)
 
 

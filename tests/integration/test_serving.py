@@ -1,0 +1,85 @@
+"""Worker, registry and API together: promotion, hot reload, prediction by key, CLI rollback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.main import create_app
+from api.settings import ApiSettings
+from tests.integration.conftest import SIGNING_KEY, StreamEnv, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+X = {"salary": 50_000.0, "commission": 10_000.0, "age": 40, "elevel": 2, "car": 5, "zipcode": 3,
+     "hvalue": 200_000.0, "hyears": 10, "loan": 100_000.0}  # fmt: skip
+
+
+@pytest.fixture
+def api(stream_env: StreamEnv) -> Iterator[TestClient]:
+    settings = ApiSettings(
+        redis_url=stream_env.redis_url,
+        redis_namespace=stream_env.name,
+        snapshot_key=SecretStr(SIGNING_KEY),
+        api_key=SecretStr("admin"),
+        config=None,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def served_version(api: TestClient) -> int | None:
+    response = api.post("/predict", json={"model": "lr", "features": X})
+    return response.json()["model_version"] if response.status_code == 200 else None
+
+
+def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: StreamEnv, api: TestClient) -> None:
+    promotion = {"metric": "Accuracy", "window": 300, "margin": 0.05, "cooldown_events": 1000}
+    snapshots = {"every_events": 500, "every_seconds": None}
+    stream_env.write_config(
+        [
+            {"name": "lr", "recipe": "logistic_regression", "task": "binary", "promotion": promotion},
+            {
+                "name": "lr-ht",
+                "recipe": "hoeffding_tree",
+                "task": "binary",
+                "challenger_of": "lr",
+                "snapshot": snapshots,
+            },
+        ]
+    )
+    stream_env.create_topics()
+    stream_env.start_worker()
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", "3000")
+
+    champion = wait_for(
+        lambda: (c := api.get("/models/lr").json().get("champion")) and c["candidate"] == "lr-ht" and c,
+        timeout=120,
+        what="the challenger promoted",
+    )
+    assert champion["by"] == "auto" and "beat lr" in champion["reason"] and champion["pinned"] is False
+    wait_for(lambda: served_version(api) == api.get("/models/lr").json()["champion"]["version"], timeout=5)
+
+    by_key = api.post("/predict", json={"model": "lr", "key": "k5"})
+    assert by_key.status_code == 200 and by_key.json()["model"] == "lr"
+
+    # Hot reload: each new snapshot of the champion's candidate is served within a second.
+    before = api.get("/models/lr").json()["champion"]["version"]
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", "1000", "--seed", "7")
+    newer = wait_for(
+        lambda: (v := api.get("/models/lr").json()["champion"]["version"]) > before and v,
+        timeout=60,
+        what="a new version",
+    )
+    started = time.monotonic()
+    wait_for(lambda: (served_version(api) or 0) >= newer, timeout=5, interval=0.01, what="the new version served")
+    assert time.monotonic() - started < 1.0
+
+    # A person rolls back from the CLI: the API serves the old version again.
+    stream_env.cli("models", "rollback", "lr", str(before), "--reason", "integration test")
+    wait_for(lambda: served_version(api) == before, timeout=5, interval=0.01, what="the rollback served")
+    listing = stream_env.cli("models", "list").stdout
+    assert "lr-ht" in listing and "True" in listing
