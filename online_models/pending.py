@@ -119,10 +119,9 @@ class PendingJoin:
         self._hold(event.event_id, self.watermark_ms or event.ts_ms, event.encode())
 
     def hold_label(self, label: PendingLabel) -> None:
-        # Its time to live counts from the event time it arrived at, not from its own ts: a label
-        # stamped in the future must neither stay nor hold back the expiry of what follows it.
-        # (Before any event there is no event time: then its own ts is all there is.)
-        held_at = self.watermark_ms or label.ts_ms
+        # Its time to live counts from the earlier of its own ts and the event time it arrived at:
+        # a label stamped in the future must neither stay nor hold back what follows it.
+        held_at = min(label.ts_ms, self.watermark_ms) if self.watermark_ms else label.ts_ms
         self._hold(label.event_id, held_at, {**label.encode(), "ts": held_at})
 
     def take_event(self, event_id: str) -> PendingEvent | None:

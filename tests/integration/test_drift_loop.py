@@ -29,13 +29,14 @@ def test_a_drifting_stream_with_late_labels_raises_an_alert_and_resets_the_model
                 "drift": {"detector": "fhddm", "policy": "reset"},
             }
         ],
-        labels={"ttl_seconds": 10},
+        labels={"ttl_seconds": 3600},
     )
     stream_env.create_topics()
     with recording_server(fail_first=1) as webhook:
         stream_env.start_worker(STREAMWISE_ALERT_WEBHOOK_URL=webhook.url, STREAMWISE_ALERT_WEBHOOK_BACKOFF="0.1")
-        # A label whose event never comes: it waits, then expires 10 s of event time later.
-        ghost = orjson.dumps({"event_id": "ghost", "label": True, "ts": 1_767_225_600_000})
+        # A label whose event never comes, stamped over an hour before the stream: it expires as
+        # soon as event time reaches the stream.
+        ghost = orjson.dumps({"event_id": "ghost", "label": True, "ts": 1_767_225_600_000 - 3_600_001})
         assert not produce(stream_env.bootstrap, [(stream_env.topic("events.labels"), b"ghost", ghost)]).errors
         stream_env.cli("produce", "--synthetic", "agrawal_drift", "--n", str(N), "--label-delay", str(DELAY))
 
