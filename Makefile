@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamwise run
+	STREAMWISE_DEV=1 $(BIN)/streamwise run
 
 services:
 	infra/kafka/kafka.sh start

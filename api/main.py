@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -19,28 +21,51 @@ from online_models.registry import ModelRegistry
 from online_models.stores import AlertLog, FeatureStore
 
 
-def create_app(settings: ApiSettings | None = None, metrics: ApiMetrics | None = None) -> FastAPI:
+@dataclass
+class Backends:
+    """Where the API reads models, features and alerts: Redis, or the embedded demo's own."""
+
+    registry: Any
+    features: Any
+    alerts: Any
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+def redis_backends(settings: ApiSettings) -> Backends:
+    client = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    return Backends(
+        ModelRegistry(client, settings.redis_namespace, settings.signing_key()),
+        FeatureStore(client, settings.redis_namespace),
+        AlertLog(client, settings.redis_namespace),
+        client.aclose,
+    )
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    metrics: ApiMetrics | None = None,
+    backends: Callable[[ApiSettings], Backends] = redis_backends,
+) -> FastAPI:
     settings = settings or ApiSettings()
     metrics = metrics or ApiMetrics()
-    key = settings.signing_key()  # a missing key fails here, at start-up, naming the setting
+    settings.signing_key()  # a missing key fails here, at start-up, naming the setting
     spec = load_config(settings.config).features if settings.config and settings.config.exists() else FeatureSpec()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        server = ModelServer(
-            ModelRegistry(client, settings.redis_namespace, key), metrics, settings.reload_poll_seconds
-        )
+        parts = backends(settings)
+        server = ModelServer(parts.registry, metrics, settings.reload_poll_seconds)
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.server = server
-        app.state.features = FeatureStore(client, settings.redis_namespace)
-        app.state.alerts = AlertLog(client, settings.redis_namespace)
+        app.state.features = parts.features
+        app.state.alerts = parts.alerts
         app.state.engineer = FeatureEngineer(spec)
         await server.start()
         yield
         await server.stop()
-        await client.aclose()
+        if parts.close is not None:
+            await parts.close()
 
     app = FastAPI(
         title="Streamwise",

@@ -93,11 +93,9 @@ class ModelServer:
     async def _watch(self) -> None:
         while True:
             try:
-                pubsub = self.registry.client.pubsub()
-                await pubsub.subscribe(self.registry.channel)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        await self.refresh()
+                async for _ in self.registry.changes():
+                    await self.refresh()
+                await asyncio.sleep(self.poll_seconds)  # a registry without notifications: poll
             except (RedisError, OSError) as exc:
                 log.warning("registry channel lost (%s); polling until it is back", exc)
                 await asyncio.sleep(self.poll_seconds)

@@ -32,6 +32,7 @@ from online_models.labels import LabelEvent, parse_label_event
 from online_models.pending import PendingEvent, PendingJoin, PendingLabel
 from online_models.policy import DriftGuard, prediction_error
 from online_models.promotion import Promotion, PromotionJudge
+from online_models.stores import MemoryFeatureStore
 
 Clock = Callable[[], datetime]
 MAX_CLOCK_SKEW_MS = 86_400_000  # event times further ahead of the clock do not move event time
@@ -336,6 +337,7 @@ class EmbeddedRunner:
         self.pipeline = pipeline
         self.learner = pipeline.new_learner()
         self.key_state: dict[str, KeyState] = {}
+        self.features = MemoryFeatureStore()  # the newest vector per key, for predictions by key
 
     def process(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
         """One raw event: validate, featurize, then predict and learn (or hold for its label)."""
@@ -343,6 +345,8 @@ class EmbeddedRunner:
             vector = self.pipeline.featurize(self.pipeline.validate(data), self.key_state)
         except InvalidEventError as error:
             return ProcessResult(dead_letters=[self.pipeline.dead_letter(error, data, origin)])
+        if vector.key is not None:
+            self.features.put(vector.key, vector.features)
         return ProcessResult(**vars(self.learner.learn(vector, origin)), vector=vector)
 
     def process_label(self, data: bytes, origin: Origin | None = None) -> ProcessResult:

@@ -20,6 +20,7 @@ Retention keeps the newest ``retain`` versions, plus the champion and each parti
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -97,12 +98,7 @@ class ModelRegistry:
                 try:
                     await pipe.watch(champion_key)
                     current = _champion(await pipe.get(champion_key))
-                    candidate = str(snapshot.metadata.get("candidate", name))
-                    moved = None
-                    follows = current.candidate == candidate if current else candidate == name
-                    if follows and not (current and current.pinned):
-                        reason = f"new version ({snapshot.metadata.get('reason')})"
-                        moved = Champion(version, False, "auto", reason, _now(), candidate)
+                    moved = next_champion(current, snapshot)
                     pipe.multi()
                     pipe.hset(self._k(name, "v", version), mapping=fields)
                     pipe.zadd(self._k(name, "versions"), {str(version): version})
@@ -163,12 +159,26 @@ class ModelRegistry:
             value = await self.client.get(key)
             if value is not None:
                 keep.add(int(value))
-        drop = [v for v in versions if v not in keep]
+        drop = [v for v in versions if v not in keep]  # see retained()
         if drop:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.zrem(self._k(name, "versions"), *map(str, drop))
                 pipe.delete(*(self._k(name, "v", v) for v in drop))
                 await pipe.execute()
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def changes(self) -> AsyncIterator[dict[str, Any]]:
+        """Registry changes as they are published (a new version, a promotion, a rollback)."""
+        pubsub = self.client.pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    yield orjson.loads(message["data"])
+        finally:
+            await pubsub.aclose()
 
     async def _notify(self, name: str, version: int, event: str) -> None:
         await self.client.publish(self.channel, orjson.dumps({"name": name, "version": version, "event": event}))
@@ -227,6 +237,17 @@ class ModelRegistry:
     async def _require(self, name: str, version: int) -> None:
         if not await self.client.exists(self._k(name, "v", version)):
             raise RegistryError(f"model {name!r} has no version {version}")
+
+
+def next_champion(current: Champion | None, snapshot: Snapshot) -> Champion | None:
+    """The champion after ``snapshot`` is saved, when it moves: a new version of the champion's
+    candidate (the name's own model at first) takes over unless a person pinned one."""
+    name, candidate = snapshot.name, str(snapshot.metadata.get("candidate", snapshot.name))
+    follows = current.candidate == candidate if current else candidate == name
+    if not follows or (current is not None and current.pinned):
+        return None
+    reason = f"new version ({snapshot.metadata.get('reason')})"
+    return Champion(snapshot.version, False, "auto", reason, _now(), candidate)
 
 
 def _champion(raw: bytes | None) -> Champion | None:

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -52,3 +53,31 @@ class AlertLog:
         start = f"{int(since.timestamp() * 1000)}-0" if since is not None else "-"
         entries = await self.client.xrange(self.stream, min=start, max="+", count=limit)
         return [orjson.loads(fields[b"alert"]) for _, fields in entries]
+
+
+class MemoryFeatureStore:
+    """The embedded driver's feature store: the newest vector of the last ``max_keys`` keys."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self.vectors: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def put(self, entity: str, features: dict[str, Any]) -> None:
+        self.vectors[entity] = features
+        self.vectors.move_to_end(entity)
+        if len(self.vectors) > self.max_keys:
+            self.vectors.popitem(last=False)
+
+    async def get(self, entity: str) -> dict[str, Any] | None:
+        return self.vectors.get(entity)
+
+
+class MemoryAlertLog:
+    """The embedded driver's alerts, in the order they fired (``since`` compares their ``ts``)."""
+
+    def __init__(self, alerts: Iterable[Alert]) -> None:
+        self.alerts = list(alerts)
+
+    async def since(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        chosen = [a for a in self.alerts if since is None or a.ts >= since]
+        return [a.to_dict() for a in chosen[:limit]]

@@ -66,7 +66,9 @@ def _first_metric(runner: EmbeddedRunner) -> str:
     return f"{model.name} {name}={value:.4f}"
 
 
-def _run_with_progress(config: StreamwiseConfig, messages: Iterator[Message], total: int | None) -> EmbeddedReport:
+def _run_with_progress(
+    config: StreamwiseConfig, messages: Iterator[Message], total: int | None
+) -> tuple[EmbeddedReport, EmbeddedRunner]:
     with _progress() as progress:
         task = progress.add_task("prequential", total=total, status="")
 
@@ -78,7 +80,7 @@ def _run_with_progress(config: StreamwiseConfig, messages: Iterator[Message], to
 
         report, runner = run_embedded(config, messages, on_result=on_result)
         progress.update(task, completed=report.events, status=_first_metric(runner))
-    return report
+    return report, runner
 
 
 def _print_summary(report: EmbeddedReport) -> None:
@@ -112,18 +114,55 @@ def run(
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
     label_delay: Annotated[int, typer.Option(min=0, help="Labels arrive this many events late (0: inline).")] = 100,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    serve: Annotated[bool, typer.Option(help="Then serve the learned models over HTTP until Ctrl-C.")] = True,
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+    registry: Annotated[Path, typer.Option(help="Folder of the demo's model registry.")] = Path(".run/registry"),
 ) -> None:
-    """The embedded demo: a drifting synthetic stream through every configured model (no Kafka, no Redis)."""
+    """The embedded demo: a drifting synthetic stream through every configured model (no Kafka, no Redis),
+    then the prediction API over the learned models."""
     cfg = _config(config)
+    key = _settings().signing_key()  # before the stream: a missing key fails at once
     console.print(
         f"Streaming {n} {synthetic} events through {len(cfg.models)} models (embedded, test-then-train), "
         f"labels {label_delay} events late"
     )
-    report = _run_with_progress(cfg, _synthetic_messages(synthetic, n, seed, label_delay), n)
+    report, runner = _run_with_progress(cfg, _synthetic_messages(synthetic, n, seed, label_delay), n)
     _print_summary(report)
     if out:
         write_report(report, out)
         console.print(f"report written to {out}")
+    if serve:
+        _serve_demo(runner, report, registry, key, config or _settings().config, port)
+
+
+def _serve_demo(
+    runner: EmbeddedRunner, report: EmbeddedReport, root: Path, key: bytes, config: Path, port: int
+) -> None:
+    import uvicorn
+
+    from streams.demo import demo_app
+
+    app = demo_app(runner, report.alerts, root, key, config)
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, markup=False, highlight=False)  # one line each, ready to copy
+
+    model = runner.learner.models[0].slot
+    example = next(iter(runner.features.vectors.items()), None)
+    say(
+        f"\nServing {len({m.slot for m in runner.learner.models})} models on http://127.0.0.1:{port} "
+        f"(registry in {root}); docs at http://127.0.0.1:{port}/docs. Try:"
+    )
+    if example is not None:
+        key_name, features = example
+        body = orjson.dumps({"model": model, "features": features}).decode()
+        say(f"  curl -s localhost:{port}/predict -H 'content-type: application/json' -d '{body}'")
+        say(
+            f"  curl -s localhost:{port}/predict -H 'content-type: application/json' "
+            f'-d \'{{"model": "{model}", "key": "{key_name}"}}\''
+        )
+    say(f"  curl -s localhost:{port}/models   curl -s localhost:{port}/alerts\nCtrl-C stops it.")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _synthetic_messages(name: str, n: int, seed: int, label_delay: int) -> Iterator[Message]:
@@ -141,7 +180,7 @@ def evaluate(
 ) -> None:
     """Run the embedded pipeline over a JSONL file and write final and periodic prequential metrics."""
     cfg = _config(config)
-    report = _run_with_progress(cfg, events_only(read_jsonl(events)), None)
+    report, _ = _run_with_progress(cfg, events_only(read_jsonl(events)), None)
     write_report(report, out)
     _print_summary(report)
     console.print(f"report written to {out}")

@@ -22,7 +22,7 @@ async def readyz(server: ServerDep) -> JSONResponse:
     """Ready when Redis answers and at least one champion is loaded; otherwise says what is wrong."""
     problems = []
     try:
-        await server.registry.client.ping()
+        await server.registry.ping()
     except (RedisError, OSError) as exc:
         problems.append(f"redis unreachable: {type(exc).__name__}")
     if not server.models:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -14,6 +16,7 @@ from online_models import snapshot
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
+from online_models.file_registry import FileRegistry
 from online_models.registry import ModelRegistry, RegistryError
 from online_models.snapshot import Snapshot, SnapshotError
 
@@ -21,14 +24,29 @@ pytestmark = pytest.mark.redis
 KEY = b"test-signing-key-0123456789abcdef"
 
 
-@pytest.fixture
-async def registry(redis_url: str) -> AsyncIterator[ModelRegistry]:
+async def redis_registry(redis_url: str) -> AsyncIterator[ModelRegistry]:
     client = aioredis.from_url(redis_url)
     namespace = f"test-{uuid.uuid4().hex[:10]}"
     yield ModelRegistry(client, namespace, KEY, retain=3)
     async for key in client.scan_iter(f"{namespace}:*"):
         await client.delete(key)
     await client.aclose()
+
+
+@pytest.fixture
+async def registry(redis_url: str) -> AsyncIterator[ModelRegistry]:
+    async for registry in redis_registry(redis_url):
+        yield registry
+
+
+@pytest.fixture(params=["redis", "files"])
+async def any_registry(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """Both implementations of the registry, for the rules they share."""
+    if request.param == "files":
+        yield FileRegistry(tmp_path / "registry", KEY, retain=3)
+        return
+    async for registry in redis_registry(request.getfixturevalue("redis_url")):
+        yield registry
 
 
 def trained(n: int, recipe: str = "hoeffding_tree", name: str = "ht") -> PrequentialModel:
@@ -38,7 +56,7 @@ def trained(n: int, recipe: str = "hoeffding_tree", name: str = "ht") -> Prequen
     return model
 
 
-async def register(registry: ModelRegistry, model: PrequentialModel, partition: int = 0) -> Snapshot:
+async def register(registry: Any, model: PrequentialModel, partition: int = 0) -> Snapshot:
     version = await registry.next_version(model.name)
     snap = snapshot.take(
         model,
@@ -52,10 +70,10 @@ async def register(registry: ModelRegistry, model: PrequentialModel, partition: 
     return snap
 
 
-async def test_a_snapshot_round_trip_gives_identical_predictions(registry: ModelRegistry) -> None:
+async def test_a_snapshot_round_trip_gives_identical_predictions(any_registry: Any) -> None:
     model = trained(2000)
-    await register(registry, model)
-    loaded, meta = await registry.load("ht")
+    await register(any_registry, model)
+    loaded, meta = await any_registry.load("ht")
     xs = [x for x, _ in samples("agrawal", 300, seed=9)]
     assert [loaded.model.predict_proba_one(x) for x in xs] == [model.model.predict_proba_one(x) for x in xs]
     assert (meta["version"], meta["events_seen"], meta["labeled"], meta["recipe"]) == (1, 2000, 2000, "hoeffding_tree")
@@ -85,42 +103,42 @@ async def test_tampered_and_unsigned_snapshots_are_refused(registry: ModelRegist
         await registry.load("ht", 1)
 
 
-async def test_new_versions_become_champion_until_one_is_pinned(registry: ModelRegistry) -> None:
+async def test_new_versions_become_champion_until_one_is_pinned(any_registry: Any) -> None:
     for n in (100, 200, 300):
-        await register(registry, trained(n))
-    assert (await registry.champion("ht")).version == 3
+        await register(any_registry, trained(n))
+    assert (await any_registry.champion("ht")).version == 3
 
-    await registry.rollback("ht", 2, by="alice", reason="v3 misbehaves")
-    await register(registry, trained(400))
-    champion = await registry.champion("ht")
+    await any_registry.rollback("ht", 2, by="alice", reason="v3 misbehaves")
+    await register(any_registry, trained(400))
+    champion = await any_registry.champion("ht")
     assert (champion.version, champion.pinned, champion.by) == (2, True, "alice")
-    assert (await registry.load("ht"))[1]["version"] == 2
+    assert (await any_registry.load("ht"))[1]["version"] == 2
 
-    await registry.promote("ht", None, by="bob", reason="follow the stream again")
-    assert (await registry.champion("ht")).version == 4
-    await register(registry, trained(500))
-    assert (await registry.champion("ht")).version == 5
-    assert [(r["event"], r["version"], r["by"]) for r in await registry.history("ht")] == [
+    await any_registry.promote("ht", None, by="bob", reason="follow the stream again")
+    assert (await any_registry.champion("ht")).version == 4
+    await register(any_registry, trained(500))
+    assert (await any_registry.champion("ht")).version == 5
+    assert [(r["event"], r["version"], r["by"]) for r in await any_registry.history("ht")] == [
         ("promoted", 4, "bob"),
         ("rolled_back", 2, "alice"),
     ]
     with pytest.raises(RegistryError, match="older"):
-        await registry.rollback("ht", 5, by="x", reason="y")
+        await any_registry.rollback("ht", 5, by="x", reason="y")
     with pytest.raises(RegistryError, match="no version 99"):
-        await registry.promote("ht", 99, by="x", reason="y")
+        await any_registry.promote("ht", 99, by="x", reason="y")
 
 
-async def test_retention_keeps_the_newest_the_champion_and_each_partitions_newest(registry: ModelRegistry) -> None:
-    await register(registry, trained(50), partition=1)  # v1: partition 1's newest, forever
+async def test_retention_keeps_the_newest_the_champion_and_each_partitions_newest(any_registry: Any) -> None:
+    await register(any_registry, trained(50), partition=1)  # v1: partition 1's newest, forever
     for _ in range(5):
-        await register(registry, trained(50), partition=0)  # v2..v6
-    await registry.rollback("ht", 4, by="carol", reason="pin an old one")
-    await register(registry, trained(50), partition=0)  # v7
+        await register(any_registry, trained(50), partition=0)  # v2..v6
+    await any_registry.rollback("ht", 4, by="carol", reason="pin an old one")
+    await register(any_registry, trained(50), partition=0)  # v7
 
-    assert [m["version"] for m in await registry.versions("ht")] == [1, 4, 5, 6, 7]
-    assert await registry.latest_for_partition("ht", 1) == 1
+    assert [m["version"] for m in await any_registry.versions("ht")] == [1, 4, 5, 6, 7]
+    assert await any_registry.latest_for_partition("ht", 1) == 1
     with pytest.raises(RegistryError):
-        await registry.get("ht", 3)
+        await any_registry.get("ht", 3)
 
 
 async def test_registrations_are_announced_on_the_change_channel(registry: ModelRegistry) -> None:
@@ -138,8 +156,8 @@ async def test_registrations_are_announced_on_the_change_channel(registry: Model
     assert await registry.names() == ["ht"]
 
 
-async def test_saving_an_unsigned_snapshot_is_refused(registry: ModelRegistry) -> None:
+async def test_saving_an_unsigned_snapshot_is_refused(any_registry: Any) -> None:
     snap = snapshot.take(trained(10), version=1, partition=0, offsets={}, reason="t", key=KEY)
     with pytest.raises(RegistryError, match="not signed"):
-        await registry.save(Snapshot(snap.blob, snap.metadata, None))
-    assert await asyncio.wait_for(registry.names(), 5) == []
+        await any_registry.save(Snapshot(snap.blob, snap.metadata, None))
+    assert await asyncio.wait_for(any_registry.names(), 5) == []

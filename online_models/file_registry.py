@@ -1,0 +1,164 @@
+"""The registry in a local folder, for the embedded demo (``make run``): no Redis needed.
+
+Same interface and rules as :class:`online_models.registry.ModelRegistry` (signed snapshots,
+champion alias with pins, retention, history), without change notifications: readers poll.
+One process writes it. Layout: ``<root>/<name>/index.json`` and ``<root>/<name>/v<version>.pkl``;
+the index is replaced atomically (write, then rename).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from online_models.evaluation import PrequentialModel
+from online_models.registry import LOG_LENGTH, Champion, RegistryError, _now, next_champion
+from online_models.snapshot import Snapshot, restore
+
+
+class FileRegistry:
+    def __init__(self, root: Path, key: bytes, retain: int = 10) -> None:
+        self.root = root
+        self.key = key
+        self.retain = retain
+
+    def _dir(self, name: str) -> Path:
+        return self.root / name
+
+    def _index(self, name: str) -> dict[str, Any]:
+        path = self._dir(name) / "index.json"
+        if not path.exists():
+            return {"seq": 0, "versions": {}, "champion": None, "log": [], "partitions": {}}
+        return orjson.loads(path.read_bytes())
+
+    def _write_index(self, name: str, index: dict[str, Any]) -> None:
+        path = self._dir(name) / "index.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(index))
+        os.replace(tmp, path)
+
+    # -- writing ----------------------------------------------------------------------------
+    async def next_version(self, name: str) -> int:
+        index = self._index(name)
+        index["seq"] += 1
+        self._write_index(name, index)
+        return int(index["seq"])
+
+    async def save(self, snapshot: Snapshot) -> Champion | None:
+        if not snapshot.signature:
+            raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
+        name, version = snapshot.name, snapshot.version
+        blob = self._dir(name) / f"v{version}.pkl"
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(blob.write_bytes, snapshot.blob)
+        index = self._index(name)
+        index["versions"][str(version)] = {"meta": snapshot.metadata, "sig": snapshot.signature}
+        index["partitions"][str(snapshot.metadata.get("partition", 0))] = version
+        current = _champion(index["champion"])
+        moved = next_champion(current, snapshot)
+        if moved is not None:
+            index["champion"] = moved.to_dict()
+        self._retain(name, index)
+        self._write_index(name, index)
+        return moved
+
+    def _retain(self, name: str, index: dict[str, Any]) -> None:
+        versions = sorted(int(v) for v in index["versions"])
+        keep = set(versions[-self.retain :]) | set(index["partitions"].values())
+        if index["champion"]:
+            keep.add(index["champion"]["version"])
+        for version in versions:
+            if version not in keep:
+                del index["versions"][str(version)]
+                (self._dir(name) / f"v{version}.pkl").unlink(missing_ok=True)
+
+    async def promote(
+        self, name: str, version: int | None, *, by: str, reason: str, pin: bool | None = None
+    ) -> Champion:
+        index = self._require(name, version)
+        if version is None:
+            current = _champion(index["champion"])
+            candidate = current.candidate if current else name
+            own = [int(v) for v, e in index["versions"].items() if e["meta"].get("candidate", name) == candidate]
+            version, pin = max(own or map(int, index["versions"])), False
+            self._require(name, version)
+        return self._set_champion(name, index, version, True if pin is None else pin, by, reason, "promoted")
+
+    async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
+        index = self._require(name, version)
+        current = _champion(index["champion"])
+        if current is not None and version >= current.version:
+            raise RegistryError(f"rollback of {name!r} must go to a version older than {current.version}")
+        return self._set_champion(name, index, version, True, by, reason, "rolled_back")
+
+    def _set_champion(
+        self, name: str, index: dict[str, Any], version: int, pinned: bool, by: str, reason: str, event: str
+    ) -> Champion:
+        candidate = index["versions"][str(version)]["meta"].get("candidate", name)
+        champion = Champion(version, pinned, by, reason, _now(), candidate)
+        index["champion"] = champion.to_dict()
+        index["log"] = [{"event": event, **champion.to_dict()}, *index["log"]][:LOG_LENGTH]
+        self._write_index(name, index)
+        return champion
+
+    def _require(self, name: str, version: int | None) -> dict[str, Any]:
+        index = self._index(name)
+        if not index["versions"]:
+            raise RegistryError(f"unknown model {name!r}")
+        if version is not None and str(version) not in index["versions"]:
+            raise RegistryError(f"model {name!r} has no version {version}")
+        return index
+
+    # -- reading ----------------------------------------------------------------------------
+    async def names(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(p.parent.name for p in self.root.glob("*/index.json") if self._index(p.parent.name)["versions"])
+
+    async def versions(self, name: str) -> list[dict[str, Any]]:
+        entries = self._index(name)["versions"]
+        return [entries[v]["meta"] for v in sorted(entries, key=int)]
+
+    async def champion(self, name: str) -> Champion | None:
+        return _champion(self._index(name)["champion"])
+
+    async def history(self, name: str) -> list[dict[str, Any]]:
+        return list(self._index(name)["log"])
+
+    async def latest_for_partition(self, name: str, partition: int) -> int | None:
+        return self._index(name)["partitions"].get(str(partition))
+
+    async def get(self, name: str, version: int | None = None) -> Snapshot:
+        index = self._index(name)
+        if version is None:
+            if not index["champion"]:
+                raise RegistryError(f"model {name!r} has no champion yet")
+            version = int(index["champion"]["version"])
+        entry = index["versions"].get(str(version))
+        if entry is None:
+            raise RegistryError(f"model {name!r} has no version {version}")
+        blob = await asyncio.to_thread((self._dir(name) / f"v{version}.pkl").read_bytes)
+        return Snapshot(blob, entry["meta"], entry["sig"])
+
+    async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:
+        snapshot = await self.get(name, version)
+        return restore(snapshot, self.key), snapshot.metadata
+
+    async def ping(self) -> None:
+        if not self.root.exists():
+            raise OSError(f"registry folder {self.root} does not exist")
+
+    async def changes(self) -> AsyncIterator[dict[str, Any]]:
+        """No notifications from a folder: readers poll."""
+        return
+        yield {}
+
+
+def _champion(raw: dict[str, Any] | None) -> Champion | None:
+    return Champion(**raw) if raw else None

@@ -1,0 +1,47 @@
+"""After the embedded stream, ``make run`` serves the learned models over HTTP.
+
+Each model is snapshotted (signed) into a registry in a local folder; the API reads it and the
+run's own features (predict by key) and alerts: no Redis needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from api.main import Backends, create_app
+from api.settings import ApiSettings
+from online_models import snapshot
+from online_models.alerts import Alert
+from online_models.file_registry import FileRegistry
+from online_models.pipeline import EmbeddedRunner
+from online_models.stores import MemoryAlertLog
+
+
+async def register_models(runner: EmbeddedRunner, registry: FileRegistry) -> list[int]:
+    """Snapshot every model of the run into ``registry``; their versions."""
+    versions = []
+    learner = runner.learner
+    for model in learner.models:
+        version = await registry.next_version(model.slot)
+        snap = snapshot.take(
+            model, version=version, partition=0, offsets=learner.offsets, reason="embedded", key=registry.key
+        )
+        await registry.save(snap)
+        versions.append(version)
+    return versions
+
+
+def demo_app(runner: EmbeddedRunner, alerts: list[Alert], root: Path, key: bytes, config: Path | None) -> FastAPI:
+    """The API over a fresh folder registry holding the run's models."""
+    shutil.rmtree(root, ignore_errors=True)
+    registry = FileRegistry(root, key)
+    asyncio.run(register_models(runner, registry))
+    settings = ApiSettings(
+        snapshot_key=SecretStr(key.decode()), api_key=SecretStr("demo"), config=config, reload_poll_seconds=1.0
+    )
+    return create_app(settings, backends=lambda _: Backends(registry, runner.features, MemoryAlertLog(alerts)))

@@ -1,0 +1,45 @@
+"""The embedded demo's API: a folder registry, the run's features and alerts; no Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from online_models.config import load_config
+from online_models.datasets import synthetic_events
+from online_models.snapshot import DEVELOPMENT_KEY
+from streams.cli import app as cli
+from streams.demo import demo_app
+from streams.embedded import events_only, run_embedded
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_serves_the_models_it_learned(tmp_path: Path) -> None:
+    config = load_config(ROOT / "config" / "models.yaml")
+    messages = events_only(orjson.dumps(e) for e in synthetic_events("agrawal_drift", 3000, seed=1))
+    report, runner = run_embedded(config, messages)
+    app = demo_app(runner, report.alerts, tmp_path / "registry", DEVELOPMENT_KEY, ROOT / "config" / "models.yaml")
+
+    with TestClient(app) as client:
+        models = client.get("/models").json()
+        assert sorted(m["name"] for m in models) == ["hat", "ht", "lr", "nb"]
+        assert {m["serving"] for m in models} == {1}
+        key, features = next(iter(runner.features.vectors.items()))
+        by_features = client.post("/predict", json={"model": "ht", "features": features}).json()
+        by_key = client.post("/predict", json={"model": "ht", "key": key}).json()
+        assert by_features == by_key and by_key["events_seen"] == 3000
+        ht = next(m for m in runner.learner.models if m.name == "ht")
+        assert by_key["prediction"] == ht.answer(features).prediction
+        assert len(client.get("/alerts").json()) == len(report.alerts)
+        assert client.get("/readyz").json()["ready"] is True
+
+
+def test_run_without_a_signing_key_fails_naming_the_setting(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("STREAMWISE_DEV", raising=False)
+    monkeypatch.delenv("STREAMWISE_SNAPSHOT_KEY", raising=False)
+    result = CliRunner().invoke(cli, ["run", "--n", "10", "--no-serve"])
+    assert result.exit_code != 0 and "STREAMWISE_SNAPSHOT_KEY" in str(result.exception)
