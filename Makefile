@@ -31,8 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	$(BIN)/python bench/core_loop.py
+	$(BIN)/python bench/drift_detectors.py
+	$(BIN)/python bench/serving.py
 
 up: services
 

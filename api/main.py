@@ -49,7 +49,7 @@ def create_app(
     settings = settings or ApiSettings()
     metrics = metrics or ApiMetrics()
     settings.signing_key()  # a missing key fails here, at start-up, naming the setting
-    spec = load_config(settings.config).features if settings.config and settings.config.exists() else FeatureSpec()
+    spec = load_config(settings.config).features if settings.config and settings.config.is_file() else FeatureSpec()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

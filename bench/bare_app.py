@@ -1,0 +1,11 @@
+"""The baseline of the serving benchmark: a FastAPI endpoint that returns a constant JSON."""
+
+from fastapi import FastAPI
+
+app = FastAPI()
+ANSWER = {"prediction": True, "proba": {"false": 0.25, "true": 0.75}, "model": "lr", "model_version": 1}
+
+
+@app.post("/predict")
+async def predict(body: dict) -> dict:
+    return ANSWER
