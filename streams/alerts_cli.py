@@ -7,10 +7,11 @@ import uuid
 from typing import Annotated
 
 import typer
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer
 
 from online_models.alerts import Alert
 from streams import topics
+from streams.consumer import poll_record
 from streams.settings import Settings
 
 alerts_app = typer.Typer(help="Drift alerts.", no_args_is_help=True)
@@ -38,17 +39,19 @@ def tail(
     seen = 0
     try:
         while (max_alerts is None or seen < max_alerts) and (deadline is None or time.monotonic() < deadline):
-            message = consumer.poll(0.5)
-            if message is None:
+            record = poll_record(consumer, 0.5)
+            if record is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise KafkaException(message.error())
-            value = message.value()
-            typer.echo(value.decode() if as_json else Alert.from_json(value).describe())
+            typer.echo(record.value.decode(errors="replace") if as_json else _describe(record.value))
             seen += 1
     except KeyboardInterrupt:
         pass
     finally:
         consumer.close()
+
+
+def _describe(value: bytes) -> str:
+    try:
+        return Alert.from_json(value).describe()
+    except (KeyError, TypeError, ValueError):  # someone else's record on the topic: show it as it is
+        return f"(not an alert) {value.decode(errors='replace')[:500]}"

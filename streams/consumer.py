@@ -40,15 +40,22 @@ def read_topic(
                 break
             if expected is None and records and time.monotonic() - last > idle:
                 break
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise KafkaException(message.error())
-            records.append(Record(message.key(), message.value(), message.partition(), message.offset()))
-            last = time.monotonic()
+            record = poll_record(consumer, 0.2)
+            if record is not None:
+                records.append(record)
+                last = time.monotonic()
     finally:
         consumer.close()
     return records
+
+
+def poll_record(consumer: Consumer, timeout: float) -> Record | None:
+    """The next record, or None when none came within ``timeout``; a consumer error raises."""
+    message = consumer.poll(timeout)
+    if message is None:
+        return None
+    if message.error():
+        if message.error().code() == KafkaError._PARTITION_EOF:
+            return None
+        raise KafkaException(message.error())
+    return Record(message.key(), message.value(), message.partition(), message.offset())

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from api.dependencies import EngineerDep, FeatureStoreDep, MetricsDep, PredictKey, ServerDep, SettingsDep
+from api.metrics import ApiMetrics
 from api.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
+from api.serving import ModelServer
+from api.settings import ApiSettings
 from online_models.exceptions import InvalidEventError
+from online_models.features import FeatureEngineer
+from online_models.stores import FeatureStore
 
 router = APIRouter(tags=["predict"])
 
@@ -16,66 +24,61 @@ def _json_key(label: object) -> str:
     return label if isinstance(label, str) else orjson.dumps(label).decode()
 
 
-async def _predict_one(
-    body: PredictRequest,
-    server: ServerDep,
-    store: FeatureStoreDep,
-    engineer: EngineerDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-) -> PredictResponse:
-    name = body.model or settings.default_model or (min(server.known) if server.known else None)
-    if name is None or name not in server.known:
-        raise HTTPException(404, f"unknown model {name!r}" if name else "no model is registered yet")
-    served = server.models.get(name)
-    if served is None:
-        raise HTTPException(503, f"model {name!r} has no loaded version yet")
-    if body.key is not None:
-        features = await store.get(body.key)
-        if features is None:
-            raise HTTPException(404, f"no features stored for key {body.key!r}")
-    else:
+@dataclass
+class Predictor:
+    server: ModelServer
+    store: FeatureStore
+    engineer: FeatureEngineer
+    settings: ApiSettings
+    metrics: ApiMetrics
+
+    async def predict(self, body: PredictRequest) -> PredictResponse:
+        known = self.server.known
+        name = body.model or self.settings.default_model or (min(known) if known else None)
+        if name is None or name not in known:
+            raise HTTPException(404, f"unknown model {name!r}" if name else "no model is registered yet")
+        served = self.server.models.get(name)
+        if served is None:
+            raise HTTPException(503, f"model {name!r} has no loaded version yet")
+        answer = served.answer(await self._features(body))
+        self.metrics.predictions.labels(name).inc()
+        proba = {_json_key(k): float(v) for k, v in answer.proba.items()} if answer.proba is not None else None
+        return PredictResponse(
+            prediction=answer.prediction,
+            proba=proba,
+            model=name,
+            model_version=served.version,
+            events_seen=int(served.metadata["events_seen"]),
+        )
+
+    async def _features(self, body: PredictRequest) -> dict:
+        if body.key is not None:
+            features = await self.store.get(body.key)
+            if features is None:
+                raise HTTPException(404, f"no features stored for key {body.key!r}")
+            return features
         try:
-            features, _ = engineer.transform(body.features or {}, None, keyed=False)
+            return self.engineer.transform(body.features or {}, None, keyed=False)[0]
         except InvalidEventError as exc:
             raise HTTPException(422, f"features: {exc.detail}") from None
-    answer = served.answer(features)
-    metrics.predictions.labels(name).inc()
-    proba = {_json_key(k): float(v) for k, v in answer.proba.items()} if answer.proba is not None else None
-    return PredictResponse(
-        prediction=answer.prediction,
-        proba=proba,
-        model=name,
-        model_version=served.version,
-        events_seen=int(served.metadata["events_seen"]),
-    )
+
+
+def _predictor(
+    server: ServerDep, store: FeatureStoreDep, engineer: EngineerDep, settings: SettingsDep, metrics: MetricsDep
+) -> Predictor:
+    return Predictor(server, store, engineer, settings, metrics)
+
+
+PredictorDep = Annotated[Predictor, Depends(_predictor)]
 
 
 @router.post("/predict", response_model=PredictResponse, responses={404: {}, 503: {}})
-async def predict(
-    body: PredictRequest,
-    server: ServerDep,
-    store: FeatureStoreDep,
-    engineer: EngineerDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    _: PredictKey,
-) -> PredictResponse:
-    return await _predict_one(body, server, store, engineer, settings, metrics)
+async def predict(body: PredictRequest, predictor: PredictorDep, _: PredictKey) -> PredictResponse:
+    return await predictor.predict(body)
 
 
 @router.post("/predict/batch", response_model=BatchResponse, responses={404: {}, 413: {}, 503: {}})
-async def predict_batch(
-    body: BatchRequest,
-    server: ServerDep,
-    store: FeatureStoreDep,
-    engineer: EngineerDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    _: PredictKey,
-) -> BatchResponse:
-    if len(body.items) > settings.max_batch:
-        raise HTTPException(413, f"items: at most {settings.max_batch} per batch, got {len(body.items)}")
-    return BatchResponse(
-        items=[await _predict_one(item, server, store, engineer, settings, metrics) for item in body.items]
-    )
+async def predict_batch(body: BatchRequest, predictor: PredictorDep, _: PredictKey) -> BatchResponse:
+    if len(body.items) > predictor.settings.max_batch:
+        raise HTTPException(413, f"items: at most {predictor.settings.max_batch} per batch, got {len(body.items)}")
+    return BatchResponse(items=[await predictor.predict(item) for item in body.items])
