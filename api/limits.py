@@ -10,10 +10,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.metrics import ApiMetrics
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """Answer 413 to a body over ``max_bytes``, declared or streamed, before it is parsed."""
 
@@ -30,27 +26,23 @@ class BodyLimit:
             await self._reject(send)
             return
         seen = 0
+        rejected = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # A streamed body over the limit: answer 413 here, then tell the app the client left.
+            nonlocal seen, rejected
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except BodyTooLarge:
-            if not started:
+            if seen > self.max_bytes and not rejected:
+                rejected = True
                 await self._reject(send)
+            return {"type": "http.disconnect"} if rejected else message
+
+        async def guarded_send(message: Message) -> None:
+            if not rejected:  # after a 413 the app has nothing more to say
+                await send(message)
+
+        await self.app(scope, limited, guarded_send)
 
     async def _reject(self, send: Send) -> None:
         body = f'{{"detail": "request body over {self.max_bytes} bytes"}}'.encode()

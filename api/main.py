@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 
 from api.limits import BodyLimit, LatencyMetrics
 from api.metrics import ApiMetrics
@@ -77,4 +79,9 @@ def create_app(
     app.add_middleware(LatencyMetrics, metrics=metrics)
     for router in (predict.router, models.router, alerts.router, health.router):
         app.include_router(router)
+
+    @app.exception_handler(RedisError)
+    async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:
+        return JSONResponse({"detail": f"redis unavailable: {type(exc).__name__}"}, status_code=503)
+
     return app

@@ -68,11 +68,19 @@ class ModelServer:
             names = [only] if only else await self.registry.names()
             self.known.update(names)
             for name in names:
-                champion = await self.registry.champion(name)
-                served = self.models.get(name)
-                stale = served is None or served.version != champion.version if champion else False
-                if champion is not None and stale and (name, champion.version) not in self.refused:
-                    await self._load(name, champion.version)
+                try:
+                    await self._refresh_one(name)
+                except (RedisError, OSError):
+                    raise
+                except Exception:  # one bad entry must not stop the others, nor the reload tasks
+                    log.exception("cannot refresh %s", name)
+
+    async def _refresh_one(self, name: str) -> None:
+        champion = await self.registry.champion(name)
+        served = self.models.get(name)
+        stale = served is None or served.version != champion.version if champion else False
+        if champion is not None and stale and (name, champion.version) not in self.refused:
+            await self._load(name, champion.version)
 
     async def _load(self, name: str, version: int) -> None:
         try:
@@ -96,7 +104,9 @@ class ModelServer:
                 async for _ in self.registry.changes():
                     await self.refresh()
                 await asyncio.sleep(self.poll_seconds)  # a registry without notifications: poll
-            except (RedisError, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the channel comes back; polling covers the gap
                 log.warning("registry channel lost (%s); polling until it is back", exc)
                 await asyncio.sleep(self.poll_seconds)
 
@@ -106,5 +116,7 @@ class ModelServer:
             try:
                 await self.refresh()
                 self.redis_error = None
-            except (RedisError, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
                 self.redis_error = f"{type(exc).__name__}: {exc}"

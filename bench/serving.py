@@ -76,7 +76,7 @@ def quantiles(values: list[float]) -> tuple[float, float, float]:
 
 
 async def register(registry: ModelRegistry, model: PrequentialModel) -> int:
-    version = await registry.next_version(model.name)
+    version = await registry.next_version(model.slot)
     snap = snapshot.take(model, version=version, partition=0, offsets={}, reason="bench", key=KEY.encode())
     await registry.save(snap)
     return version

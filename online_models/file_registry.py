@@ -64,19 +64,22 @@ class FileRegistry:
         moved = next_champion(current, snapshot)
         if moved is not None:
             index["champion"] = moved.to_dict()
-        self._retain(name, index)
-        self._write_index(name, index)
+        dropped = self._retain(index)
+        self._write_index(name, index)  # the index first: it never names a deleted file
+        for version in dropped:
+            (self._dir(name) / f"v{version}.pkl").unlink(missing_ok=True)
         return moved
 
-    def _retain(self, name: str, index: dict[str, Any]) -> None:
+    def _retain(self, index: dict[str, Any]) -> list[int]:
+        """Drop old versions from ``index``; the versions whose files can go."""
         versions = sorted(int(v) for v in index["versions"])
         keep = set(versions[-self.retain :]) | set(index["partitions"].values())
         if index["champion"]:
             keep.add(index["champion"]["version"])
-        for version in versions:
-            if version not in keep:
-                del index["versions"][str(version)]
-                (self._dir(name) / f"v{version}.pkl").unlink(missing_ok=True)
+        dropped = [v for v in versions if v not in keep]
+        for version in dropped:
+            del index["versions"][str(version)]
+        return dropped
 
     async def promote(
         self, name: str, version: int | None, *, by: str, reason: str, pin: bool | None = None
@@ -90,6 +93,13 @@ class FileRegistry:
             self._require(name, version)
         return self._set_champion(name, index, version, True if pin is None else pin, by, reason, "promoted")
 
+    async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
+        index = self._require(name, version)
+        current = _champion(index["champion"])
+        if current is not None and current.pinned:
+            return None
+        return self._set_champion(name, index, version, False, "auto", reason, "promoted")
+
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
         index = self._require(name, version)
         current = _champion(index["champion"])
@@ -100,8 +110,9 @@ class FileRegistry:
     def _set_champion(
         self, name: str, index: dict[str, Any], version: int, pinned: bool, by: str, reason: str, event: str
     ) -> Champion:
-        candidate = index["versions"][str(version)]["meta"].get("candidate", name)
-        champion = Champion(version, pinned, by, reason, _now(), candidate)
+        meta = index["versions"][str(version)]["meta"]
+        labeled = int(meta.get("labeled", 0))
+        champion = Champion(version, pinned, by, reason, _now(), meta.get("candidate", name), labeled)
         index["champion"] = champion.to_dict()
         index["log"] = [{"event": event, **champion.to_dict()}, *index["log"]][:LOG_LENGTH]
         self._write_index(name, index)
@@ -143,7 +154,10 @@ class FileRegistry:
         entry = index["versions"].get(str(version))
         if entry is None:
             raise RegistryError(f"model {name!r} has no version {version}")
-        blob = await asyncio.to_thread((self._dir(name) / f"v{version}.pkl").read_bytes)
+        try:
+            blob = await asyncio.to_thread((self._dir(name) / f"v{version}.pkl").read_bytes)
+        except FileNotFoundError:
+            raise RegistryError(f"model {name!r} version {version} has no snapshot file") from None
         return Snapshot(blob, entry["meta"], entry["sig"])
 
     async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:

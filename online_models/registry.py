@@ -6,7 +6,7 @@ Keys, under ``<namespace>:registry:``::
     <name>:seq                 version counter (INCR)
     <name>:v:<version>         HASH blob, meta (JSON), sig
     <name>:versions            ZSET of the kept versions (score = version)
-    <name>:partition:<p>       the newest version of stream partition p (recovery starts there)
+    <name>:partitions          HASH partition -> its newest version (recovery starts there)
     <name>:champion            JSON {"version", "pinned", "by", "reason", "at"}
     <name>:log                 LIST of promotions and rollbacks, newest first (capped)
     changes                    pub/sub channel: {"name", "version", "event"}
@@ -31,7 +31,7 @@ from redis.exceptions import WatchError
 
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
-from online_models.snapshot import Snapshot, restore
+from online_models.snapshot import Snapshot, canonical, restore
 
 LOG_LENGTH = 1000
 
@@ -48,11 +48,13 @@ class Champion:
     reason: str
     at: str
     candidate: str = ""  # the model (of the name's candidates) whose snapshots it follows
+    labeled: int = 0  # labeled events its model had learned
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
             "candidate": self.candidate,
+            "labeled": self.labeled,
             "pinned": self.pinned,
             "by": self.by,
             "reason": self.reason,
@@ -92,7 +94,7 @@ class ModelRegistry:
             raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
         name, version = snapshot.name, snapshot.version
         champion_key = self._k(name, "champion")
-        fields = {"blob": snapshot.blob, "meta": orjson.dumps(snapshot.metadata), "sig": snapshot.signature}
+        fields = {"blob": snapshot.blob, "meta": canonical(snapshot.metadata), "sig": snapshot.signature}
         async with self.client.pipeline(transaction=True) as pipe:
             while True:  # optimistic: redo if a person promoted meanwhile
                 try:
@@ -103,7 +105,7 @@ class ModelRegistry:
                     pipe.hset(self._k(name, "v", version), mapping=fields)
                     pipe.zadd(self._k(name, "versions"), {str(version): version})
                     pipe.sadd(self._k("names"), name)
-                    pipe.set(self._k(name, "partition", snapshot.metadata.get("partition", 0)), version)
+                    pipe.hset(self._k(name, "partitions"), str(snapshot.metadata.get("partition", 0)), version)
                     if moved is not None:
                         pipe.set(champion_key, orjson.dumps(moved.to_dict()))
                     await pipe.execute()
@@ -126,6 +128,35 @@ class ModelRegistry:
         await self._require(name, version)
         return await self._set_champion(name, version, True if pin is None else pin, by, reason, "promoted")
 
+    async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
+        """An automatic promotion: done unless a person pinned the champion (then None)."""
+        champion_key = self._k(name, "champion")
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(champion_key)
+                    current = _champion(await pipe.get(champion_key))
+                    if current is not None and current.pinned:
+                        return None
+                    meta = await pipe.hget(self._k(name, "v", version), "meta")
+                    if meta is None:
+                        raise RegistryError(f"model {name!r} has no version {version}")
+                    meta_doc = orjson.loads(meta)
+                    candidate = str(meta_doc.get("candidate", name))
+                    champion = Champion(
+                        version, False, "auto", reason, _now(), candidate, int(meta_doc.get("labeled", 0))
+                    )
+                    pipe.multi()
+                    pipe.set(champion_key, orjson.dumps(champion.to_dict()))
+                    pipe.lpush(self._k(name, "log"), orjson.dumps({"event": "promoted", **champion.to_dict()}))
+                    pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        await self._notify(name, version, "promoted")
+        return champion
+
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
         """Serve an older version again, pinned until promoted."""
         await self._require(name, version)
@@ -135,9 +166,10 @@ class ModelRegistry:
         return await self._set_champion(name, version, True, by, reason, "rolled_back")
 
     async def _set_champion(self, name: str, version: int, pinned: bool, by: str, reason: str, event: str) -> Champion:
-        meta = await self.client.hget(self._k(name, "v", version), "meta")
-        candidate = str(orjson.loads(meta).get("candidate", name)) if meta else name
-        champion = Champion(version, pinned, by, reason, _now(), candidate)
+        raw = await self.client.hget(self._k(name, "v", version), "meta")
+        meta = orjson.loads(raw) if raw else {}
+        labeled = int(meta.get("labeled", 0))
+        champion = Champion(version, pinned, by, reason, _now(), str(meta.get("candidate", name)), labeled)
         record = {"event": event, **champion.to_dict()}
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.set(self._k(name, "champion"), orjson.dumps(champion.to_dict()))
@@ -155,10 +187,7 @@ class ModelRegistry:
         champion = await self.champion(name)
         if champion is not None:
             keep.add(champion.version)
-        async for key in self.client.scan_iter(self._k(name, "partition", "*")):
-            value = await self.client.get(key)
-            if value is not None:
-                keep.add(int(value))
+        keep.update(int(v) for v in (await self.client.hgetall(self._k(name, "partitions"))).values())
         drop = [v for v in versions if v not in keep]  # see retained()
         if drop:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -204,7 +233,7 @@ class ModelRegistry:
         return [orjson.loads(r) for r in await self.client.lrange(self._k(name, "log"), 0, -1)]
 
     async def latest_for_partition(self, name: str, partition: int) -> int | None:
-        value = await self.client.get(self._k(name, "partition", partition))
+        value = await self.client.hget(self._k(name, "partitions"), str(partition))
         return int(value) if value is not None else None
 
     async def get(self, name: str, version: int | None = None) -> Snapshot:
@@ -243,11 +272,12 @@ def next_champion(current: Champion | None, snapshot: Snapshot) -> Champion | No
     """The champion after ``snapshot`` is saved, when it moves: a new version of the champion's
     candidate (the name's own model at first) takes over unless a person pinned one."""
     name, candidate = snapshot.name, str(snapshot.metadata.get("candidate", snapshot.name))
+    labeled = int(snapshot.metadata.get("labeled", 0))
     follows = current.candidate == candidate if current else candidate == name
-    if not follows or (current is not None and current.pinned):
-        return None
+    if not follows or (current is not None and (current.pinned or labeled < current.labeled)):
+        return None  # (a model that learned less, say just after a restart, does not take over)
     reason = f"new version ({snapshot.metadata.get('reason')})"
-    return Champion(snapshot.version, False, "auto", reason, _now(), candidate)
+    return Champion(snapshot.version, False, "auto", reason, _now(), candidate, labeled)
 
 
 def _champion(raw: bytes | None) -> Champion | None:

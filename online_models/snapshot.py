@@ -79,7 +79,7 @@ class Snapshot:
 
 
 def canonical(metadata: dict[str, Any]) -> bytes:
-    """Metadata as signed: sorted keys, no whitespace, string keys."""
+    """Metadata as signed and as stored: sorted keys, no whitespace, string keys."""
     return orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
@@ -146,15 +146,23 @@ def take(
     metadata = describe(
         model, blob, version=version, partition=partition, offsets=offsets, reason=reason, created_at=created_at
     )
+    metadata = orjson.loads(canonical(metadata))  # exactly what is stored and read back
     return Snapshot(blob, metadata, signature(blob, metadata, key))
 
 
 def verify(snapshot: Snapshot, key: bytes) -> None:
     """Raise SnapshotError unless the signature, and the sha256 it covers, match."""
-    label = f"snapshot {snapshot.name} v{snapshot.version}"
+    if not isinstance(snapshot.metadata, dict) or not isinstance(snapshot.blob, bytes):
+        raise SnapshotError("corrupt", "a snapshot needs bytes and a metadata object")
+    label = f"snapshot {snapshot.metadata.get('name')!s:.64} v{snapshot.metadata.get('version')!s:.16}"
     if not snapshot.signature:
         raise SnapshotError("unsigned", f"{label} has no signature")
-    expected = signature(snapshot.blob, snapshot.metadata, key)
+    if not isinstance(snapshot.signature, str) or not snapshot.signature.isascii():
+        raise SnapshotError("tampered", f"{label} has a malformed signature")
+    try:
+        expected = signature(snapshot.blob, snapshot.metadata, key)
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError("corrupt", f"{label}: metadata cannot be signed: {exc}") from None
     if not hmac.compare_digest(expected, snapshot.signature):
         raise SnapshotError("tampered", f"{label} does not match its signature")
     if hashlib.sha256(snapshot.blob).hexdigest() != snapshot.metadata.get("sha256"):
@@ -167,9 +175,9 @@ def restore(snapshot: Snapshot, key: bytes) -> PrequentialModel:
     try:
         model = pickle.loads(snapshot.blob)
     except Exception as exc:
-        raise SnapshotError("corrupt", f"snapshot {snapshot.name} v{snapshot.version}: {exc}") from None
+        raise SnapshotError("corrupt", f"snapshot {snapshot.metadata.get('name')!s:.64}: {exc}") from None
     if not isinstance(model, PrequentialModel):
-        raise SnapshotError("corrupt", f"snapshot {snapshot.name} v{snapshot.version} is not a model")
+        raise SnapshotError("corrupt", f"snapshot {snapshot.metadata.get('name')!s:.64} is not a model")
     return model
 
 

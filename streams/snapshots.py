@@ -21,7 +21,7 @@ from online_models import snapshot
 from online_models.evaluation import PrequentialModel
 from online_models.pipeline import Learner, LearnResult
 from online_models.promotion import Promotion
-from online_models.registry import ModelRegistry
+from online_models.registry import ModelRegistry, RegistryError
 from online_models.snapshot import SnapshotSchedule
 from streams.metrics import StreamMetrics
 
@@ -69,13 +69,16 @@ class Snapshotter:
     async def promote(self, learner: Learner, promotion: Promotion) -> None:
         """Snapshot the winning challenger and make it the champion (not pinned: it follows)."""
         model = next(m for m in learner.models if m.name == promotion.to_candidate)
+        judge = learner.judges[promotion.name]
         version = await self.take(learner, model, "promotion")
-        if version is None:
-            return
-        try:
-            await self.registry.promote(promotion.name, version, by="auto", reason=promotion.reason, pin=False)
-        except (RedisError, OSError) as exc:
-            log.warning("promotion of %s not recorded: %s", promotion.to_candidate, exc)
+        champion = None
+        if version is not None:
+            try:
+                champion = await self.registry.auto_promote(promotion.name, version, promotion.reason)
+            except (RedisError, OSError, RegistryError) as exc:
+                log.warning("promotion of %s not recorded: %s", promotion.to_candidate, exc)
+        if champion is None:  # not recorded, or a person pinned a champion: the judge keeps the old one
+            judge.champion = promotion.from_candidate
             return
         self.metrics.promotions.labels(promotion.name, promotion.to_candidate).inc()
         log.warning("promoted %s v%d: %s", promotion.name, version, promotion.reason)
@@ -97,9 +100,10 @@ class Snapshotter:
             )
             snap = await asyncio.get_running_loop().run_in_executor(None, take)
             await self.registry.save(snap)
-        except (RedisError, OSError) as exc:
-            log.warning("snapshot of %s not saved (the stream goes on): %s", model.name, exc)
+        except Exception as exc:  # a snapshot that fails must never stop the stream
+            log.warning("snapshot of %s not saved (the stream goes on): %s: %s", model.name, type(exc).__name__, exc)
             self.metrics.snapshot_failures.inc()
+            self._schedule(learner.partition, model).taken(model.labeled, self.clock())  # retry at the next due
             return None
         self._schedule(learner.partition, model).taken(model.labeled, self.clock())
         self.metrics.observe_snapshot(model.name, snap.metadata, time.perf_counter() - started)

@@ -86,7 +86,8 @@ def build_worker_app(
 
 def _wire_redis(app: faust.App, ctx: StreamContext, settings: Settings) -> ModelStatusStore:
     """Snapshots into the registry, online features and alerts for the API; the status store."""
-    client = aioredis.from_url(settings.redis_url)
+    # Timeouts: a stalled Redis must fail a write (logged, retried), not hang the agents.
+    client = aioredis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
     registry = ModelRegistry(client, settings.redis_namespace, settings.signing_key(), settings.registry_retain)
     snapshotter = ctx.snapshotter = Snapshotter(registry, ctx.topics.snapshots, ctx.metrics)
     online = ctx.online = OnlineState(client, settings.redis_namespace, settings.feature_ttl_seconds)

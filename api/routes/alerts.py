@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -15,7 +15,9 @@ router = APIRouter(tags=["alerts"])
 @router.get("/alerts")
 async def recent_alerts(
     log: AlertLogDep,
-    since: Annotated[datetime | None, Query(description="RFC 3339; alerts logged at or after it.")] = None,
+    since: Annotated[datetime | None, Query(description="RFC 3339 (UTC without offset); alerts since.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # a time without an offset is UTC
     return await log.since(since, limit)

@@ -35,12 +35,20 @@ class Predictor:
     async def predict(self, body: PredictRequest) -> PredictResponse:
         known = self.server.known
         name = body.model or self.settings.default_model or (min(known) if known else None)
-        if name is None or name not in known:
-            raise HTTPException(404, f"unknown model {name!r}" if name else "no model is registered yet")
+        if name is None:
+            raise HTTPException(503, "no model is registered yet")
+        if name not in known:
+            raise HTTPException(404, f"unknown model {name!r}")
         served = self.server.models.get(name)
         if served is None:
             raise HTTPException(503, f"model {name!r} has no loaded version yet")
-        answer = served.answer(await self._features(body))
+        features = await self._features(body)
+        try:
+            answer = served.answer(features)
+        except Exception as exc:  # e.g. a string where the model takes a number
+            raise HTTPException(
+                422, f"features: model {name!r} cannot take them: {type(exc).__name__}: {exc}"
+            ) from None
         self.metrics.predictions.labels(name).inc()
         proba = {_json_key(k): float(v) for k, v in answer.proba.items()} if answer.proba is not None else None
         return PredictResponse(

@@ -46,7 +46,7 @@ class ApiEnv:
             connection = aioredis.from_url(self.redis_url)
             registry = ModelRegistry(connection, self.namespace, KEY.encode())
             try:
-                version = await registry.next_version(model.name)
+                version = await registry.next_version(model.slot)
                 snap = snapshot.take(model, version=version, partition=0, offsets={}, reason="test", key=KEY.encode())
                 if tamper:
                     snap = snapshot.Snapshot(snap.blob, {**snap.metadata, "events_seen": 0}, snap.signature)

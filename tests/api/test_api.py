@@ -73,7 +73,7 @@ def test_invalid_requests_get_422_naming_the_field(api: ApiEnv, body: dict, fiel
 
 
 def test_unknown_model_404_nothing_loaded_503_too_large_413(api: ApiEnv) -> None:
-    assert api.client.post("/predict", json={"features": X}).status_code == 404  # nothing registered
+    assert api.client.post("/predict", json={"features": X}).status_code == 503  # nothing registered yet
     api.register(trained(50))
     wait_for_version(api, 1)
     assert api.client.post("/predict", json={"model": "nope", "features": X}).status_code == 404
@@ -82,6 +82,11 @@ def test_unknown_model_404_nothing_loaded_503_too_large_413(api: ApiEnv) -> None
     deep = '{"features": ' + '{"a": ' * 2000 + "1" + "}" * 2001
     response = api.client.post("/predict", content=deep, headers={"content-type": "application/json"})
     assert response.status_code in (400, 422) and response.json()["detail"]  # refused, not a 5xx
+    streamed = api.client.post("/predict", content=(c for c in [b"x" * 15_000, b"y" * 15_000]))
+    assert streamed.status_code == 413  # a streamed (chunked) body over the limit
+    wrong_type = dict(X, salary="lots")
+    response = api.client.post("/predict", json={"model": "lr", "features": wrong_type})
+    assert response.status_code == 422 and "cannot take them" in response.json()["detail"]
     items = {"items": [{"features": X}] * 6}
     assert api.client.post("/predict/batch", json=items).status_code == 413
 

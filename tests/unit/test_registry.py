@@ -57,7 +57,7 @@ def trained(n: int, recipe: str = "hoeffding_tree", name: str = "ht") -> Prequen
 
 
 async def register(registry: Any, model: PrequentialModel, partition: int = 0) -> Snapshot:
-    version = await registry.next_version(model.name)
+    version = await registry.next_version(model.slot)
     snap = snapshot.take(
         model,
         version=version,
@@ -161,3 +161,19 @@ async def test_saving_an_unsigned_snapshot_is_refused(any_registry: Any) -> None
     with pytest.raises(RegistryError, match="not signed"):
         await any_registry.save(Snapshot(snap.blob, snap.metadata, None))
     assert await asyncio.wait_for(any_registry.names(), 5) == []
+
+
+async def test_a_less_trained_version_does_not_take_over_and_auto_promotion_respects_a_pin(any_registry: Any) -> None:
+    await register(any_registry, trained(300))
+    await register(any_registry, trained(100))  # say, a worker restarted without its state
+    assert (await any_registry.champion("ht")).version == 1
+
+    challenger = trained(300, name="ht-b")
+    challenger.spec = challenger.spec.model_copy(update={"challenger_of": "ht"})
+    await register(any_registry, challenger)  # v3, a challenger's snapshot: the champion does not follow it
+    assert (await any_registry.champion("ht")).version == 1
+    assert (await any_registry.auto_promote("ht", 3, "ht-b beat ht")).candidate == "ht-b"
+
+    await any_registry.rollback("ht", 1, by="dora", reason="pinned by a person")
+    assert await any_registry.auto_promote("ht", 3, "ht-b beat ht again") is None
+    assert (await any_registry.champion("ht")).by == "dora"
