@@ -16,14 +16,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from online_models.events import _format_ts, _parse_ts
-
-AlertKind = Literal["concept_drift", "concept_warning", "data_drift"]
-KINDS: tuple[str, ...] = ("concept_drift", "concept_warning", "data_drift")
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,6 @@ CONTINUOUS_DETECTORS: dict[str, Callable[..., Any]] = {
     "kswin": drift.KSWIN,
 }
 REGRESSION_DETECTORS = ("adwin", "page_hinkley")
-FEATURE_DETECTORS = tuple(CONTINUOUS_DETECTORS)
 # River's FHDDM flags a *drop* of its input's mean (MOA feeds it 1 for a correct prediction),
 # so it gets correctness where the others get errors.
 _FEEDS_CORRECTNESS = {"fhddm"}

@@ -22,7 +22,6 @@ from online_models.events import Label
 from online_models.features import Features
 
 RESET, BACKGROUND_START, BACKGROUND_SWAP = "reset", "background_start", "background_swap"
-ACTIONS = (RESET, BACKGROUND_START, BACKGROUND_SWAP)
 
 
 def prediction_error(model: PrequentialModel, y: Label, answer: ModelAnswer) -> float | None:

@@ -104,9 +104,9 @@ class StreamMetrics:
         self.featurized = self.events.labels("features")
         self.learn_events = self.events.labels("learn")
         self.label_events = self.events.labels("labels")
-        self.model_names = list(model_names)
-        self.predictions_by_model = {name: self.predictions.labels(name) for name in self.model_names}
-        self.expired_by_model = {name: self.expired.labels(name) for name in self.model_names}
+        names = list(model_names)
+        self.predictions_by_model = {name: self.predictions.labels(name) for name in names}
+        self.expired_by_model = {name: self.expired.labels(name) for name in names}
 
     def observe_result(self, result: LearnResult) -> None:
         """Counters of one learn step; label lookups only for the rare parts (alerts, expiry)."""
