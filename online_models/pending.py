@@ -7,9 +7,9 @@ has moved ``ttl_ms`` past it, and the oldest entry goes when there are more than
 
 >>> join = PendingJoin({}, ttl_ms=1_000, max_pending=2)
 >>> join.hold_event(PendingEvent("e1", 0, {"a": 1.0}, {"lr": ModelAnswer(True, {True: 0.6, False: 0.4})}))
->>> join.take_event("e1").answers["lr"].proba
+>>> join.find("e1").answers["lr"].proba
 {True: 0.6, False: 0.4}
->>> join.settled_as("e1"), join.take_event("e1")
+>>> join.take("e1"); join.settled_as("e1"), join.find("e1")
 ('joined', None)
 >>> join.hold_label(PendingLabel("e2", False, 500))   # the label came first: it waits
 >>> expired = join.advance(2_000)                      # ... but its event never comes
@@ -65,11 +65,11 @@ class PendingLabel:
     ts_ms: int
 
     def encode(self) -> dict[str, Any]:
-        return {"k": _LABEL, "ts": self.ts_ms, "lts": self.ts_ms, "y": self.label}
+        return {"k": _LABEL, "ts": self.ts_ms, "y": self.label}
 
     @classmethod
     def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingLabel:
-        return cls(event_id, entry["y"], entry["lts"])
+        return cls(event_id, entry["y"], entry["ts"])
 
 
 @dataclass
@@ -103,7 +103,7 @@ class PendingJoin:
         """Index this partition's entries that are in the store but not here yet (recovered from
         a changelog, or written by another worker while the partition was away)."""
         found = [
-            (entry["ts"], key)
+            (entry["h"], key)
             for key, entry in list(self.store.items())
             if entry.get("p", 0) == self.partition and key not in self._order
         ]
@@ -122,27 +122,20 @@ class PendingJoin:
         # Its time to live counts from the earlier of its own ts and the event time it arrived at:
         # a label stamped in the future must neither stay nor hold back what follows it.
         held_at = min(label.ts_ms, self.watermark_ms) if self.watermark_ms else label.ts_ms
-        self._hold(label.event_id, held_at, {**label.encode(), "ts": held_at})
+        self._hold(label.event_id, held_at, label.encode())
 
-    def take_event(self, event_id: str) -> PendingEvent | None:
-        entry = self._take(event_id, _EVENT)
-        return PendingEvent.decode(event_id, entry) if entry is not None else None
-
-    def peek_event(self, event_id: str) -> PendingEvent | None:
-        """The waiting event ``event_id``, left in place (a redelivered event finds its answers)."""
+    def find(self, event_id: str) -> PendingEvent | PendingLabel | None:
+        """What waits under ``event_id``, left in place: one store lookup."""
         entry = self.store.get(event_id)
-        return PendingEvent.decode(event_id, entry) if entry is not None and entry["k"] == _EVENT else None
-
-    def take_label(self, event_id: str) -> PendingLabel | None:
-        entry = self._take(event_id, _LABEL)
         if entry is None:
             return None
-        self._settle(event_id, "joined")
-        return PendingLabel.decode(event_id, entry)
+        return (PendingEvent if entry["k"] == _EVENT else PendingLabel).decode(event_id, entry)
 
-    def holds_label(self, event_id: str) -> bool:
-        entry = self.store.get(event_id)
-        return entry is not None and entry["k"] == _LABEL
+    def take(self, event_id: str) -> None:
+        """Remove what waits under ``event_id``: it is joined."""
+        del self.store[event_id]
+        self._order.pop(event_id, None)
+        self._settle(event_id, "joined")
 
     def settled_as(self, event_id: str) -> str | None:
         """``joined`` or ``expired`` for an event settled recently, else None."""
@@ -172,21 +165,11 @@ class PendingJoin:
                 expired.labels.append(PendingLabel.decode(event_id, entry))
         return expired
 
-    def _hold(self, event_id: str, ts_ms: int, entry: dict[str, Any]) -> None:
+    def _hold(self, event_id: str, held_at: int, entry: dict[str, Any]) -> None:
         self._order.pop(event_id, None)
-        self._order[event_id] = ts_ms
+        self._order[event_id] = held_at
         # Assigned, never mutated: a Faust table writes its changelog on assignment only.
-        self.store[event_id] = {**entry, "p": self.partition}
-
-    def _take(self, event_id: str, kind: str) -> dict[str, Any] | None:
-        entry = self.store.get(event_id)
-        if entry is None or entry["k"] != kind:
-            return None
-        del self.store[event_id]
-        self._order.pop(event_id, None)
-        if kind == _EVENT:
-            self._settle(event_id, "joined")
-        return entry
+        self.store[event_id] = {**entry, "h": held_at, "p": self.partition}
 
     def _settle(self, event_id: str, how: str) -> None:
         self._settled[event_id] = how

@@ -75,19 +75,7 @@ class Learner:
         self.clock = clock
         self.models = [PrequentialModel(spec, config.evaluation.history_every) for spec in config.models]
         self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in config.models if spec.drift}
-        spec = config.data_drift
-        self.data_drift = (
-            DataDriftMonitor(
-                spec.detector,
-                dict(spec.params),
-                spec.features,
-                spec.categorical_window,
-                spec.categorical_p_value,
-                spec.max_features,
-            )
-            if spec
-            else None
-        )
+        self.data_drift = DataDriftMonitor(**config.data_drift.model_dump()) if config.data_drift else None
         self.judges = {
             spec.name: PromotionJudge(spec.name, config.candidates(spec.name), spec.promotion)
             for spec in config.models
@@ -112,17 +100,20 @@ class Learner:
     def learn(self, vector: FeatureVector, origin: Origin | None = None) -> LearnResult:
         """Predict with every model; learn now if the label is inline or already waiting, else hold."""
         result = LearnResult()
-        if vector.label is None and (held := self.pending.peek_event(vector.event_id)) is not None:
-            return self._republish(result, vector, held)
+        found = self.pending.find(vector.event_id)
+        if isinstance(found, PendingEvent) and vector.label is None:
+            return self._republish(result, vector, found)
         self.events_seen += 1
         ts_ms = epoch_ms(vector.ts)
         if self.data_drift is not None:
             for signal in self.data_drift.update(vector.features):
                 self._alert(result, None, signal, vector.event_id, vector.ts)
-        waiting = self.pending.take_label(vector.event_id)
-        if waiting is not None and vector.label is not None:  # labeled inline and on the labels topic
-            result.dead_letters.append(_duplicate(waiting, origin, self.clock()))
-            waiting = None
+        waiting = found if isinstance(found, PendingLabel) else None
+        if waiting is not None:
+            self.pending.take(vector.event_id)
+            if vector.label is not None:  # labeled inline and on the labels topic
+                result.dead_letters.append(_duplicate(waiting, origin, self.clock()))
+                waiting = None
         label = waiting.label if waiting is not None else vector.label
         answers: dict[str, ModelAnswer] = {}
         now = self.clock()
@@ -135,9 +126,7 @@ class Learner:
                 result.dead_letters.append(_model_error(model, vector.event_id, vector.to_json(), origin, exc, now))
                 continue
             answers[model.name] = answer
-            result.predictions.append(
-                Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
-            )
+            result.predictions.append(_prediction(vector, model, answer, now))
         if label is not None:
             self._judge(result)
         if ts_ms <= epoch_ms(now) + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
@@ -155,11 +144,7 @@ class Learner:
         for model in self.models:
             answer = held.answers.get(model.name)
             if answer is not None:
-                result.predictions.append(
-                    Prediction(
-                        vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now
-                    )
-                )
+                result.predictions.append(_prediction(vector, model, answer, now))
         return result
 
     def join_label(self, label: LabelEvent, origin: Origin | None = None) -> LearnResult:
@@ -170,11 +155,12 @@ class Learner:
         """
         result = LearnResult()
         now = self.clock()
-        event = self.pending.take_event(label.event_id)
-        if event is None:
-            settled = self.pending.settled_as(label.event_id)
-            if settled is None and self.pending.holds_label(label.event_id):
-                settled = "labeled"  # a second label while the first still waits for the event
+        found = self.pending.find(label.event_id)
+        if isinstance(found, PendingEvent):
+            self.pending.take(label.event_id)
+            self._join(result, found, label, origin, now)
+        else:
+            settled = "labeled" if found is not None else self.pending.settled_as(label.event_id)
             if settled is None:
                 self.pending.hold_label(PendingLabel(label.event_id, label.label, epoch_ms(label.ts)))
             else:
@@ -183,19 +169,22 @@ class Learner:
                 result.dead_letters.append(
                     DeadLetter(reason, detail, label.to_json(), origin, now, event_id=label.event_id)
                 )
-        else:
-            result.label_delays.append((epoch_ms(label.ts) - event.ts_ms) / 1000)
-            for model in self.models:
-                answer = event.answers.get(model.name)
-                if answer is None:  # the model failed on this event: it has nothing to score
-                    continue
-                try:
-                    self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts)
-                except Exception as exc:
-                    result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), origin, exc, now))
-            self._judge(result)
         self._expire(result, self.pending.watermark_ms, origin, now)
         return result
+
+    def _join(
+        self, result: LearnResult, event: PendingEvent, label: LabelEvent, origin: Origin | None, now: datetime
+    ) -> None:
+        result.label_delays.append((epoch_ms(label.ts) - event.ts_ms) / 1000)
+        for model in self.models:
+            answer = event.answers.get(model.name)
+            if answer is None:  # the model failed on this event: it has nothing to score
+                continue
+            try:
+                self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts)
+            except Exception as exc:
+                result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), origin, exc, now))
+        self._judge(result)
 
     def _expire(self, result: LearnResult, ts_ms: int, origin: Origin | None, now: datetime) -> None:
         """Event time moved to ``ts_ms`` (labels do not move it: their clocks are not trusted)."""
@@ -256,6 +245,10 @@ class Learner:
             self.actions[(model.name, action or "none")] += 1
             admitted = replace(admitted, action=action, details={**admitted.details, "model_version": model.version})
         result.alerts.append(admitted)
+
+
+def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now: datetime) -> Prediction:
+    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
 
 
 def _model_error(
