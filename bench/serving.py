@@ -26,11 +26,10 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 
-from online_models import snapshot
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
-from online_models.registry import ModelRegistry
+from online_models.registry import ModelRegistry, register
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,13 +74,6 @@ def quantiles(values: list[float]) -> tuple[float, float, float]:
     return cuts[49] * 1000, cuts[98] * 1000, max(values) * 1000
 
 
-async def register(registry: ModelRegistry, model: PrequentialModel) -> int:
-    version = await registry.next_version(model.slot)
-    snap = snapshot.take(model, version=version, partition=0, offsets={}, reason="bench", key=KEY.encode())
-    await registry.save(snap)
-    return version
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
@@ -96,7 +88,7 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     client = aioredis.from_url(settings.redis_url)
     registry = ModelRegistry(client, namespace, KEY.encode())
-    loop.run_until_complete(register(registry, model))
+    loop.run_until_complete(register(registry, model, reason="bench"))
 
     env = dict(os.environ, STREAMWISE_REDIS_NAMESPACE=namespace, STREAMWISE_SNAPSHOT_KEY=KEY)
     api_port, bare_port = free_port(), free_port()
@@ -112,7 +104,7 @@ def main() -> None:
         with httpx.Client() as http:
             for _ in range(args.swaps):
                 model.step(*data[0])  # a (slightly) different model each time
-                version = loop.run_until_complete(register(registry, model))
+                version = loop.run_until_complete(register(registry, model, reason="bench")).version
                 registered = time.perf_counter()
                 while http.post(f"http://127.0.0.1:{api_port}/predict", json=body).json()["model_version"] != version:
                     pass

@@ -20,6 +20,8 @@ Retention keeps the newest ``retain`` versions, plus the champion and each parti
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +33,7 @@ from redis.exceptions import WatchError
 
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
-from online_models.snapshot import Snapshot, canonical, restore
+from online_models.snapshot import Snapshot, canonical, restore, take
 
 LOG_LENGTH = 1000
 
@@ -266,6 +268,26 @@ class ModelRegistry:
     async def _require(self, name: str, version: int) -> None:
         if not await self.client.exists(self._k(name, "v", version)):
             raise RegistryError(f"model {name!r} has no version {version}")
+
+
+async def register(
+    registry: Any,
+    model: PrequentialModel,
+    *,
+    reason: str,
+    partition: int = 0,
+    offsets: dict[str, dict[int, int]] | None = None,
+) -> Snapshot:
+    """Snapshot ``model`` into ``registry`` (either kind): reserve a version, pickle and sign off
+    the event loop, save. The caller must not change the model until this returns."""
+    version = await registry.next_version(model.slot)
+    snap = await asyncio.to_thread(
+        functools.partial(
+            take, model, version=version, partition=partition, offsets=offsets or {}, reason=reason, key=registry.key
+        )
+    )
+    await registry.save(snap)
+    return snap
 
 
 def next_champion(current: Champion | None, snapshot: Snapshot) -> Champion | None:

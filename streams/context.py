@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faust.types import Message
 
@@ -17,6 +17,10 @@ from online_models.exceptions import InvalidEventError
 from online_models.pipeline import Learner, Pipeline
 from streams.metrics import StreamMetrics
 from streams.topics import Topics
+
+if TYPE_CHECKING:
+    from streams.online_state import OnlineState
+    from streams.snapshots import Snapshotter
 
 log = logging.getLogger("streamwise.worker")
 
@@ -39,8 +43,8 @@ class StreamContext:
     # Extra consumers of every published alert (the webhook sink); they must not block.
     alert_sinks: list[Callable[[Alert], None]] = field(default_factory=list)
     learners: dict[int, Learner] = field(default_factory=dict)
-    snapshotter: Any = None  # streams.snapshots.Snapshotter when a registry is configured
-    online: Any = None  # streams.online_state.OnlineState when Redis is configured
+    snapshotter: Snapshotter | None = None  # when a registry (Redis) is configured
+    online: OnlineState | None = None  # when Redis is configured
 
     def learner_for(self, partition: int) -> Learner:
         """Each stream partition has its own models, so partitions scale out across workers."""

@@ -15,25 +15,20 @@ from pydantic import SecretStr
 
 from api.main import Backends, create_app
 from api.settings import ApiSettings
-from online_models import snapshot
 from online_models.alerts import Alert
 from online_models.file_registry import FileRegistry
 from online_models.pipeline import EmbeddedRunner
+from online_models.registry import register
 from online_models.stores import MemoryAlertLog
 
 
 async def register_models(runner: EmbeddedRunner, registry: FileRegistry) -> list[int]:
     """Snapshot every model of the run into ``registry``; their versions."""
-    versions = []
     learner = runner.learner
-    for model in learner.models:
-        version = await registry.next_version(model.slot)
-        snap = snapshot.take(
-            model, version=version, partition=0, offsets=learner.offsets, reason="embedded", key=registry.key
-        )
-        await registry.save(snap)
-        versions.append(version)
-    return versions
+    return [
+        (await register(registry, model, reason="embedded", offsets=learner.offsets)).version
+        for model in learner.models
+    ]
 
 
 def demo_app(runner: EmbeddedRunner, alerts: list[Alert], root: Path, key: bytes, config: Path | None) -> FastAPI:

@@ -1,14 +1,12 @@
 """The worker's snapshotter: signed model snapshots into the registry and onto ``model.snapshots``.
 
-Pickling runs in an executor so the event loop keeps serving heartbeats, timers and the other
+Pickling runs in a thread so the event loop keeps serving heartbeats, timers and the other
 agents. It is awaited by the learn agent itself, so its partition's models do not change while
 they are being pickled (that partition's stream waits for the snapshot, the process does not).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -17,11 +15,10 @@ import faust
 import orjson
 from redis.exceptions import RedisError
 
-from online_models import snapshot
 from online_models.evaluation import PrequentialModel
 from online_models.pipeline import Learner, LearnResult
 from online_models.promotion import Promotion
-from online_models.registry import ModelRegistry, RegistryError
+from online_models.registry import ModelRegistry, RegistryError, register
 from online_models.snapshot import SnapshotSchedule
 from streams.metrics import StreamMetrics
 
@@ -87,19 +84,9 @@ class Snapshotter:
         """Snapshot ``model``; its registry version, or None when it could not be saved."""
         started = time.perf_counter()
         try:
-            version = await self.registry.next_version(model.slot)
-            offsets = {topic: dict(parts) for topic, parts in learner.offsets.items()}
-            take = functools.partial(
-                snapshot.take,
-                model,
-                version=version,
-                partition=learner.partition,
-                offsets=offsets,
-                reason=reason,
-                key=self.registry.key,
+            snap = await register(
+                self.registry, model, reason=reason, partition=learner.partition, offsets=learner.offsets
             )
-            snap = await asyncio.get_running_loop().run_in_executor(None, take)
-            await self.registry.save(snap)
         except Exception as exc:  # a snapshot that fails must never stop the stream
             log.warning("snapshot of %s not saved (the stream goes on): %s: %s", model.name, type(exc).__name__, exc)
             self.metrics.snapshot_failures.inc()
@@ -108,4 +95,4 @@ class Snapshotter:
         self._schedule(learner.partition, model).taken(model.labeled, self.clock())
         self.metrics.observe_snapshot(model.name, snap.metadata, time.perf_counter() - started)
         await self.topic.send(key=model.slot.encode(), value=orjson.dumps(snap.metadata))
-        return version
+        return snap.version

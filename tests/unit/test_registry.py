@@ -18,6 +18,7 @@ from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
 from online_models.file_registry import FileRegistry
 from online_models.registry import ModelRegistry, RegistryError
+from online_models.registry import register as registry_register
 from online_models.snapshot import Snapshot, SnapshotError
 
 pytestmark = pytest.mark.redis
@@ -57,17 +58,8 @@ def trained(n: int, recipe: str = "hoeffding_tree", name: str = "ht") -> Prequen
 
 
 async def register(registry: Any, model: PrequentialModel, partition: int = 0) -> Snapshot:
-    version = await registry.next_version(model.slot)
-    snap = snapshot.take(
-        model,
-        version=version,
-        partition=partition,
-        offsets={"features": {partition: model.events}},
-        reason="test",
-        key=KEY,
-    )
-    await registry.save(snap)
-    return snap
+    offsets = {"features": {partition: model.events}}
+    return await registry_register(registry, model, reason="test", partition=partition, offsets=offsets)
 
 
 async def test_a_snapshot_round_trip_gives_identical_predictions(any_registry: Any) -> None:
