@@ -136,6 +136,15 @@ class LabelsSpec(BaseModel):
     max_pending: int = Field(default=100_000, ge=1)
 
 
+class DedupeSpec(BaseModel):
+    """Redeliveries: how many recent event ids a partition remembers, so that an event delivered
+    again (a producer retry, an upstream replay after a crash) is neither learned nor scored twice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: int = Field(default=50_000, ge=1)
+
+
 class AlertsSpec(BaseModel):
     """Repeats of one detector within ``cooldown_events`` are merged; at most ``max_per_minute``
     alerts without an action are published per minute of event time."""
@@ -174,6 +183,7 @@ class StreamwiseConfig(BaseModel):
     features: FeatureSpec = Field(default_factory=FeatureSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     labels: LabelsSpec = Field(default_factory=LabelsSpec)
+    dedupe: DedupeSpec = Field(default_factory=DedupeSpec)
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     data_drift: DataDriftSpec | None = None
 

@@ -1,11 +1,11 @@
 """The delayed-label join: predictions waiting for their label, and labels waiting for their event.
 
-Entries live in a mapping keyed by event_id: a dict when embedded, a changelog-backed Faust table
-in the worker, so their values are JSON-safe dicts (class probabilities as ``[label, p]`` pairs,
-which keep ``True`` and ``1`` apart). Memory is bounded twice: an entry expires once the event time
-has moved ``ttl_ms`` past it, and the oldest entry goes when there are more than ``max_pending``.
+Entries live in a dict keyed by event_id, as compact JSON-safe dicts (class probabilities as
+``[label, p]`` pairs, which keep ``True`` and ``1`` apart). Memory is bounded twice: an entry
+expires once the event time has moved ``ttl_ms`` past it, and the oldest entry goes when there
+are more than ``max_pending``.
 
->>> join = PendingJoin({}, ttl_ms=1_000, max_pending=2)
+>>> join = PendingJoin(ttl_ms=1_000, max_pending=2)
 >>> join.hold_event(PendingEvent("e1", 0, {"a": 1.0}, {"lr": ModelAnswer(True, {True: 0.6, False: 0.4})}))
 >>> join.find("e1").answers["lr"].proba
 {True: 0.6, False: 0.4}
@@ -20,7 +20,6 @@ has moved ``ttl_ms`` past it, and the oldest entry goes when there are more than
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,32 +82,18 @@ class Expired:
 class PendingJoin:
     """Bounded pending state of one partition, in arrival order.
 
-    ``store`` may be shared by the partitions of one worker (a Faust table); each entry records
-    its ``partition``, so that entries recovered from a changelog are indexed (and expire) again
-    by the join of their own partition.
+    It is part of the partition's :class:`~online_models.pipeline.Learner`, so a checkpoint of
+    the learner carries it and a restart finds every prediction still waiting for its label.
     """
 
-    def __init__(self, store: MutableMapping[str, Any], ttl_ms: int, max_pending: int, partition: int = 0) -> None:
-        self.store = store
+    def __init__(self, ttl_ms: int, max_pending: int) -> None:
+        self.store: dict[str, dict[str, Any]] = {}
         self.ttl_ms = ttl_ms
         self.max_pending = max_pending
-        self.partition = partition
         self.watermark_ms = 0
         self._order: OrderedDict[str, int] = OrderedDict()
         # Recently settled ids, so a late or repeated label gets the right reason (bounded too).
         self._settled: OrderedDict[str, str] = OrderedDict()
-        self.reindex()
-
-    def reindex(self) -> None:
-        """Index this partition's entries that are in the store but not here yet (recovered from
-        a changelog, or written by another worker while the partition was away)."""
-        found = [
-            (entry["h"], key)
-            for key, entry in list(self.store.items())
-            if entry.get("p", 0) == self.partition and key not in self._order
-        ]
-        for ts_ms, key in sorted(found):
-            self._order[key] = ts_ms
 
     def __len__(self) -> int:
         return len(self._order)
@@ -168,8 +153,7 @@ class PendingJoin:
     def _hold(self, event_id: str, held_at: int, entry: dict[str, Any]) -> None:
         self._order.pop(event_id, None)
         self._order[event_id] = held_at
-        # Assigned, never mutated: a Faust table writes its changelog on assignment only.
-        self.store[event_id] = {**entry, "h": held_at, "p": self.partition}
+        self.store[event_id] = {**entry, "h": held_at}
 
     def _settle(self, event_id: str, how: str) -> None:
         self._settled[event_id] = how

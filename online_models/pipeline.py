@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from online_models.alerts import Alert, AlertGate
 from online_models.config import StreamwiseConfig
+from online_models.dedupe import RecentIds
 from online_models.drift import DataDriftMonitor, Signal
 from online_models.evaluation import ModelAnswer, PrequentialModel
 from online_models.events import (
@@ -52,6 +53,7 @@ class LearnResult:
     label_delays: list[float] = field(default_factory=list)  # seconds from event to label
     promotions: list[Promotion] = field(default_factory=list)
     expired: Counter[str] = field(default_factory=Counter)  # predictions expired unlabeled, per model
+    duplicate: bool = False  # a redelivered event: nothing learned or scored again
 
 
 def epoch_ms(ts: datetime) -> int:
@@ -62,16 +64,11 @@ class Learner:
     """Every configured model of one stream partition: predict, join delayed labels, score and
     learn in River's order, watch for drift and apply the drift policies.
 
-    ``pending_store`` holds the delayed-label join (a dict, or the worker's Faust table).
+    Everything it knows (models, detectors, the label join, recent event ids, offsets) is one
+    picklable object, so a checkpoint of it at an offset is the exact state after that offset.
     """
 
-    def __init__(
-        self,
-        config: StreamwiseConfig,
-        clock: Clock = utc_now,
-        pending_store: MutableMapping | None = None,
-        partition: int = 0,
-    ) -> None:
+    def __init__(self, config: StreamwiseConfig, clock: Clock = utc_now, partition: int = 0) -> None:
         self.clock = clock
         self.models = [PrequentialModel(spec, config.evaluation.history_every) for spec in config.models]
         self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in config.models if spec.drift}
@@ -82,12 +79,8 @@ class Learner:
             if spec.promotion is not None and len(config.candidates(spec.name)) > 1
         }
         self.gate = AlertGate(config.alerts.cooldown_events, config.alerts.max_per_minute)
-        self.pending = PendingJoin(
-            {} if pending_store is None else pending_store,
-            int(config.labels.ttl_seconds * 1000),
-            config.labels.max_pending,
-            partition,
-        )
+        self.pending = PendingJoin(int(config.labels.ttl_seconds * 1000), config.labels.max_pending)
+        self.seen = RecentIds(config.dedupe.window)
         self.partition = partition
         self.events_seen = 0
         self.actions: Counter[tuple[str, str]] = Counter()
@@ -97,12 +90,19 @@ class Learner:
     def consumed(self, origin: Origin) -> None:
         self.offsets.setdefault(origin.topic, {})[origin.partition] = origin.offset + 1
 
+    def has_consumed(self, origin: Origin) -> bool:
+        """True for a message this state already includes (replayed from before a checkpoint)."""
+        return origin.offset < self.offsets.get(origin.topic, {}).get(origin.partition, 0)
+
     def learn(self, vector: FeatureVector, origin: Origin | None = None) -> LearnResult:
         """Predict with every model; learn now if the label is inline or already waiting, else hold."""
         result = LearnResult()
         found = self.pending.find(vector.event_id)
         if isinstance(found, PendingEvent) and vector.label is None:
             return self._republish(result, vector, found)
+        if not self.seen.add(vector.event_id):  # learned, expired or dropped before: never twice
+            result.duplicate = True
+            return result
         self.events_seen += 1
         ts_ms = epoch_ms(vector.ts)
         if self.data_drift is not None:
@@ -140,6 +140,7 @@ class Learner:
 
     def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
         """A redelivered event still waiting for its label: the same answers again, nothing learned."""
+        result.duplicate = True
         now = self.clock()
         for model in self.models:
             answer = held.answers.get(model.name)
@@ -319,8 +320,8 @@ class Pipeline:
             key_states[key] = new_state
         return FeatureVector(event.event_id, event.ts, key, x, event.label)
 
-    def new_learner(self, pending_store: MutableMapping | None = None, partition: int = 0) -> Learner:
-        return Learner(self.config, self.clock, pending_store, partition)
+    def new_learner(self, partition: int = 0) -> Learner:
+        return Learner(self.config, self.clock, partition)
 
 
 class EmbeddedRunner:

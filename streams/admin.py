@@ -16,8 +16,11 @@ class TopicAdminError(StreamwiseError):
     """A topic could not be created or the broker could not be reached."""
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+def admin_client(bootstrap: str, *, client_config: Mapping[str, str] | None = None) -> AdminClient:
+    """``client_config``: the security settings (``Settings.kafka_client_config()``), merged in."""
+    return AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000, **(client_config or {})}
+    )
 
 
 def create_topics(
@@ -27,9 +30,11 @@ def create_topics(
     replication_factor: int = 1,
     timeout: float = 30.0,
     configs: Mapping[str, dict[str, str]] | None = None,
+    *,
+    client_config: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Create ``names`` with ``partitions`` each (and ``configs[name]``); name -> "created" | "exists"."""
-    admin = admin_client(bootstrap)
+    admin = admin_client(bootstrap, client_config=client_config)
     configs = configs or {}
     futures = admin.create_topics(
         [
@@ -62,11 +67,15 @@ def create_stream_topics(settings: Settings) -> dict[str, str]:
         settings.partitions,
         settings.replication_factor,
         configs=topics.topic_configs(settings),
+        client_config=settings.kafka_client_config(),
     )
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> None:
-    admin = admin_client(bootstrap)  # keep a reference: the futures fail if the client is collected
+def delete_topics(
+    bootstrap: str, names: Iterable[str], timeout: float = 30.0, *, client_config: Mapping[str, str] | None = None
+) -> None:
+    # Keep a reference: the futures fail if the client is collected.
+    admin = admin_client(bootstrap, client_config=client_config)
     futures = admin.delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)
     for future in futures.values():
         try:

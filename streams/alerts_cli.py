@@ -32,6 +32,7 @@ def tail(
             "group.id": f"streamwise-alerts-tail-{uuid.uuid4().hex}",  # a reader, not a member
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": False,
+            **settings.kafka_client_config(),
         }
     )
     consumer.subscribe([settings.topic(topics.ALERTS)])

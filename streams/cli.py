@@ -218,7 +218,12 @@ def produce_command(
         total = 2 * n
     with _progress() as progress:
         task = progress.add_task(f"produce -> {target}", total=total, status="")
-        report = produce(settings.kafka_bootstrap, messages, lambda k: progress.advance(task, k))
+        report = produce(
+            settings.kafka_bootstrap,
+            messages,
+            lambda k: progress.advance(task, k),
+            client_config=settings.kafka_client_config(),
+        )
     console.print(f"sent {report.sent}, delivered {report.delivered}, errors {len(report.errors)}")
     for error in report.errors[:10]:
         console.print(f"[red]delivery error:[/] {error}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -18,16 +19,24 @@ class Record:
 
 
 def read_topic(
-    bootstrap: str, topic: str, *, expected: int | None = None, timeout: float = 30.0, idle: float = 2.0
+    bootstrap: str,
+    topic: str,
+    *,
+    expected: int | None = None,
+    timeout: float = 30.0,
+    idle: float = 2.0,
+    client_config: Mapping[str, str] | None = None,
 ) -> list[Record]:
     """Every record of ``topic`` from the start; stops at ``expected`` records, after ``idle``
-    seconds without one (when ``expected`` is None), or at ``timeout``."""
+    seconds without one (when ``expected`` is None), or at ``timeout``. ``client_config``: the
+    security settings (``Settings.kafka_client_config()``), merged in."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"streamwise-reader-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            **(client_config or {}),
         }
     )
     records: list[Record] = []

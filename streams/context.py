@@ -4,10 +4,10 @@ one error callback that logs topic/partition/offset and routes a message to the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faust.types import Message
 
@@ -15,6 +15,7 @@ from online_models.alerts import Alert
 from online_models.events import DeadLetter, Origin
 from online_models.exceptions import InvalidEventError
 from online_models.pipeline import Learner, Pipeline
+from streams.checkpoints import Checkpointer
 from streams.metrics import StreamMetrics
 from streams.topics import Topics
 
@@ -38,20 +39,17 @@ class StreamContext:
     pipeline: Pipeline
     topics: Topics
     metrics: StreamMetrics
-    # The delayed-label join's entries (a changelog-backed Faust table in the worker).
-    pending_store: MutableMapping[str, Any] | None = None
+    # Each partition's learner: restored from its checkpoint, acked once checkpointed.
+    checkpoints: Checkpointer
     # Extra consumers of every published alert (the webhook sink); they must not block.
     alert_sinks: list[Callable[[Alert], None]] = field(default_factory=list)
-    learners: dict[int, Learner] = field(default_factory=dict)
     snapshotter: Snapshotter | None = None  # when a registry (Redis) is configured
     online: OnlineState | None = None  # when Redis is configured
 
-    def learner_for(self, partition: int) -> Learner:
+    @property
+    def learners(self) -> dict[int, Learner]:
         """Each stream partition has its own models, so partitions scale out across workers."""
-        learner = self.learners.get(partition)
-        if learner is None:
-            learner = self.learners[partition] = self.pipeline.new_learner(self.pending_store, partition)
-        return learner
+        return self.checkpoints.learners
 
     async def send_alert(self, alert: Alert) -> None:
         log.warning("drift alert %s", alert.describe())

@@ -100,6 +100,37 @@ class StreamMetrics:
         self.snapshot_failures = Counter(
             "streamwise_snapshot_failures", "Snapshots that could not be saved.", registry=self.registry
         )
+        self.checkpoints = Counter("streamwise_checkpoints", "Partition checkpoints saved.", registry=self.registry)
+        self.checkpoint_seconds = Histogram(
+            "streamwise_checkpoint_seconds", "Time to pickle, sign and save one checkpoint.", registry=self.registry
+        )
+        self.checkpoint_bytes = Gauge(
+            "streamwise_checkpoint_bytes", "Size of the newest partition checkpoint.", registry=self.registry
+        )
+        self.checkpoint_failures = Counter(
+            "streamwise_checkpoint_failures", "Checkpoints that could not be saved.", registry=self.registry
+        )
+        self.held_events = Gauge(
+            "streamwise_held_events",
+            "Messages learned but not yet in a checkpoint (their offsets are not committed yet).",
+            registry=self.registry,
+        )
+        self.restores = Counter(
+            "streamwise_partition_restores",
+            "Partitions taken up, per outcome (restored, fresh, or why a checkpoint was refused).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.replayed = Counter(
+            "streamwise_replayed_skipped",
+            "Messages redelivered below a restored checkpoint: skipped, already in the state.",
+            registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "streamwise_duplicate_events",
+            "Events delivered again (same event_id): neither learned nor scored twice.",
+            registry=self.registry,
+        )
         self.validated = self.events.labels("validate")
         self.featurized = self.events.labels("features")
         self.learn_events = self.events.labels("learn")
@@ -110,6 +141,8 @@ class StreamMetrics:
 
     def observe_result(self, result: LearnResult) -> None:
         """Counters of one learn step; label lookups only for the rare parts (alerts, expiry)."""
+        if result.duplicate:
+            self.duplicates.inc()
         for prediction in result.predictions:
             self.predictions_by_model[prediction.model].inc()
         for delay in result.label_delays:
@@ -121,6 +154,11 @@ class StreamMetrics:
                 self.unmatched.labels(letter.reason).inc()
         for alert in result.alerts:
             self.observe_alert(alert)
+
+    def observe_checkpoint(self, size: int, seconds: float) -> None:
+        self.checkpoints.inc()
+        self.checkpoint_seconds.observe(seconds)
+        self.checkpoint_bytes.set(size)
 
     def observe_snapshot(self, model: str, metadata: dict, seconds: float) -> None:
         self.snapshots.labels(model, metadata["reason"]).inc()

@@ -22,7 +22,7 @@ def _run(action: Callable[[ModelRegistry], Awaitable[T]]) -> T:
     settings = Settings()
 
     async def main() -> T:
-        client = aioredis.from_url(settings.redis_url)
+        client = aioredis.from_url(settings.redis_url, **settings.redis_options())
         try:
             return await action(ModelRegistry(client, settings.redis_namespace, settings.signing_key()))
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -16,7 +16,8 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-def make_producer(bootstrap: str) -> Producer:
+def make_producer(bootstrap: str, *, client_config: Mapping[str, str] | None = None) -> Producer:
+    """``client_config``: the security settings (``Settings.kafka_client_config()``), merged in."""
     return Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -24,6 +25,7 @@ def make_producer(bootstrap: str) -> Producer:
             "enable.idempotence": True,  # no duplicates or reordering from producer retries
             "compression.type": "lz4",
             "message.max.bytes": 4_194_304,
+            **(client_config or {}),
         }
     )
 
@@ -58,10 +60,12 @@ def produce(
     messages: Iterable[tuple[str, bytes | None, bytes]],
     on_delivered: Callable[[int], None] | None = None,
     flush_timeout: float = 60.0,
+    *,
+    client_config: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
     """Send (topic, key, value) in order, wait for every delivery, and count what failed."""
     report = DeliveryReport()
-    producer = make_producer(bootstrap)
+    producer = make_producer(bootstrap, client_config=client_config)
 
     def delivered(error: KafkaError | None, _message: Message) -> None:
         if error is not None:

@@ -2,14 +2,74 @@
 
 from __future__ import annotations
 
+import re
+import ssl
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models import snapshot
 from online_models.events import MAX_EVENT_BYTES
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+KAFKA_SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+KAFKA_SSL_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
+MASK = "***"
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password masked, safe to log or print: the password of
+    ``redis://user:password@host`` / ``rediss://:password@host`` and a ``password=`` query argument.
+
+    >>> redacted_url("rediss://default:s3cret@redis.example.com:6380/0")
+    'rediss://default:***@redis.example.com:6380/0'
+    >>> redacted_url("redis://127.0.0.1:6379/0")
+    'redis://127.0.0.1:6379/0'
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK  # not parseable: no part of it can be shown safely
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        if ":" in userinfo:
+            netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host}"
+    query = _QUERY_PASSWORD.sub(rf"\g<1>\g<2>{MASK}", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def redacted_repr_args(args: Iterable[tuple[str | None, Any]]) -> Iterator[tuple[str | None, Any]]:
+    """A settings model's repr arguments with the password of every ``*_url`` field masked."""
+    for name, value in args:
+        yield name, redacted_url(value) if name and name.endswith("_url") and isinstance(value, str) else value
+
+
+def check_redis_ca_certs(ca_certs: Path | None, redis_url: str | None) -> Path | None:
+    """``redis_ssl_ca_certs`` only makes sense with TLS, i.e. a ``rediss://`` URL."""
+    if ca_certs is not None and redis_url is not None and urlsplit(redis_url).scheme != "rediss":
+        raise ValueError("only used with TLS: STREAMWISE_REDIS_URL must start with rediss://")
+    return ca_certs
+
+
+def redis_tls_options(ca_certs: Path | None) -> dict[str, Any]:
+    """Keyword arguments of ``redis.from_url`` / ``redis.asyncio.from_url`` beyond the URL (which
+    carries the password and, as ``rediss://``, TLS): ``ssl_ca_certs`` when set, else none."""
+    return {"ssl_ca_certs": str(ca_certs)} if ca_certs is not None else {}
 
 
 class Settings(BaseSettings):
@@ -44,6 +104,20 @@ class Settings(BaseSettings):
     alert_webhook_backoff: float = Field(default=0.5, gt=0)
     alert_webhook_timeout: float = Field(default=5.0, gt=0)
     alert_webhook_queue: int = Field(default=1000, ge=1)
+    # Partition checkpoints (the learn agent's whole state, for exact recovery): taken after this
+    # many events or seconds, whichever comes first. Offsets are committed only up to a checkpoint.
+    checkpoint_every_events: int = Field(default=10_000, ge=1)
+    checkpoint_every_seconds: float = Field(default=10.0, gt=0)
+    # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see README "Security".
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
+    kafka_sasl_username: str | None = Field(default=None, validate_default=True)
+    kafka_sasl_password: SecretStr | None = Field(default=None, validate_default=True)
+    kafka_ssl_cafile: FilePath | None = None  # CA bundle verifying the brokers (default: the system's)
+    kafka_ssl_certfile: FilePath | None = None  # client certificate (mutual TLS), with kafka_ssl_keyfile
+    kafka_ssl_keyfile: FilePath | None = Field(default=None, validate_default=True)
+    # CA bundle verifying the Redis server of a rediss:// URL (default: the system's).
+    redis_ssl_ca_certs: FilePath | None = None
 
     @field_validator("alert_webhook_url")
     @classmethod
@@ -61,3 +135,114 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""
         return f"{self.topic_prefix}{name}"
+
+    # Security. Validation errors never show a password: the only error about kafka_sasl_password
+    # is its absence, and pydantic prints the offending input.
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "redis_ssl_ca_certs",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # STREAMWISE_X= in a compose file means "not set"
+
+    @field_validator("kafka_sasl_username", "kafka_sasl_password")
+    @classmethod
+    def _sasl_credentials(cls, value: Any, info: ValidationInfo) -> Any:
+        protocol = info.data.get("kafka_security_protocol")
+        if protocol is None:  # invalid itself, reported as such
+            return value
+        if protocol in KAFKA_SASL_PROTOCOLS:
+            if value is None:
+                raise ValueError(f"required with kafka_security_protocol={protocol}")
+        elif value is not None and info.field_name == "kafka_sasl_username":
+            raise ValueError(f"only used with kafka_security_protocol SASL_PLAINTEXT or SASL_SSL, not {protocol}")
+        return value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _ssl_files(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        protocol = info.data.get("kafka_security_protocol")
+        if value is not None and protocol is not None and protocol not in KAFKA_SSL_PROTOCOLS:
+            raise ValueError(f"only used with kafka_security_protocol SSL or SASL_SSL, not {protocol}")
+        certfile = info.data.get("kafka_ssl_certfile", value)  # absent: invalid itself, reported as such
+        if info.field_name == "kafka_ssl_keyfile" and (certfile is None) != (value is None):
+            raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together (certificate and its key)")
+        return value
+
+    @field_validator("redis_ssl_ca_certs")
+    @classmethod
+    def _redis_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return check_redis_ca_certs(value, info.data.get("redis_url"))
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """The security part of every confluent-kafka client's config (admin, producer, consumer),
+        merged into it: empty with PLAINTEXT. Holds the SASL password: never log it."""
+        protocol = self.kafka_security_protocol
+        if protocol == "PLAINTEXT":
+            return {}
+        config: dict[str, str] = {"security.protocol": protocol}
+        if protocol in KAFKA_SASL_PROTOCOLS:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username or ""
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+        if protocol in KAFKA_SSL_PROTOCOLS:
+            for key, path in (
+                ("ssl.ca.location", self.kafka_ssl_cafile),
+                ("ssl.certificate.location", self.kafka_ssl_certfile),
+                ("ssl.key.location", self.kafka_ssl_keyfile),
+            ):
+                if path is not None:
+                    config[key] = str(path)
+        return config
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of the Faust (aiokafka) clients with SSL or SASL_SSL, else None: verifies
+        the brokers (and their host names) against kafka_ssl_cafile or the system's CAs, and presents
+        kafka_ssl_certfile when set."""
+        if self.kafka_security_protocol not in KAFKA_SSL_PROTOCOLS:
+            return None
+        cafile = str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+        if self.kafka_ssl_certfile is not None:
+            keyfile = str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None
+            context.load_cert_chain(str(self.kafka_ssl_certfile), keyfile)
+        return context
+
+    def faust_credentials(self) -> CredentialsT | None:
+        """``broker_credentials`` of the Faust app: None with PLAINTEXT, SSLCredentials with SSL,
+        SASLCredentials with SASL_PLAINTEXT, and with SASL_SSL (SASL over the TLS context)."""
+        protocol = self.kafka_security_protocol
+        if protocol == "PLAINTEXT":
+            return None
+        import faust  # here: the CLI's other commands do not need to import Faust
+
+        context = self.kafka_ssl_context()
+        if protocol == "SSL":
+            return faust.SSLCredentials(context)
+        return faust.SASLCredentials(
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            mechanism=self.kafka_sasl_mechanism,
+            ssl_context=context,  # None: SASL_PLAINTEXT; a context: SASL_SSL
+        )
+
+    def redis_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``redis.asyncio.from_url(settings.redis_url, ...)`` for TLS (the
+        URL carries the password and, as ``rediss://``, TLS itself): empty unless redis_ssl_ca_certs."""
+        return redis_tls_options(self.redis_ssl_ca_certs)
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """repr() and str() mask URL passwords; SecretStr fields mask themselves."""
+        return redacted_repr_args(super().__repr_args__())

@@ -10,14 +10,17 @@ from streams.settings import Settings
 
 RAW = "events.raw"
 VALID = "events.valid"
+# The learn log: feature vectors, and under a LABEL_HEADER the labels re-keyed from events.labels.
+# Both are keyed by event_id, so an event and its label meet in one partition, in one order that
+# a replay reads again exactly.
 FEATURES = "features"
+LABEL_HEADER = ("streamwise-kind", b"label")
 PREDICTIONS = "predictions"
 DLQ = "events.dlq"
 LABELS = "events.labels"
-LABELS_BY_EVENT = "labels.by-event"  # internal: labels re-keyed by event_id with Faust's partitioner
 ALERTS = "drift.alerts"
 SNAPSHOTS = "model.snapshots"  # compacted: the newest metadata per model name
-ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ, LABELS, LABELS_BY_EVENT, ALERTS, SNAPSHOTS)
+ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ, LABELS, ALERTS, SNAPSHOTS)
 COMPACTED = {SNAPSHOTS}
 
 
@@ -40,12 +43,8 @@ class Topics:
     predictions: faust.TopicT
     dlq: faust.TopicT
     labels: faust.TopicT
-    labels_by_event: faust.TopicT
     alerts: faust.TopicT
     snapshots: faust.TopicT
-    # The learn agent reads feature vectors and re-keyed labels as one co-partitioned stream:
-    # both are keyed by event_id, so an event and its label meet in the same partition.
-    learn_input: faust.TopicT
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -65,8 +64,6 @@ class Topics:
             topic(PREDICTIONS),
             topic(DLQ),
             topic(LABELS),
-            topic(LABELS_BY_EVENT),
             topic(ALERTS),
             topic(SNAPSHOTS),
-            topic(FEATURES, LABELS_BY_EVENT),
         )

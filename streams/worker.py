@@ -6,15 +6,19 @@ import logging
 
 import faust
 import redis.asyncio as aioredis
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 
+from online_models.checkpoint import CheckpointStore
 from online_models.config import StreamwiseConfig
 from online_models.pipeline import Pipeline, utc_now
 from online_models.registry import ModelRegistry
 from online_models.status import ModelStatusStore, model_status
+from streams import topics
 from streams.agents import features, labels, learn, validate
 from streams.app import create_app
+from streams.checkpoints import Checkpointer
 from streams.context import StreamContext
 from streams.metrics import StreamMetrics
 from streams.online_state import OnlineState
@@ -36,18 +40,34 @@ def build_worker_app(
         schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
         return app.Table(name, default=None, partitions=settings.partitions, schema=schema)
 
-    ctx = StreamContext(
-        pipeline=Pipeline(config, max_event_bytes=settings.max_event_bytes),
-        topics=Topics.declare(app, settings),
-        metrics=StreamMetrics([m.name for m in config.models], registry),
-        pending_store=table("pending-labels"),
+    pipeline = Pipeline(config, max_event_bytes=settings.max_event_bytes)
+    metrics = StreamMetrics([m.name for m in config.models], registry)
+    client = _redis_client(settings) if settings.redis_url else None
+    store = CheckpointStore(client, settings.redis_namespace, settings.app_id) if client is not None else None
+    checkpoints = Checkpointer(
+        pipeline,
+        metrics,
+        store,
+        settings.signing_key(),
+        settings.checkpoint_every_events,
+        settings.checkpoint_every_seconds,
     )
+    ctx = StreamContext(pipeline, Topics.declare(app, settings), metrics, checkpoints)
+    features_topic = settings.topic(topics.FEATURES)
 
-    @app.on_rebalance_complete.connect
-    async def reindex_pending(app: faust.App, **kwargs: object) -> None:
-        """Entries of a partition that was away (another worker wrote them) must expire here too."""
-        for learner in ctx.learners.values():
-            learner.pending.reindex()
+    @app.on_partitions_revoked.connect
+    async def drop_revoked(app: faust.App, revoked: set[TP], **kwargs: object) -> None:
+        """Whoever gets a partition next restores its checkpoint and replays what followed."""
+        checkpoints.forget(tp.partition for tp in revoked if tp.topic == features_topic)
+
+    @app.on_partitions_assigned.connect
+    async def drop_strays(app: faust.App, assigned: set[TP], **kwargs: object) -> None:
+        """A learner made after the revocation (a message still in a buffer) must not live on."""
+        checkpoints.forget(list(checkpoints.learners))
+
+    @app.timer(interval=max(settings.checkpoint_every_seconds / 2, 0.1))
+    async def checkpoint_quiet_partitions() -> None:
+        await checkpoints.tick()
 
     validate.register(app, ctx)
     features.register(app, ctx, table("feature-state"))
@@ -63,7 +83,7 @@ def build_worker_app(
         )
         ctx.alert_sinks.append(sink.offer)
         app.task(sink.run)
-    status = _wire_redis(app, ctx, settings) if settings.redis_url else None
+    status = _wire_redis(app, ctx, settings, client) if client is not None else None
 
     @app.timer(interval=settings.status_interval)
     async def publish_status() -> None:
@@ -84,10 +104,15 @@ def build_worker_app(
     return app, ctx
 
 
-def _wire_redis(app: faust.App, ctx: StreamContext, settings: Settings) -> ModelStatusStore:
-    """Snapshots into the registry, online features and alerts for the API; the status store."""
+def _redis_client(settings: Settings) -> aioredis.Redis:
     # Timeouts: a stalled Redis must fail a write (logged, retried), not hang the agents.
-    client = aioredis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    return aioredis.from_url(
+        settings.redis_url, socket_timeout=10, socket_connect_timeout=5, **settings.redis_options()
+    )
+
+
+def _wire_redis(app: faust.App, ctx: StreamContext, settings: Settings, client: aioredis.Redis) -> ModelStatusStore:
+    """Snapshots into the registry, online features and alerts for the API; the status store."""
     registry = ModelRegistry(client, settings.redis_namespace, settings.signing_key(), settings.registry_retain)
     snapshotter = ctx.snapshotter = Snapshotter(registry, ctx.topics.snapshots, ctx.metrics)
     online = ctx.online = OnlineState(client, settings.redis_namespace, settings.feature_ttl_seconds)
@@ -95,7 +120,8 @@ def _wire_redis(app: faust.App, ctx: StreamContext, settings: Settings) -> Model
 
     @app.on_before_shutdown.connect
     async def final_snapshots(app: faust.App, **kwargs: object) -> None:
-        """A clean stop (SIGTERM) leaves a snapshot of every model, with the offsets it includes."""
+        """A clean stop (SIGTERM) leaves a snapshot of every model and a checkpoint of every partition."""
+        await ctx.checkpoints.take_all()
         await snapshotter.take_all(ctx.learners, "shutdown")
         await online.flush()
 

@@ -1,7 +1,9 @@
-"""events.labels -> labels.by-event | events.dlq: validate a label and key it by its event_id.
+"""events.labels -> features | events.dlq: validate a label and key it by its event_id.
 
 Producers may key labels any way (or not at all); re-keying with Faust's partitioner puts each
-label in the partition of its event's feature vector, which is keyed by event_id too.
+label in the partition of its event's feature vector, which is keyed by event_id too. Labels go
+into the ``features`` log itself (marked by a header), so each partition's learning order is one
+log that a replay after a crash reads in exactly the same order.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import faust
 
 from online_models.exceptions import InvalidEventError
 from streams.context import StreamContext, broker_time
+from streams.topics import LABEL_HEADER
 
 
 def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
@@ -22,6 +25,6 @@ def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
             except InvalidEventError as error:
                 await ctx.reject(error, event.message)
                 continue
-            await ctx.topics.labels_by_event.send(key=label.event_id.encode(), value=label.to_json())
+            await ctx.topics.features.send(key=label.event_id.encode(), value=label.to_json(), headers=[LABEL_HEADER])
 
     return labels

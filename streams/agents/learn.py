@@ -1,6 +1,13 @@
-"""features + labels.by-event -> predictions, drift.alerts (+ events.dlq): predict, join, learn."""
+"""features -> predictions, drift.alerts (+ events.dlq): predict, join delayed labels, learn.
+
+The ``features`` log carries feature vectors and (under a header) their labels, keyed by
+event_id: one partition is one learning order. Messages are acked only once a checkpoint of the
+partition's learner includes them (see streams.checkpoints), so a crash replays, never skips.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import faust
 from faust.types import Message
@@ -10,33 +17,47 @@ from online_models.exceptions import InvalidEventError
 from online_models.labels import parse_label_event
 from online_models.pipeline import Learner, LearnResult
 from streams.context import StreamContext, origin_of
+from streams.topics import LABEL_HEADER
 
 
 def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
-    labels_topic = _name(ctx.topics.labels_by_event)
-
-    def step(learner: Learner, message: Message, origin: Origin) -> LearnResult:
-        if message.topic == labels_topic:
-            return learner.join_label(parse_label_event(message.value), origin)
-        return learner.learn(FeatureVector.from_json(message.value), origin)
-
     # concurrency=1: a model must see its partition's events and labels in order, one at a time.
-    @app.agent(ctx.topics.learn_input, name="learn", concurrency=1)
+    @app.agent(ctx.topics.features, name="learn", concurrency=1)
     async def learn(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            ctx.metrics.learn_events.inc()
+        async for event in stream.noack().events():
             origin = origin_of(event.message)
-            learner = ctx.learner_for(origin.partition)
-            try:
-                result = step(learner, event.message, origin)
-            except InvalidEventError as error:
-                learner.consumed(origin)
-                await ctx.reject(error, event.message)
+            learner = await ctx.checkpoints.learner(origin.partition)
+            if learner.has_consumed(origin):  # below the restored checkpoint: already in the state
+                ctx.metrics.replayed.inc()
+                event.ack()
                 continue
-            learner.consumed(origin)
-            await publish(ctx, learner, result)
+            ctx.metrics.learn_events.inc()
+            async with ctx.checkpoints.lock:  # no checkpoint sees half an event
+                try:
+                    result: LearnResult | InvalidEventError = step(learner, event.message, origin)
+                except InvalidEventError as error:
+                    result = error
+                learner.consumed(origin)
+            if isinstance(result, InvalidEventError):
+                await ctx.reject(result, event.message)
+            else:
+                await publish(ctx, learner, result)
+            await ctx.checkpoints.after(learner, event)
 
     return learn
+
+
+def step(learner: Learner, message: Message, origin: Origin) -> LearnResult:
+    if is_label(message):
+        return learner.join_label(parse_label_event(message.value), origin)
+    return learner.learn(FeatureVector.from_json(message.value), origin)
+
+
+def is_label(message: Message) -> bool:
+    headers = message.headers or ()
+    if isinstance(headers, Mapping):
+        return headers.get(LABEL_HEADER[0]) == LABEL_HEADER[1]
+    return LABEL_HEADER in headers or list(LABEL_HEADER) in headers
 
 
 async def publish(ctx: StreamContext, learner: Learner, result: LearnResult) -> None:
@@ -49,10 +70,3 @@ async def publish(ctx: StreamContext, learner: Learner, result: LearnResult) -> 
         await ctx.send_dead_letter(letter)
     if ctx.snapshotter is not None:
         await ctx.snapshotter.after(learner, result)
-
-
-def _name(channel: faust.ChannelT) -> str | None:
-    try:
-        return channel.get_topic_name()
-    except NotImplementedError:  # an unnamed channel (agent tests): no labels come this way
-        return None

@@ -12,6 +12,7 @@ import pytest
 from online_models.config import parse_config
 from online_models.pipeline import Pipeline
 from streams.agents import features, labels, learn, validate
+from streams.checkpoints import Checkpointer
 from streams.context import StreamContext
 from streams.metrics import StreamMetrics
 from streams.topics import Topics
@@ -45,7 +46,8 @@ async def harness() -> AsyncIterator[Harness]:
     app = faust.App("agents-test", broker="kafka://127.0.0.1:1", store="memory://", value_serializer="raw")
     schema = faust.Schema(key_serializer="raw", value_serializer="raw")
     channels = [app.channel(schema=schema, maxsize=1000) for _ in fields(Topics)]
-    ctx = StreamContext(Pipeline(CONFIG), Topics(*channels), StreamMetrics(["nb"]))
+    pipeline, metrics = Pipeline(CONFIG), StreamMetrics(["nb"])
+    ctx = StreamContext(pipeline, Topics(*channels), metrics, Checkpointer(pipeline, metrics))
     table = app.Table("state", default=None)
     agents = {
         "validate": validate.register(app, ctx),
@@ -97,7 +99,7 @@ async def test_labels_are_keyed_by_event_id_and_invalid_ones_dead_lettered(harne
     async with harness.agents["labels"].test_context() as agent:
         await agent.put(b'{"event_id": "e7", "label": false, "ts": 5}', key=b"anything")
         await agent.put(b'{"event_id": "e8"}')
-    keyed = await harness.drain(harness.ctx.topics.labels_by_event)
+    keyed = await harness.drain(harness.ctx.topics.features)
     letters = await harness.drain(harness.ctx.topics.dlq)
     assert [(k["event_id"], k["label"]) for k in keyed] == [("e7", False)]
     assert [d["reason"] for d in letters] == ["missing_label"]

@@ -100,18 +100,6 @@ def test_an_invalid_label_message_is_a_dead_letter_with_its_reason() -> None:
     assert reasons == ["invalid_json", "missing_event_id", "missing_label", "invalid_type"]
 
 
-def test_entries_recovered_into_the_store_are_indexed_and_expire_with_their_partition() -> None:
-    first = EmbeddedRunner(Pipeline(config(["naive_bayes"], labels={"max_pending": 100})))
-    store = first.learner.pending.store
-    feed(first, [(EVENT, {k: v for k, v in e.items() if k != "label"}) for e in synthetic_events("agrawal", 50)])
-
-    restarted = Pipeline(config(["naive_bayes"], labels={"max_pending": 10})).new_learner(store, partition=0)
-    other_partition = Pipeline(config(["naive_bayes"])).new_learner(store, partition=1)
-    assert (len(restarted.pending), len(other_partition.pending)) == (50, 0)
-    restarted.pending.advance(0)
-    assert len(restarted.pending) == len(store) == 10  # the oldest 40 expired
-
-
 def test_a_redelivered_event_waiting_for_its_label_gets_its_first_answers_and_is_held_once() -> None:
     runner = EmbeddedRunner(Pipeline(config(["naive_bayes"])))
     events = list(with_delayed_labels(synthetic_events("agrawal", 30, seed=2), 30))

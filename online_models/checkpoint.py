@@ -1,0 +1,202 @@
+"""Partition checkpoints: the whole learning state of one stream partition at an exact offset.
+
+A checkpoint is the pickled :class:`~online_models.pipeline.Learner` of a partition (its models,
+drift detectors, promotion judges, delayed-label join, recent event ids and offsets), signed like
+a model snapshot. Learning is a deterministic function of the partition's log, so the state after
+offset ``n`` is the same whoever computed it: restoring it and replaying from ``n`` ends exactly
+where a run without a crash would have.
+
+>>> from online_models.config import StreamwiseConfig
+>>> from online_models.pipeline import Learner
+>>> config = StreamwiseConfig(models=[{"name": "nb", "recipe": "naive_bayes", "task": "binary"}])
+>>> learner = Learner(config, partition=3)
+>>> learner.offsets = {"features": {3: 42}}
+>>> cp = take(learner, config, b"k" * 32)
+>>> cp.position, restore(cp, config, b"k" * 32).partition
+(42, 3)
+>>> restore(Checkpoint(cp.blob, {**cp.metadata, "position": 99}, cp.signature), config, b"k" * 32)
+Traceback (most recent call last):
+...
+online_models.checkpoint.CheckpointError: tampered: checkpoint of partition 3 does not match its signature
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pickle
+import platform
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+import river
+
+from online_models.config import StreamwiseConfig
+from online_models.exceptions import StreamwiseError
+from online_models.pipeline import Learner
+from online_models.snapshot import canonical, signature
+
+
+class CheckpointError(StreamwiseError):
+    """A checkpoint was refused. ``reason``: ``unsigned``, ``tampered``, ``corrupt`` or ``config``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    blob: bytes
+    metadata: dict[str, Any]
+    signature: str
+
+    @property
+    def position(self) -> int:
+        """How far into its partition's log the state goes (the sum of its next offsets)."""
+        return int(self.metadata["position"])
+
+
+def fingerprint(config: StreamwiseConfig) -> str:
+    """What the state depends on besides the log: a checkpoint of other models is not restored."""
+    return hashlib.sha256(canonical(config.model_dump(mode="json"))).hexdigest()
+
+
+def position(offsets: dict[str, dict[int, int]]) -> int:
+    return sum(offset for parts in offsets.values() for offset in parts.values())
+
+
+def state_digest(obj: Any) -> str:
+    """sha256 over everything ``obj`` holds, by value: equal for equal learned state.
+
+    Pickled bytes are not a fair comparison: pickle writes a string once per object identity,
+    and identities differ after a restore, and River's Gaussian estimators each seed an unused
+    ``random.Random`` from the OS. This walks the object graph instead, writing every value (a
+    ``random.Random`` as a constant) in a canonical text form.
+    """
+    digest = hashlib.sha256()
+    _walk(obj, digest, set())
+    return digest.hexdigest()
+
+
+def _walk(obj: Any, digest: Any, path: set[int]) -> None:
+    write = digest.update
+    if obj is None or isinstance(obj, bool | int | float | str | bytes):
+        write(f"{type(obj).__name__}:{obj!r};".encode())
+        return
+    if id(obj) in path:  # a cycle back to an object being written
+        write(b"<cycle>;")
+        return
+    if type(obj) is random.Random:
+        write(b"<random>;")
+        return
+    path.add(id(obj))
+    write(f"<{type(obj).__module__}.{type(obj).__qualname__}".encode())
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            _walk(key, digest, path)
+            _walk(value, digest, path)
+    elif isinstance(obj, set | frozenset):
+        for text in sorted(repr(item) for item in obj):
+            write(text.encode())
+    elif isinstance(obj, list | tuple) or type(obj).__name__ == "deque":
+        for item in obj:
+            _walk(item, digest, path)
+    elif hasattr(obj, "tolist"):  # numpy arrays and scalars
+        _walk(obj.tolist(), digest, path)
+    elif hasattr(obj, "__dict__") or hasattr(type(obj), "__slots__"):
+        fields = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+        for cls in type(obj).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if hasattr(obj, name) and name not in fields:
+                    fields[name] = getattr(obj, name)
+        for name in sorted(fields):
+            write(name.encode())
+            _walk(fields[name], digest, path)
+    else:  # functions, classes, builtins: what they are, by name
+        write(getattr(obj, "__qualname__", repr(type(obj))).encode())
+    write(b">")
+    path.discard(id(obj))
+
+
+def take(learner: Learner, config: StreamwiseConfig, key: bytes) -> Checkpoint:
+    """Pickle and sign ``learner`` (CPU-bound: run it in an executor, with the learner still)."""
+    blob = pickle.dumps(learner, protocol=pickle.HIGHEST_PROTOCOL)
+    metadata = {
+        "partition": learner.partition,
+        "position": position(learner.offsets),
+        "offsets": {topic: {str(p): o for p, o in parts.items()} for topic, parts in learner.offsets.items()},
+        "events_seen": learner.events_seen,
+        "config": fingerprint(config),
+        "created_at": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
+        "river": river.__version__,
+        "python": platform.python_version(),
+        "size": len(blob),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    return Checkpoint(blob, metadata, signature(blob, metadata, key))
+
+
+def restore(checkpoint: Checkpoint, config: StreamwiseConfig, key: bytes) -> Learner:
+    """The learner of a checkpoint whose signature holds and whose config is ``config``."""
+    label = f"checkpoint of partition {checkpoint.metadata.get('partition')!s:.16}"
+    if not checkpoint.signature:
+        raise CheckpointError("unsigned", f"{label} has no signature")
+    try:
+        expected = signature(checkpoint.blob, checkpoint.metadata, key)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError("corrupt", f"{label}: metadata cannot be signed: {exc}") from None
+    if not hmac.compare_digest(expected, checkpoint.signature):
+        raise CheckpointError("tampered", f"{label} does not match its signature")
+    if checkpoint.metadata.get("config") != fingerprint(config):
+        raise CheckpointError("config", f"{label} was taken with another model config")
+    try:
+        learner = pickle.loads(checkpoint.blob)
+    except Exception as exc:
+        raise CheckpointError("corrupt", f"{label}: {exc}") from None
+    if not isinstance(learner, Learner):
+        raise CheckpointError("corrupt", f"{label} is not a learner")
+    return learner
+
+
+# Saved only when it goes further than the stored one: a worker that lost its partition in a
+# rebalance may still finish a checkpoint, and it must never take the stored state backwards.
+_SAVE_IF_FURTHER = """
+local stored = redis.call('HGET', KEYS[1], 'position')
+if stored and tonumber(stored) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'position', ARGV[1], 'metadata', ARGV[2], 'blob', ARGV[3], 'signature', ARGV[4])
+return 1
+"""
+
+
+class CheckpointStore:
+    """Checkpoints in Redis, one hash per consumer group and partition: ``<ns>:checkpoints:<group>:<p>``."""
+
+    def __init__(self, client: aioredis.Redis, namespace: str, group: str) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.group = group
+        self._save = client.register_script(_SAVE_IF_FURTHER)
+
+    def key(self, partition: int) -> str:
+        return f"{self.namespace}:checkpoints:{self.group}:{partition}"
+
+    async def save(self, checkpoint: Checkpoint) -> bool:
+        """Store ``checkpoint``; False when the stored one already goes as far (it covers this one)."""
+        args = [checkpoint.position, canonical(checkpoint.metadata), checkpoint.blob, checkpoint.signature]
+        return bool(await self._save(keys=[self.key(checkpoint.metadata["partition"])], args=args))
+
+    async def load(self, partition: int) -> Checkpoint | None:
+        fields = await self.client.hgetall(self.key(partition))
+        if not fields:
+            return None
+        try:
+            metadata = orjson.loads(fields[b"metadata"])
+            return Checkpoint(fields[b"blob"], metadata, fields[b"signature"].decode())
+        except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            raise CheckpointError("corrupt", f"checkpoint of partition {partition}: {exc}") from None

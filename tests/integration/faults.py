@@ -1,0 +1,98 @@
+"""Helpers of the fault tests: what a worker left in Redis, a no-fault reference, the fault table."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from dataclasses import dataclass
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from online_models import checkpoint
+from online_models.checkpoint import CheckpointStore, state_digest
+from online_models.config import StreamwiseConfig
+from online_models.events import FeatureVector, Origin
+from online_models.labels import parse_label_event
+from online_models.pipeline import Learner
+from streams.consumer import read_topic
+from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv
+
+REPORT = ROOT / "reports" / "faults.md"
+
+
+def final_learner(env: StreamEnv, config: StreamwiseConfig, partition: int) -> Learner:
+    """The learner of a partition's newest checkpoint, as a restarted worker would restore it."""
+
+    async def load() -> Learner:
+        client = aioredis.from_url(env.redis_url)
+        try:
+            found = await CheckpointStore(client, env.name, env.name).load(partition)
+        finally:
+            await client.aclose()
+        assert found is not None, f"no checkpoint of partition {partition}"
+        return checkpoint.restore(found, config, SIGNING_KEY.encode())
+
+    return asyncio.run(load())
+
+
+def replay_log(env: StreamEnv, config: StreamwiseConfig, partitions: int) -> dict[int, Learner]:
+    """A fault-free learner per partition fed the ``features`` log as it stands, read back from
+    Kafka: what any crash-free run over the same log computes."""
+    learners = {p: Learner(config, partition=p) for p in range(partitions)}
+    records = read_topic(env.bootstrap, env.topic("features"), timeout=120, idle=4)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        learner = learners[record.partition]
+        origin = Origin(env.topic("features"), record.partition, record.offset)
+        if b'"features"' in record.value:
+            learner.learn(FeatureVector.from_json(record.value), origin)
+        else:
+            learner.join_label(parse_label_event(record.value), origin)
+        learner.consumed(origin)
+    return learners
+
+
+def same_state(a: Learner, b: Learner) -> bool:
+    return [(state_digest(m.model), m.metric_values(), m.labeled) for m in a.models] == [
+        (state_digest(m.model), m.metric_values(), m.labeled) for m in b.models
+    ]
+
+
+def predicted_ids(env: StreamEnv) -> Counter[str]:
+    """How many predictions each event_id got (any model): redeliveries show up as > models."""
+    records = read_topic(env.bootstrap, env.topic("predictions"), timeout=180, idle=5)
+    return Counter(orjson.loads(r.value)["event_id"] for r in records)
+
+
+def model_status(env: StreamEnv, model: str) -> dict[int, dict]:
+    client = redis.Redis.from_url(env.redis_url)
+    raw = client.hgetall(f"{env.name}:models:{model}:status")
+    return {int(p): orjson.loads(doc) for p, doc in raw.items()}
+
+
+@dataclass
+class FaultRow:
+    fault: str
+    produced: int
+    predicted: int
+    learned: int
+    lost: int
+    learned_twice: int
+
+
+def print_table(rows: list[FaultRow]) -> None:
+    """The fault table, on the terminal even under pytest's capture."""
+    lines = [
+        "",
+        "| fault | events produced | predicted | learned | lost | learned twice |",
+        "|---|---|---|---|---|---|",
+        *(f"| {r.fault} | {r.produced} | {r.predicted} | {r.learned} | {r.lost} | {r.learned_twice} |" for r in rows),
+    ]
+    text = "\n".join(lines) + "\n"
+    sys.__stdout__.write(text)
+    sys.__stdout__.flush()
+    REPORT.parent.mkdir(exist_ok=True)
+    with REPORT.open("a") as report:  # CI prints it after the run
+        report.write(text)
