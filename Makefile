@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint bench up down services clean
+.PHONY: run test faults unit lint bench up down services clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ services:
 # PYTEST_ADDOPTS passes through untouched (pytest reads it from the environment).
 test: $(STAMP) services
 	$(BIN)/python -m pytest
+
+# Kill -9, broker and Redis restarts, a worker lost from a group: prints the fault table.
+faults: $(STAMP) services
+	rm -f reports/faults.md
+	$(BIN)/python -m pytest -m faults tests/integration/test_faults.py
+	cat reports/faults.md
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit tests/contract tests/agents online_models

@@ -1,13 +1,21 @@
-"""ASGI middleware: request body size limit and per-route latency metrics."""
+"""Request limits (body size; JSON depth and strictness) and per-route latency metrics."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import ApiMetrics
+
+# The deepest request body the API takes is 4 levels (a batch: items, item, features, value).
+MAX_JSON_DEPTH = 32
 
 
 class BodyLimit:
@@ -74,3 +82,60 @@ class LatencyMetrics:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
             self.metrics.requests.labels(path, str(status["code"])).observe(time.perf_counter() - started)
+
+
+class JSONBodyError(json.JSONDecodeError):
+    """A body that is not strict JSON (FastAPI answers 422 ``json_invalid`` with ``msg`` in ``ctx.error``)."""
+
+    def __init__(self, msg: str, pos: int = 0) -> None:
+        super().__init__(msg, "", pos)
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays and objects deeper than ``limit`` levels (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON (no NaN or Infinity, valid UTF-8) nested at most ``MAX_JSON_DEPTH`` levels.
+
+    The standard library parser recurses: a deeply nested body raises RecursionError, which FastAPI
+    answers with a vague 400; and it takes NaN, 1e400 and lone surrogates, which fail validation
+    into error answers that cannot be rendered (500).
+    """
+    too_deep = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise JSONBodyError(too_deep if "depth limit" in exc.msg else exc.msg, exc.pos) from None
+    if _depth_over(value, MAX_JSON_DEPTH):
+        raise JSONBodyError(too_deep)
+    return value
+
+
+class StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """A route whose JSON body is parsed by ``parse_json``: give it to an ``APIRouter(route_class=...)``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_json_handler(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict_json_handler

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
+from api.dependencies import require_predict_key
 from api.limits import BodyLimit, LatencyMetrics
 from api.metrics import ApiMetrics
 from api.routes import alerts, health, models, predict
@@ -34,13 +37,39 @@ class Backends:
 
 
 def redis_backends(settings: ApiSettings) -> Backends:
-    client = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = aioredis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=5, **settings.redis_options()
+    )
     return Backends(
         ModelRegistry(client, settings.redis_namespace, settings.signing_key()),
         FeatureStore(client, settings.redis_namespace),
         AlertLog(client, settings.redis_namespace),
         client.aclose,
     )
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def _document_optional_predict_key(app: FastAPI, routers: Iterable[APIRouter]) -> None:
+    """The predict routes check X-API-Key only with STREAMWISE_PREDICT_REQUIRES_KEY and a key set:
+    otherwise their OpenAPI security requirement is optional (``{}``), as it is in fact."""
+    routes = [route for router in routers for route in router.routes]
+    paths = {r.path for r in routes if isinstance(r, APIRoute) and require_predict_key in _calls(r.dependant)}
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path in paths:
+                for operation in schema["paths"][path].values():
+                    operation["security"] = [{}, *operation.get("security", [])]
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -77,8 +106,11 @@ def create_app(
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMetrics, metrics=metrics)
-    for router in (predict.router, models.router, alerts.router, health.router):
+    routers = (predict.router, models.router, alerts.router, health.router)
+    for router in routers:
         app.include_router(router)
+    if not (settings.predict_requires_key and settings.api_key is not None):
+        _document_optional_predict_key(app, routers)
 
     @app.exception_handler(RedisError)
     async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models import snapshot
+from streams.settings import check_redis_ca_certs, redacted_repr_args, redis_tls_options
 
 
 class ApiSettings(BaseSettings):
@@ -26,6 +29,27 @@ class ApiSettings(BaseSettings):
     max_batch: int = Field(default=100, ge=1, le=10_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     reload_poll_seconds: float = Field(default=1.0, gt=0)
+    # CA bundle verifying the Redis server of a rediss:// URL (default: the system's).
+    redis_ssl_ca_certs: FilePath | None = None
+
+    @field_validator("redis_ssl_ca_certs", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_ssl_ca_certs")
+    @classmethod
+    def _redis_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return check_redis_ca_certs(value, info.data.get("redis_url"))
 
     def signing_key(self) -> bytes:
         return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)
+
+    def redis_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``redis.asyncio.from_url(settings.redis_url, ...)`` for TLS (the URL
+        carries the password and, as ``rediss://``, TLS itself): empty unless redis_ssl_ca_certs."""
+        return redis_tls_options(self.redis_ssl_ca_certs)
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """repr() and str() mask the Redis URL's password; SecretStr fields mask themselves."""
+        return redacted_repr_args(super().__repr_args__())

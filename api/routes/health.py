@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from api.dependencies import MetricsDep, ServerDep
+from api.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +18,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {}})
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Not ready."}})
 async def readyz(server: ServerDep) -> JSONResponse:
     """Ready when Redis answers and at least one champion is loaded; otherwise says what is wrong."""
     problems = []
@@ -32,6 +33,6 @@ async def readyz(server: ServerDep) -> JSONResponse:
     return JSONResponse({"ready": not problems, "problems": problems, "serving": serving}, status_code=status)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(metrics: MetricsDep) -> Response:
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

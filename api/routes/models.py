@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from api.dependencies import AdminKey, RegistryDep, ServerDep
-from api.schemas import ModelSummary, RollbackRequest, VersionRequest
+from api.limits import StrictJSONRoute
+from api.schemas import ModelSummary, RollbackRequest, VersionRequest, errors
 from online_models.registry import RegistryError
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], route_class=StrictJSONRoute)
 
 
 async def _summary(name: str, registry: RegistryDep, server: ServerDep) -> ModelSummary:
@@ -29,24 +30,24 @@ async def _known(name: str, registry: RegistryDep) -> None:
         raise HTTPException(404, f"unknown model {name!r}")
 
 
-@router.get("", response_model=list[ModelSummary])
+@router.get("", response_model=list[ModelSummary], responses=errors(503))
 async def list_models(registry: RegistryDep, server: ServerDep) -> list[ModelSummary]:
     return [await _summary(name, registry, server) for name in await registry.names()]
 
 
-@router.get("/{name}", response_model=ModelSummary, responses={404: {}})
+@router.get("/{name}", response_model=ModelSummary, responses=errors(404, 503))
 async def get_model(name: str, registry: RegistryDep, server: ServerDep) -> ModelSummary:
     await _known(name, registry)
     return await _summary(name, registry, server)
 
 
-@router.get("/{name}/versions", responses={404: {}})
+@router.get("/{name}/versions", responses=errors(404, 503))
 async def list_versions(name: str, registry: RegistryDep) -> dict[str, Any]:
     await _known(name, registry)
     return {"name": name, "versions": await registry.versions(name), "history": await registry.history(name)}
 
 
-@router.post("/{name}/promote", responses={401: {}, 403: {}, 404: {}})
+@router.post("/{name}/promote", responses=errors(401, 403, 404, 413, 503))
 async def promote(name: str, body: VersionRequest, registry: RegistryDep, _: AdminKey) -> dict[str, Any]:
     await _known(name, registry)
     try:
@@ -56,7 +57,7 @@ async def promote(name: str, body: VersionRequest, registry: RegistryDep, _: Adm
     return {"name": name, "champion": champion.to_dict()}
 
 
-@router.post("/{name}/rollback", responses={401: {}, 403: {}, 404: {}, 409: {}})
+@router.post("/{name}/rollback", responses=errors(401, 403, 404, 409, 413, 503))
 async def rollback(name: str, body: RollbackRequest, registry: RegistryDep, _: AdminKey) -> dict[str, Any]:
     await _known(name, registry)
     try:

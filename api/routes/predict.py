@@ -9,15 +9,16 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException
 
 from api.dependencies import EngineerDep, FeatureStoreDep, MetricsDep, PredictKey, ServerDep, SettingsDep
+from api.limits import StrictJSONRoute
 from api.metrics import ApiMetrics
-from api.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
+from api.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse, errors
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.exceptions import InvalidEventError
 from online_models.features import FeatureEngineer
 from online_models.stores import FeatureStore
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
 
 
 def _json_key(label: object) -> str:
@@ -80,12 +81,12 @@ def _predictor(
 PredictorDep = Annotated[Predictor, Depends(_predictor)]
 
 
-@router.post("/predict", response_model=PredictResponse, responses={404: {}, 503: {}})
+@router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 413, 422, 503))
 async def predict(body: PredictRequest, predictor: PredictorDep, _: PredictKey) -> PredictResponse:
     return await predictor.predict(body)
 
 
-@router.post("/predict/batch", response_model=BatchResponse, responses={404: {}, 413: {}, 503: {}})
+@router.post("/predict/batch", response_model=BatchResponse, responses=errors(401, 403, 404, 413, 422, 503))
 async def predict_batch(body: BatchRequest, predictor: PredictorDep, _: PredictKey) -> BatchResponse:
     if len(body.items) > predictor.settings.max_batch:
         raise HTTPException(413, f"items: at most {predictor.settings.max_batch} per batch, got {len(body.items)}")

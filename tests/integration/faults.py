@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import redis
@@ -96,3 +100,37 @@ def print_table(rows: list[FaultRow]) -> None:
     REPORT.parent.mkdir(exist_ok=True)
     with REPORT.open("a") as report:  # CI prints it after the run
         report.write(text)
+
+
+class OwnRedis:
+    """A redis-server of one test, with an append-only file, so a restart keeps its data."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder)]
+        self.process = subprocess.Popen([*command, "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            redis.Redis.from_url(self.url).shutdown(nosave=False)  # flushes the append-only file
+            self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
