@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test faults unit lint bench up down services clean
+.PHONY: run test faults unit lint bench up down status services clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,11 +42,21 @@ bench: $(STAMP) services
 	$(BIN)/python bench/drift_detectors.py
 	$(BIN)/python bench/serving.py
 
-up: services
+# The local stack as processes, no Docker: Kafka, Redis, the topics, then Prometheus, the worker and
+# the API (infra/stack.sh; logs in .run/logs, pid files in .run). STREAMWISE_DEV=1 without a key.
+up: $(STAMP) services
+	$(BIN)/streamwise topics create
+	infra/stack.sh start
+	@echo "make status (or $(BIN)/streamwise status) shows it; make down stops it"
 
+# Reverse order; each script stops only what it started.
 down:
-	-infra/kafka/kafka.sh stop
+	-infra/stack.sh stop
 	-infra/redis.sh stop
+	-infra/kafka/kafka.sh stop
+
+status: $(STAMP)
+	$(BIN)/streamwise status
 
 clean: down
 	rm -rf .run

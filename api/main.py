@@ -12,28 +12,32 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
 from api.dependencies import require_predict_key
 from api.limits import BodyLimit, LatencyMetrics
 from api.metrics import ApiMetrics
-from api.routes import alerts, health, models, predict
+from api.routes import alerts, dashboard, health, models, predict
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.config import load_config
 from online_models.features import FeatureEngineer, FeatureSpec
 from online_models.registry import ModelRegistry
+from online_models.status import ModelStatusStore
 from online_models.stores import AlertLog, FeatureStore
 
 
 @dataclass
 class Backends:
-    """Where the API reads models, features and alerts: Redis, or the embedded demo's own."""
+    """Where the API reads models, features, alerts and the worker's model status: Redis, or the
+    embedded demo's own (``status`` None: the dashboard shows the registry and alerts only)."""
 
     registry: Any
     features: Any
     alerts: Any
     close: Callable[[], Awaitable[None]] | None = None
+    status: Any = None
 
 
 def redis_backends(settings: ApiSettings) -> Backends:
@@ -45,6 +49,7 @@ def redis_backends(settings: ApiSettings) -> Backends:
         FeatureStore(client, settings.redis_namespace),
         AlertLog(client, settings.redis_namespace),
         client.aclose,
+        ModelStatusStore(client, settings.redis_namespace),
     )
 
 
@@ -91,6 +96,7 @@ def create_app(
         app.state.server = server
         app.state.features = parts.features
         app.state.alerts = parts.alerts
+        app.state.status = parts.status
         app.state.engineer = FeatureEngineer(spec)
         await server.start()
         yield
@@ -106,9 +112,10 @@ def create_app(
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMetrics, metrics=metrics)
-    routers = (predict.router, models.router, alerts.router, health.router)
+    routers = (predict.router, models.router, alerts.router, health.router, dashboard.router)
     for router in routers:
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     if not (settings.predict_requires_key and settings.api_key is not None):
         _document_optional_predict_key(app, routers)
 

@@ -119,3 +119,110 @@ class ModelSummary(BaseModel):
     champion: dict[str, Any] | None
     serving: int | None = Field(description="Version this API process serves now.")
     versions: list[int]
+
+
+# -- GET /dashboard/data ------------------------------------------------------------------------
+Metrics = dict[str, float | None]  # per River metric; null while it has no value
+
+
+class DashboardPoint(BaseModel):
+    """One point of a model's prequential history (every ``history_every`` labeled events)."""
+
+    labeled: int
+    events: int = Field(description="Events its partition had seen: the charts' x axis.")
+    metrics: Metrics
+    model_version: int | None = Field(
+        description="The model's version (drift actions bump it) at this point: exact for a model on one partition "
+        "whose drift actions are among the recent alerts, else the version at the worker's next status write (one "
+        "interval late at most); null when unknown (a point from before the worker process that published it, "
+        "when the model had changed version since)."
+    )
+    at: str | None = Field(description="When the worker first published the point (within a status interval).")
+
+
+class DashboardStatus(BaseModel):
+    """The worker's status of one model (a champion or a challenger) on one stream partition."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    slot: str | None = Field(default=None, description="Its model name: the champion's, for a challenger.")
+    partition: int
+    model_version: int
+    recipe: str
+    task: str
+    events: int
+    labeled: int
+    scored: int
+    metrics: Metrics
+    updated_at: str
+    history: list[DashboardPoint] = Field(default_factory=list, description="The last points, oldest first.")
+
+
+class DashboardVersion(BaseModel):
+    """A kept version in the registry (from its snapshot's metadata)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int
+    candidate: str
+    model_version: int | None = None
+    partition: int | None = None
+    created_at: str | None = None
+    reason: str | None = None
+    events_seen: int | None = None
+    labeled: int | None = None
+    metrics: Metrics = Field(default_factory=dict)
+
+
+class DashboardChange(BaseModel):
+    """A promotion or rollback from the registry's log."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event: str = Field(description="promoted or rolled_back")
+    version: int
+    candidate: str = ""
+    pinned: bool
+    by: str
+    reason: str
+    at: str
+    events_seen: int | None = Field(
+        default=None,
+        description="Its place on the x axis: an automatic promotion's version's events, else the events at its "
+        "time (from the history's publication times); null when unknown.",
+    )
+
+
+class DashboardModel(BaseModel):
+    """One model name (what predict, promote and rollback take) with its candidates' status."""
+
+    name: str
+    champion: dict[str, Any] | None
+    serving: int | None = Field(description="Version this API process serves now.")
+    versions: list[DashboardVersion] = Field(description="Oldest first.")
+    changes: list[DashboardChange] = Field(description="Promotions and rollbacks, oldest first.")
+    status: list[DashboardStatus] = Field(description="Per candidate and partition.")
+
+
+class DashboardAlert(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    alert_id: str
+    model: str | None
+    kind: str
+    detector: str
+    feature: str | None
+    event_id: str
+    events_seen: int
+    ts: str
+    details: dict[str, Any]
+    action: str | None = None
+
+
+class DashboardData(BaseModel):
+    """Everything the dashboard page draws, in one poll."""
+
+    generated_at: str
+    models: list[DashboardModel]
+    alerts: list[DashboardAlert] = Field(description="The most recent drift alerts, oldest first.")

@@ -1,24 +1,119 @@
-"""Live model status in Redis: counts and prequential metrics per model and stream partition.
+"""Live model status in Redis: counts, prequential metrics and their recent history per model and
+stream partition.
 
 One hash per model, ``<namespace>:models:<name>:status``, with one field per partition holding a
-JSON document. The worker writes it on a timer; the API and the CLI read it.
+JSON document, and a set of the model names that reported, ``<namespace>:models:status-names``
+(readers list models without scanning the keyspace). The worker writes them on a timer; the API
+(``/models``, ``/dashboard``) and the CLI read them.
+
+A document carries the last ``HISTORY_POINTS`` points of the model's prequential history, each
+with the model version that produced it, so the dashboard can draw the metric over the stream and
+tell the versions apart without reading the worker's checkpoints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+import bisect
+import math
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import orjson
 import redis.asyncio as aioredis
 
-from online_models.evaluation import PrequentialModel
+from online_models.alerts import Alert
+from online_models.evaluation import HistoryPoint, PrequentialModel
+from online_models.policy import BACKGROUND_SWAP, RESET
+
+HISTORY_POINTS = 500  # per document: bounds what the worker writes every status interval
+VERSION_ACTIONS = (RESET, BACKGROUND_SWAP)  # the drift actions that bump a model's version
 
 
-def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict[str, Any]:
+Point = dict[str, Any]  # a history point as the status document holds it
+
+
+@dataclass
+class _Trail:
+    """What the publisher remembers of one model object between two status writes: the points it
+    wrote, rendered once (a point never changes after it is recorded)."""
+
+    seen: int  # len(model.history) at the last write
+    points: deque[Point] = field(default_factory=lambda: deque(maxlen=HISTORY_POINTS))
+
+
+# Keyed by id(model); an entry goes when its model is garbage collected (weakref.finalize), so
+# an id is never reused while its entry lives. The worker's event loop is the only writer.
+_TRAILS: dict[int, _Trail] = {}
+
+
+def _point(point: HistoryPoint, version: int | None, at: str | None) -> Point:
+    return {
+        "labeled": point.labeled,
+        "events": point.events,
+        "metrics": _finite(point.metrics),
+        "model_version": version,
+        "at": at,
+    }
+
+
+def _trail(model: PrequentialModel) -> _Trail:
+    """The model's trail, started when it is first seen: points it already had keep version 1 when
+    the model never changed version (then every point is version 1), else an unknown version."""
+    key = id(model)
+    trail = _TRAILS.get(key)
+    if trail is None or trail.seen > len(model.history):
+        trail = _TRAILS[key] = _Trail(seen=len(model.history))
+        weakref.finalize(model, _TRAILS.pop, key, None)
+        known = 1 if model.version == 1 else None
+        trail.points.extend(_point(p, known, None) for p in model.history[-HISTORY_POINTS:])
+    return trail
+
+
+def _tagged_history(model: PrequentialModel, now: datetime) -> list[Point]:
+    """The last points with their version and when they were first written: a point recorded since
+    the last write gets the version of now, which is exact unless a drift action came within that
+    status interval (the API corrects that from the alerts where it can)."""
+    trail = _trail(model)
+    new = model.history[trail.seen :][-HISTORY_POINTS:]
+    at = now.isoformat(timespec="milliseconds")
+    trail.points.extend(_point(p, model.version, at) for p in new)
+    trail.seen = len(model.history)
+    return list(trail.points)
+
+
+def version_changes(alerts: Iterable[Alert], model: str) -> list[int]:
+    """``events_seen`` of each alert whose drift action bumped ``model``'s version, in order."""
+    return sorted(a.events_seen for a in alerts if a.model == model and a.action in VERSION_ACTIONS)
+
+
+def _exact_history(model: PrequentialModel, changes: Sequence[int]) -> list[Point]:
+    """The last points with versions from the version changes (a change at events E came after the
+    point recorded on that event: detectors run after scoring)."""
+    later = len(changes)
+    return [
+        _point(p, model.version - (later - bisect.bisect_left(changes, p.events)), None)
+        for p in model.history[-HISTORY_POINTS:]
+    ]
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
+    """JSON has no NaN or infinity: a metric without a value yet is null."""
+    return {name: value if math.isfinite(value) else None for name, value in metrics.items()}
+
+
+def model_status(
+    model: PrequentialModel, partition: int, now: datetime, *, changes: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """The status document of ``model``; ``changes`` (see ``version_changes``), when every drift
+    action is known, gives each history point its exact version."""
+    history = _exact_history(model, changes) if changes is not None else _tagged_history(model, now)
     return {
         "model": model.name,
+        "slot": model.slot,
         "partition": partition,
         "model_version": model.version,
         "recipe": model.spec.recipe,
@@ -28,7 +123,16 @@ def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict
         "scored": model.scored,
         "metrics": model.metric_values(),
         "updated_at": now.isoformat(timespec="milliseconds"),
+        "history": history,
     }
+
+
+class StatusSource(Protocol):
+    """Where the API reads model status: Redis, or the embedded demo's own models."""
+
+    async def names(self) -> list[str]: ...
+
+    async def get(self, model: str) -> dict[int, dict[str, Any]]: ...
 
 
 class ModelStatusStore:
@@ -41,18 +145,54 @@ class ModelStatusStore:
     def key(self, model: str) -> str:
         return f"{self.namespace}:models:{model}:status"
 
+    @property
+    def names_key(self) -> str:
+        return f"{self.namespace}:models:status-names"
+
     async def publish(self, statuses: Iterable[dict[str, Any]]) -> int:
         """Write the given status documents in one round trip; returns how many were written."""
         pipe = self.client.pipeline(transaction=False)
+        names: set[str] = set()
         count = 0
         for status in statuses:
             pipe.hset(self.key(status["model"]), str(status["partition"]), orjson.dumps(status))
+            names.add(status["model"])
             count += 1
         if count:
+            pipe.sadd(self.names_key, *sorted(names))
             await pipe.execute()
         return count
+
+    async def names(self) -> list[str]:
+        """Every model that has reported a status."""
+        return sorted(n.decode() if isinstance(n, bytes) else n for n in await self.client.smembers(self.names_key))
 
     async def get(self, model: str) -> dict[int, dict[str, Any]]:
         """The status of ``model`` per partition (empty when the model has not reported yet)."""
         raw = await self.client.hgetall(self.key(model))
         return {int(partition): orjson.loads(doc) for partition, doc in raw.items()}
+
+
+class MemoryModelStatus:
+    """The embedded demo's status (one partition), made from its models when asked: it has every
+    alert of the run, so each history point gets its exact version."""
+
+    def __init__(
+        self,
+        models: Callable[[], Iterable[PrequentialModel]],
+        alerts: Iterable[Alert] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
+    ) -> None:
+        self.models = models
+        self.alerts = list(alerts)
+        self.clock = clock
+
+    async def names(self) -> list[str]:
+        return sorted(model.name for model in self.models())
+
+    async def get(self, model: str) -> dict[int, dict[str, Any]]:
+        found = next((m for m in self.models() if m.name == model), None)
+        if found is None:
+            return {}
+        doc = model_status(found, 0, self.clock(), changes=version_changes(self.alerts, model))
+        return {0: orjson.loads(orjson.dumps(doc))}  # as read from Redis: NaN as null

@@ -24,6 +24,7 @@ from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, r
 from streams.models_cli import models_app
 from streams.producer import encode_event, encode_label, encode_line, produce
 from streams.settings import Settings
+from streams.status_cli import status
 
 app = typer.Typer(
     help="Streamwise: online River models learning from Kafka, evaluated prequentially.",
@@ -34,6 +35,7 @@ topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=Tru
 app.add_typer(topics_app, name="topics")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(models_app, name="models")
+app.command()(status)
 console = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -113,7 +115,9 @@ def run(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of events.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
     label_delay: Annotated[int, typer.Option(min=0, help="Labels arrive this many events late (0: inline).")] = 100,
-    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    out: Annotated[
+        Path, typer.Option(help="Where to write the JSON report; the PNG plot goes next to it (.png).")
+    ] = Path(".run/report.json"),
     serve: Annotated[bool, typer.Option(help="Then serve the learned models over HTTP until Ctrl-C.")] = True,
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
     registry: Annotated[Path, typer.Option(help="Folder of the demo's model registry.")] = Path(".run/registry"),
@@ -128,11 +132,19 @@ def run(
     )
     report, runner = _run_with_progress(cfg, _synthetic_messages(synthetic, n, seed, label_delay), n)
     _print_summary(report)
-    if out:
-        write_report(report, out)
-        console.print(f"report written to {out}")
+    _write_run_outputs(report, out)
     if serve:
         _serve_demo(runner, report, registry, key, config or _settings().config, port)
+
+
+def _write_run_outputs(report: EmbeddedReport, out: Path) -> tuple[Path, Path]:
+    """The JSON report at ``out`` and its plot next to it (same name, ``.png``)."""
+    from streams.plot import plot_report
+
+    write_report(report, out)
+    plot = plot_report(report, out.with_suffix(".png"))
+    console.print(f"report written to {out}\nplot written to {plot}", soft_wrap=True, markup=False, highlight=False)
+    return out, plot
 
 
 def _serve_demo(
@@ -151,7 +163,8 @@ def _serve_demo(
     example = next(iter(runner.features.vectors.items()), None)
     say(
         f"\nServing {len({m.slot for m in runner.learner.models})} models on http://127.0.0.1:{port} "
-        f"(registry in {root}); docs at http://127.0.0.1:{port}/docs. Try:"
+        f"(registry in {root}); docs at http://127.0.0.1:{port}/docs.\n"
+        f"Dashboard: http://127.0.0.1:{port}/dashboard\nTry:"
     )
     if example is not None:
         key_name, features = example
@@ -252,7 +265,7 @@ def worker() -> None:
     admin.create_stream_topics(settings)
     faust_app, ctx = build_worker_app(settings, cfg)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=ctx.metrics.registry)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=ctx.metrics.registry)
     import faust
 
     faust.Worker(faust_app, loglevel=settings.log_level.upper()).execute_from_commandline()

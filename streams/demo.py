@@ -1,7 +1,7 @@
 """After the embedded stream, ``make run`` serves the learned models over HTTP.
 
 Each model is snapshotted (signed) into a registry in a local folder; the API reads it and the
-run's own features (predict by key) and alerts: no Redis needed.
+run's own features (predict by key), alerts and model status (the dashboard): no Redis needed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from online_models.alerts import Alert
 from online_models.file_registry import FileRegistry
 from online_models.pipeline import EmbeddedRunner
 from online_models.registry import register
+from online_models.status import MemoryModelStatus
 from online_models.stores import MemoryAlertLog
 
 
@@ -39,4 +40,8 @@ def demo_app(runner: EmbeddedRunner, alerts: list[Alert], root: Path, key: bytes
     settings = ApiSettings(
         snapshot_key=SecretStr(key.decode()), api_key=SecretStr("demo"), config=config, reload_poll_seconds=1.0
     )
-    return create_app(settings, backends=lambda _: Backends(registry, runner.features, MemoryAlertLog(alerts)))
+    status = MemoryModelStatus(lambda: runner.learner.models, alerts)
+    return create_app(
+        settings,
+        backends=lambda _: Backends(registry, runner.features, MemoryAlertLog(alerts), status=status),
+    )

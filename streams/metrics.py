@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,6 +13,20 @@ from online_models.pipeline import LearnResult
 
 # Label delays from a click (seconds) to a chargeback (weeks).
 DELAY_BUCKETS = (0.1, 1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+
+
+def partition_lag(high: int | None, position: int | None, low: int = 0) -> int | None:
+    """Messages of a partition not consumed yet: the high watermark (the next offset to be written)
+    minus the position (the next offset to read), never negative. Without a position (nothing
+    committed yet) everything from the low watermark counts; None when the high watermark is unknown.
+
+    >>> partition_lag(120, 100), partition_lag(120, 121), partition_lag(120, None, low=20), partition_lag(None, 5)
+    (20, 0, 100, None)
+    """
+    if high is None or high < 0:
+        return None
+    start = position if position is not None and position >= 0 else low
+    return max(high - max(start, low), 0)
 
 
 class StreamMetrics:
@@ -126,6 +141,19 @@ class StreamMetrics:
             "Messages redelivered below a restored checkpoint: skipped, already in the state.",
             registry=self.registry,
         )
+        self.consumer_lag = Gauge(
+            "streamwise_consumer_lag",
+            "Messages not yet read by the worker's consumer (high watermark minus position), per input partition.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.snapshot_timestamp = Gauge(
+            "streamwise_snapshot_timestamp_seconds",
+            "Unix time of the newest snapshot saved, per model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self._lag_series: set[tuple[str, str]] = set()
         self.duplicates = Counter(
             "streamwise_duplicate_events",
             "Events delivered again (same event_id): neither learned nor scored twice.",
@@ -164,6 +192,20 @@ class StreamMetrics:
         self.snapshots.labels(model, metadata["reason"]).inc()
         self.snapshot_seconds.observe(seconds)
         self.snapshot_bytes.labels(model).set(metadata["size"])
+        created = metadata.get("created_at")
+        if isinstance(created, str):
+            self.snapshot_timestamp.labels(model).set(datetime.fromisoformat(created).timestamp())
+        else:
+            self.snapshot_timestamp.labels(model).set_to_current_time()
+
+    def observe_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """Set the lag of each assigned input partition; drop the series of partitions gone elsewhere."""
+        current = {(topic, str(partition)): lag for (topic, partition), lag in lags.items()}
+        for series in self._lag_series - current.keys():
+            self.consumer_lag.remove(*series)
+        for series, lag in current.items():
+            self.consumer_lag.labels(*series).set(lag)
+        self._lag_series = set(current)
 
     def observe_alert(self, alert: Alert) -> None:
         self.alerts.labels(alert.model or "", alert.kind, alert.detector).inc()

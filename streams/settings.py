@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     status_interval: float = Field(default=1.0, gt=0)
     web_port: int = Field(default=6066, ge=0, le=65535)
     metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Loopback by default; a container sets 0.0.0.0 so that Prometheus in another one can scrape it.
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
     store: str = "memory://"
     # How long the broker waits for a silent worker before moving its partitions to another one.
     session_timeout: float = Field(default=10.0, ge=6.0)

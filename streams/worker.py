@@ -20,6 +20,7 @@ from streams.agents import features, labels, learn, validate
 from streams.app import create_app
 from streams.checkpoints import Checkpointer
 from streams.context import StreamContext
+from streams.lag import consumer_lags
 from streams.metrics import StreamMetrics
 from streams.online_state import OnlineState
 from streams.settings import Settings
@@ -93,6 +94,10 @@ def build_worker_app(
         for partition, learner in list(ctx.learners.items()):
             ctx.metrics.observe_models(partition, learner.models, len(learner.pending))
             statuses.extend(model_status(model, partition, now) for model in learner.models)
+        try:
+            ctx.metrics.observe_consumer_lag(consumer_lags(app))
+        except Exception as exc:  # a rebalance under way: the next tick measures again
+            log.debug("consumer lag not measured: %s", exc)
         if ctx.online is not None:
             await ctx.online.flush()
         if status is not None:

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,7 @@ class StreamEnv:
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams", "worker"],
             env=self.env(STREAMWISE_WEB_PORT=str(_free_port()), **extra_env),
-            cwd=ROOT,
+            cwd=self.tmp,  # Faust's <app-id>-data folder goes there, not into the repository
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -121,6 +122,28 @@ class StreamEnv:
         client = redis.Redis.from_url(self.redis_url)
         for key in client.scan_iter(f"{self.name}:*"):
             client.delete(key)
+
+
+# One hoeffding tree whose drift detector resets it: on agrawal_drift with late labels it fires reliably.
+DRIFT_RESET_MODELS = [
+    {"name": "ht", "recipe": "hoeffding_tree", "task": "binary", "drift": {"detector": "fhddm", "policy": "reset"}}
+]
+
+
+@contextmanager
+def background(args: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """A process running beside the test (an API, Prometheus), terminated then killed on the way out."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture

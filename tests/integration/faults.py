@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from online_models.events import FeatureVector, Origin
 from online_models.labels import parse_label_event
 from online_models.pipeline import Learner
 from streams.consumer import read_topic
-from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv
+from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv, _free_port
 
 REPORT = ROOT / "reports" / "faults.md"
 
@@ -107,7 +106,7 @@ class OwnRedis:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.port = free_port()
+        self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
@@ -128,9 +127,3 @@ class OwnRedis:
         if self.process is not None and self.process.poll() is None:
             redis.Redis.from_url(self.url).shutdown(nosave=False)  # flushes the append-only file
             self.process.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -11,7 +11,7 @@ import redis
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from streams.consumer import read_topic
 from streams.producer import encode_event, encode_label, produce
-from tests.integration.conftest import StreamEnv, wait_for
+from tests.integration.conftest import DRIFT_RESET_MODELS, StreamEnv, wait_for
 from tests.support.http_sink import recording_server
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
@@ -20,17 +20,7 @@ N, P, DELAY = 4000, 2000, 50  # agrawal_drift switches concept at P; labels come
 
 
 def test_a_drifting_stream_with_late_labels_raises_an_alert_and_resets_the_model(stream_env: StreamEnv) -> None:
-    stream_env.write_config(
-        [
-            {
-                "name": "ht",
-                "recipe": "hoeffding_tree",
-                "task": "binary",
-                "drift": {"detector": "fhddm", "policy": "reset"},
-            }
-        ],
-        labels={"ttl_seconds": 3600},
-    )
+    stream_env.write_config(DRIFT_RESET_MODELS, labels={"ttl_seconds": 3600})
     stream_env.create_topics()
     with recording_server(fail_first=1) as webhook:
         stream_env.start_worker(STREAMWISE_ALERT_WEBHOOK_URL=webhook.url, STREAMWISE_ALERT_WEBHOOK_BACKOFF="0.1")

@@ -1,0 +1,177 @@
+"""The live dashboard: a static page (``/dashboard``, assets under ``/static``) that polls one JSON
+document (``/dashboard/data``) with the registry, the worker's model status and recent alerts.
+
+The page is plain HTML and JS with a vendored chart library: no build step, and nothing loaded
+from another origin (its Content-Security-Policy says so). Promote and rollback buttons call the
+admin routes with the X-API-Key typed into the page: the server never sees it outside that header.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from api.dependencies import AlertLogDep, RegistryDep, ServerDep
+from api.schemas import (
+    DashboardAlert,
+    DashboardChange,
+    DashboardData,
+    DashboardModel,
+    DashboardStatus,
+    DashboardVersion,
+    errors,
+)
+from api.serving import ModelServer
+from online_models.status import VERSION_ACTIONS, StatusSource
+from online_models.stores import AlertLog
+
+router = APIRouter(tags=["dashboard"])
+STATIC = Path(__file__).resolve().parents[1] / "static"
+RECENT_ALERTS = 200
+# Everything from this origin; inline scripts refused, so an injected value cannot run.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _status(request: Request) -> StatusSource | None:
+    return getattr(request.app.state, "status", None)
+
+
+StatusDep = Annotated[StatusSource | None, Depends(_status)]
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard() -> HTMLResponse:
+    """The page (read per request: it is small, and an edited page shows without a restart)."""
+    return HTMLResponse((STATIC / "dashboard.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+
+
+@router.get("/dashboard/data", response_model=DashboardData, responses=errors(503))
+async def dashboard_data(
+    registry: RegistryDep, server: ServerDep, alerts: AlertLogDep, status: StatusDep
+) -> DashboardData:
+    """Per model name: champion, kept versions, promotions and rollbacks, and each candidate's status
+    per partition with its recent prequential history; and the recent drift alerts."""
+    recent = [DashboardAlert.model_validate(a) for a in await recent_alerts(alerts, RECENT_ALERTS)]
+    statuses = await _statuses(status, recent)
+    names = sorted(set(await registry.names()) | set(statuses))
+    models = [await _model(name, registry, server, statuses.get(name, [])) for name in names]
+    return DashboardData(generated_at=_now(), models=models, alerts=recent)
+
+
+def _now() -> str:
+    return datetime.now(tz=UTC).isoformat(timespec="milliseconds")
+
+
+async def _statuses(source: StatusSource | None, alerts: list[DashboardAlert]) -> dict[str, list[DashboardStatus]]:
+    """Status documents grouped by model name (a challenger's under its champion's name)."""
+    grouped: dict[str, list[DashboardStatus]] = {}
+    if source is None:
+        return grouped
+    for model in await source.names():
+        docs = [DashboardStatus.model_validate(doc) for _, doc in sorted((await source.get(model)).items())]
+        if len(docs) == 1:
+            docs = [exact_versions(docs[0], alerts)]
+        for doc in docs:
+            grouped.setdefault(doc.slot or model, []).append(doc)
+    return grouped
+
+
+def exact_versions(status: DashboardStatus, alerts: list[DashboardAlert]) -> DashboardStatus:
+    """The history's versions from the drift actions in ``alerts``, when they account for it.
+
+    The worker tags a point with the version of its next status write: one interval late at a
+    drift action. The alerts say on which event each action came (a point recorded on that event
+    precedes it: detectors run after scoring), but not on which partition: used for a model on one
+    partition only, and only when every action since the first point is among them and agrees with
+    the tags (a tag is never older than the truth).
+    """
+    history = status.history
+    changes = sorted(a.events_seen for a in alerts if a.model == status.model and a.action in VERSION_ACTIONS)
+    if not history or (len(alerts) >= RECENT_ALERTS and alerts[0].events_seen >= history[0].events):
+        return status  # older alerts, left out, may hold actions within the history
+    exact = [status.model_version - (len(changes) - bisect.bisect_left(changes, p.events)) for p in history]
+    pairs = list(zip(history, exact, strict=True))
+    if exact[0] < 1 or any(p.model_version is not None and p.model_version < v for p, v in pairs):
+        return status
+    points = [p.model_copy(update={"model_version": v}) for p, v in pairs]
+    return status.model_copy(update={"history": points})
+
+
+async def _model(name: str, registry: Any, server: ModelServer, status: list[DashboardStatus]) -> DashboardModel:
+    """``registry``: the Redis one, or the demo's folder registry (same methods)."""
+    champion = await registry.champion(name)
+    served = server.models.get(name)
+    versions = await registry.versions(name)  # empty for a model that has not snapshotted yet
+    log = reversed(await registry.history(name))
+    return DashboardModel(
+        name=name,
+        champion=champion.to_dict() if champion else None,
+        serving=served.version if served else None,
+        versions=[DashboardVersion.model_validate(meta) for meta in versions],
+        changes=[_placed(DashboardChange.model_validate(record), versions, status) for record in log],
+        status=status,
+    )
+
+
+def _placed(change: DashboardChange, versions: list[dict[str, Any]], status: list[DashboardStatus]) -> DashboardChange:
+    """Put a promotion or rollback on the events axis: an automatic promotion happens when its
+    version is snapshotted (its events_seen); a person's, at the events of the moment it was made."""
+    meta = next((m for m in versions if m.get("version") == change.version), None)
+    if change.by == "auto" and meta is not None and meta.get("events_seen") is not None:
+        return change.model_copy(update={"events_seen": int(meta["events_seen"])})
+    partition = meta.get("partition") if meta is not None else None
+    return change.model_copy(update={"events_seen": events_at(change.at, _timeline(status, partition))})
+
+
+def _timeline(status: list[DashboardStatus], partition: int | None) -> list[tuple[datetime, int]]:
+    """(time, events) of one partition: its points' publication times, and now (``updated_at``)."""
+    docs = [s for s in status if partition is None or s.partition == partition] or status
+    if not docs:
+        return []
+    doc = docs[0]
+    pairs = [(p.at, p.events) for p in doc.history if p.at is not None] + [(doc.updated_at, doc.events)]
+    return sorted((_parse(at), events) for at, events in pairs)
+
+
+def events_at(at: str, timeline: list[tuple[datetime, int]]) -> int | None:
+    """The events seen at time ``at``, interpolated over ``timeline`` (sorted); the last count after
+    its end, None before its start (nothing says where it falls)."""
+    when = _parse(at)
+    if not timeline or when < timeline[0][0]:
+        return None
+    i = bisect.bisect_right([t for t, _ in timeline], when)  # the first pair after it
+    if i == len(timeline):
+        return timeline[-1][1]
+    (t0, e0), (t1, e1) = timeline[i - 1], timeline[i]
+    return round(e0 + (e1 - e0) * (when - t0).total_seconds() / (t1 - t0).total_seconds())
+
+
+def _parse(at: str) -> datetime:
+    parsed = datetime.fromisoformat(at)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+async def recent_alerts(log: Any, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` alerts, oldest first, as JSON values (NaN as null, keys as text).
+
+    ``AlertLog.since`` reads from the oldest: the Redis stream is read backwards here instead.
+    """
+    if isinstance(log, AlertLog):
+        entries = await log.client.xrevrange(log.stream, count=limit)
+        return [orjson.loads(fields[b"alert"]) for _, fields in reversed(entries or [])]  # type: ignore[index]
+    alerts = (await log.since(None, 2**31))[-limit:]
+    return [orjson.loads(orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in alerts]
