@@ -23,7 +23,6 @@ online_models.checkpoint.CheckpointError: tampered: checkpoint of partition 3 do
 from __future__ import annotations
 
 import hashlib
-import hmac
 import pickle
 import platform
 import random
@@ -38,7 +37,7 @@ import river
 from online_models.config import StreamwiseConfig
 from online_models.exceptions import StreamwiseError
 from online_models.pipeline import Learner
-from online_models.snapshot import canonical, signature
+from online_models.snapshot import SnapshotError, canonical, signature, verify_signed
 
 
 class CheckpointError(StreamwiseError):
@@ -145,14 +144,10 @@ def take(learner: Learner, config: StreamwiseConfig, key: bytes) -> Checkpoint:
 def restore(checkpoint: Checkpoint, config: StreamwiseConfig, key: bytes) -> Learner:
     """The learner of a checkpoint whose signature holds and whose config is ``config``."""
     label = f"checkpoint of partition {checkpoint.metadata.get('partition')!s:.16}"
-    if not checkpoint.signature:
-        raise CheckpointError("unsigned", f"{label} has no signature")
     try:
-        expected = signature(checkpoint.blob, checkpoint.metadata, key)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError("corrupt", f"{label}: metadata cannot be signed: {exc}") from None
-    if not hmac.compare_digest(expected, checkpoint.signature):
-        raise CheckpointError("tampered", f"{label} does not match its signature")
+        verify_signed(checkpoint.blob, checkpoint.metadata, checkpoint.signature, key, label)
+    except SnapshotError as exc:
+        raise CheckpointError(exc.reason, exc.detail) from None
     if checkpoint.metadata.get("config") != fingerprint(config):
         raise CheckpointError("config", f"{label} was taken with another model config")
     try:

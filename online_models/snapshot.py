@@ -155,17 +155,23 @@ def verify(snapshot: Snapshot, key: bytes) -> None:
     if not isinstance(snapshot.metadata, dict) or not isinstance(snapshot.blob, bytes):
         raise SnapshotError("corrupt", "a snapshot needs bytes and a metadata object")
     label = f"snapshot {snapshot.metadata.get('name')!s:.64} v{snapshot.metadata.get('version')!s:.16}"
-    if not snapshot.signature:
+    verify_signed(snapshot.blob, snapshot.metadata, snapshot.signature, key, label)
+
+
+def verify_signed(blob: bytes, metadata: dict[str, Any], sig: str | None, key: bytes, label: str) -> None:
+    """Raise SnapshotError unless ``sig`` is the HMAC of ``metadata`` and ``blob`` under ``key``
+    and the metadata's sha256 is the bytes' (model snapshots and partition checkpoints alike)."""
+    if not sig:
         raise SnapshotError("unsigned", f"{label} has no signature")
-    if not isinstance(snapshot.signature, str) or not snapshot.signature.isascii():
+    if not isinstance(sig, str) or not sig.isascii():
         raise SnapshotError("tampered", f"{label} has a malformed signature")
     try:
-        expected = signature(snapshot.blob, snapshot.metadata, key)
+        expected = signature(blob, metadata, key)
     except (TypeError, ValueError) as exc:
         raise SnapshotError("corrupt", f"{label}: metadata cannot be signed: {exc}") from None
-    if not hmac.compare_digest(expected, snapshot.signature):
+    if not hmac.compare_digest(expected, sig):
         raise SnapshotError("tampered", f"{label} does not match its signature")
-    if hashlib.sha256(snapshot.blob).hexdigest() != snapshot.metadata.get("sha256"):
+    if hashlib.sha256(blob).hexdigest() != metadata.get("sha256"):
         raise SnapshotError("tampered", f"{label}: sha256 of the bytes differs from the metadata")
 
 
