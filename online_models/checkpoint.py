@@ -37,7 +37,7 @@ import river
 from online_models.config import StreamwiseConfig
 from online_models.exceptions import StreamwiseError
 from online_models.pipeline import Learner
-from online_models.snapshot import SnapshotError, canonical, signature, verify_signed
+from online_models.snapshot import SnapshotError, canonical, signature, unpickled, verify_signed
 
 
 class CheckpointError(StreamwiseError):
@@ -146,17 +146,11 @@ def restore(checkpoint: Checkpoint, config: StreamwiseConfig, key: bytes) -> Lea
     label = f"checkpoint of partition {checkpoint.metadata.get('partition')!s:.16}"
     try:
         verify_signed(checkpoint.blob, checkpoint.metadata, checkpoint.signature, key, label)
+        if checkpoint.metadata.get("config") != fingerprint(config):
+            raise CheckpointError("config", f"{label} was taken with another model config")
+        return unpickled(checkpoint.blob, Learner, label)
     except SnapshotError as exc:
         raise CheckpointError(exc.reason, exc.detail) from None
-    if checkpoint.metadata.get("config") != fingerprint(config):
-        raise CheckpointError("config", f"{label} was taken with another model config")
-    try:
-        learner = pickle.loads(checkpoint.blob)
-    except Exception as exc:
-        raise CheckpointError("corrupt", f"{label}: {exc}") from None
-    if not isinstance(learner, Learner):
-        raise CheckpointError("corrupt", f"{label} is not a learner")
-    return learner
 
 
 # Saved only when it goes further than the stored one: a worker that lost its partition in a

@@ -23,7 +23,7 @@ import pickle
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import river
@@ -32,6 +32,7 @@ from online_models.config import SnapshotSpec
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import ConfigError, StreamwiseError
 
+T = TypeVar("T")
 MIN_KEY_BYTES = 16
 # Only in development mode: anyone can forge a snapshot signed with a published key.
 DEVELOPMENT_KEY = b"streamwise-development-signing-key"
@@ -178,13 +179,18 @@ def verify_signed(blob: bytes, metadata: dict[str, Any], sig: str | None, key: b
 def restore(snapshot: Snapshot, key: bytes) -> PrequentialModel:
     """The model of a verified snapshot."""
     verify(snapshot, key)
+    return unpickled(snapshot.blob, PrequentialModel, f"snapshot {snapshot.metadata.get('name')!s:.64}")
+
+
+def unpickled(blob: bytes, kind: type[T], label: str) -> T:
+    """The object in ``blob`` (already verified: pickle runs code), or SnapshotError ``corrupt``."""
     try:
-        model = pickle.loads(snapshot.blob)
+        found = pickle.loads(blob)
     except Exception as exc:
-        raise SnapshotError("corrupt", f"snapshot {snapshot.metadata.get('name')!s:.64}: {exc}") from None
-    if not isinstance(model, PrequentialModel):
-        raise SnapshotError("corrupt", f"snapshot {snapshot.metadata.get('name')!s:.64} is not a model")
-    return model
+        raise SnapshotError("corrupt", f"{label}: {exc}") from None
+    if not isinstance(found, kind):
+        raise SnapshotError("corrupt", f"{label} is not a {kind.__name__}")
+    return found
 
 
 class SnapshotSchedule:

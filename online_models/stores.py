@@ -54,6 +54,11 @@ class AlertLog:
         entries = await self.client.xrange(self.stream, min=start, max="+", count=limit)
         return [orjson.loads(fields[b"alert"]) for _, fields in entries]
 
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` alerts, oldest first (the stream read backwards)."""
+        entries = await self.client.xrevrange(self.stream, count=limit)
+        return [orjson.loads(fields[b"alert"]) for _, fields in reversed(entries)]
+
 
 class MemoryFeatureStore:
     """The embedded driver's feature store: the newest vector of the last ``max_keys`` keys."""
@@ -81,3 +86,7 @@ class MemoryAlertLog:
     async def since(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
         chosen = [a for a in self.alerts if since is None or a.ts >= since]
         return [a.to_dict() for a in chosen[:limit]]
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        # As JSON gives them back from Redis: NaN as null, keys as text.
+        return [orjson.loads(a.to_json()) for a in self.alerts[-limit:]]

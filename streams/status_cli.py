@@ -334,30 +334,16 @@ async def _redis_sections(settings: Settings, alerts: int, timeout: float) -> tu
             champion = await registry.champion(name)
             models.append(model_row(name, champion.to_dict() if champion else None, await registry.versions(name)))
         live = await _live_statuses(client, namespace)
-        recent = await _last_alerts(client, namespace, alerts)
+        recent = await AlertLog(client, namespace).recent(alerts) if alerts else []
     finally:
         await client.aclose()
     return Section(rows=models), Section(rows=live), Section(rows=recent)
 
 
-async def _last_alerts(client: aioredis.Redis, namespace: str, count: int) -> list[dict[str, Any]]:
-    """The newest ``count`` alerts of the alert log (the API's /alerts), oldest first."""
-    if not count:
-        return []
-    entries = await client.xrevrange(AlertLog(client, namespace).stream, count=count)
-    return [orjson.loads(fields[b"alert"]) for _, fields in reversed(entries or [])]  # type: ignore[index]
-
-
 async def _live_statuses(client: aioredis.Redis, namespace: str) -> list[dict[str, Any]]:
     """Every model's status documents (one per partition), as the worker last wrote them."""
     store = ModelStatusStore(client, namespace)
-    prefix, suffix = f"{namespace}:models:", ":status"
-    names = sorted(
-        {
-            key.decode()[len(prefix) : -len(suffix)]
-            async for key in client.scan_iter(match=f"{prefix}*{suffix}", count=1000)
-        }
-    )
+    names = sorted(await store.names())  # the set the worker adds each name to: no keyspace scan
     rows = []
     for name in names:
         for _partition, doc in sorted((await store.get(name)).items()):

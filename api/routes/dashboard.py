@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
@@ -29,7 +28,6 @@ from api.schemas import (
 )
 from api.serving import ModelServer
 from online_models.status import VERSION_ACTIONS, StatusSource
-from online_models.stores import AlertLog
 
 router = APIRouter(tags=["dashboard"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -65,7 +63,7 @@ async def dashboard_data(
 ) -> DashboardData:
     """Per model name: champion, kept versions, promotions and rollbacks, and each candidate's status
     per partition with its recent prequential history; and the recent drift alerts."""
-    recent = [DashboardAlert.model_validate(a) for a in await recent_alerts(alerts, RECENT_ALERTS)]
+    recent = [DashboardAlert.model_validate(a) for a in await alerts.recent(RECENT_ALERTS)]
     statuses = await _statuses(status, recent)
     names = sorted(set(await registry.names()) | set(statuses))
     models = [await _model(name, registry, server, statuses.get(name, [])) for name in names]
@@ -163,15 +161,3 @@ def events_at(at: str, timeline: list[tuple[datetime, int]]) -> int | None:
 def _parse(at: str) -> datetime:
     parsed = datetime.fromisoformat(at)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-async def recent_alerts(log: Any, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` alerts, oldest first, as JSON values (NaN as null, keys as text).
-
-    ``AlertLog.since`` reads from the oldest: the Redis stream is read backwards here instead.
-    """
-    if isinstance(log, AlertLog):
-        entries = await log.client.xrevrange(log.stream, count=limit)
-        return [orjson.loads(fields[b"alert"]) for _, fields in reversed(entries or [])]  # type: ignore[index]
-    alerts = (await log.since(None, 2**31))[-limit:]
-    return [orjson.loads(orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in alerts]
