@@ -131,12 +131,7 @@ class DashboardPoint(BaseModel):
     labeled: int
     events: int = Field(description="Events its partition had seen: the charts' x axis.")
     metrics: Metrics
-    model_version: int | None = Field(
-        description="The model's version (drift actions bump it) at this point: exact for a model on one partition "
-        "whose drift actions are among the recent alerts, else the version at the worker's next status write (one "
-        "interval late at most); null when unknown (a point from before the worker process that published it, "
-        "when the model had changed version since)."
-    )
+    model_version: int = Field(description="The model's version (drift actions bump it) that scored up to this point.")
     at: str | None = Field(description="When the worker first published the point (within a status interval).")
 
 

@@ -48,6 +48,7 @@ class HistoryPoint:
     labeled: int
     events: int
     metrics: dict[str, float]
+    model_version: int = 1  # the version that scored up to here (a drift action bumps it)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class PrequentialModel:
         self.model.learn_one(x, y)
         self.labeled += 1
         if self.labeled % self.history_every == 0:
-            self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values()))
+            self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values(), self.version))
 
     def replace(self, estimator: base.Estimator) -> None:
         """Serve ``estimator`` from now on (a drift action); the metrics keep running."""

@@ -13,11 +13,10 @@ tell the versions apart without reading the worker's checkpoints.
 
 from __future__ import annotations
 
-import bisect
 import math
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,12 +24,9 @@ from typing import Any, Protocol
 import orjson
 import redis.asyncio as aioredis
 
-from online_models.alerts import Alert
 from online_models.evaluation import HistoryPoint, PrequentialModel
-from online_models.policy import BACKGROUND_SWAP, RESET
 
 HISTORY_POINTS = 500  # per document: bounds what the worker writes every status interval
-VERSION_ACTIONS = (RESET, BACKGROUND_SWAP)  # the drift actions that bump a model's version
 
 
 Point = dict[str, Any]  # a history point as the status document holds it
@@ -50,54 +46,35 @@ class _Trail:
 _TRAILS: dict[int, _Trail] = {}
 
 
-def _point(point: HistoryPoint, version: int | None, at: str | None) -> Point:
+def _point(point: HistoryPoint, at: str | None) -> Point:
     return {
         "labeled": point.labeled,
         "events": point.events,
         "metrics": _finite(point.metrics),
-        "model_version": version,
+        "model_version": point.model_version,
         "at": at,
     }
 
 
 def _trail(model: PrequentialModel) -> _Trail:
-    """The model's trail, started when it is first seen: points it already had keep version 1 when
-    the model never changed version (then every point is version 1), else an unknown version."""
+    """The model's trail, started when it is first seen (the points it already had: no time)."""
     key = id(model)
     trail = _TRAILS.get(key)
     if trail is None or trail.seen > len(model.history):
         trail = _TRAILS[key] = _Trail(seen=len(model.history))
         weakref.finalize(model, _TRAILS.pop, key, None)
-        known = 1 if model.version == 1 else None
-        trail.points.extend(_point(p, known, None) for p in model.history[-HISTORY_POINTS:])
+        trail.points.extend(_point(p, None) for p in model.history[-HISTORY_POINTS:])
     return trail
 
 
-def _tagged_history(model: PrequentialModel, now: datetime) -> list[Point]:
-    """The last points with their version and when they were first written: a point recorded since
-    the last write gets the version of now, which is exact unless a drift action came within that
-    status interval (the API corrects that from the alerts where it can)."""
+def _published_history(model: PrequentialModel, now: datetime) -> list[Point]:
+    """The last points, each with when it was first published (the dashboard places a person's
+    promotion or rollback on the events axis by these times)."""
     trail = _trail(model)
-    new = model.history[trail.seen :][-HISTORY_POINTS:]
     at = now.isoformat(timespec="milliseconds")
-    trail.points.extend(_point(p, model.version, at) for p in new)
+    trail.points.extend(_point(p, at) for p in model.history[trail.seen :][-HISTORY_POINTS:])
     trail.seen = len(model.history)
     return list(trail.points)
-
-
-def version_changes(alerts: Iterable[Alert], model: str) -> list[int]:
-    """``events_seen`` of each alert whose drift action bumped ``model``'s version, in order."""
-    return sorted(a.events_seen for a in alerts if a.model == model and a.action in VERSION_ACTIONS)
-
-
-def _exact_history(model: PrequentialModel, changes: Sequence[int]) -> list[Point]:
-    """The last points with versions from the version changes (a change at events E came after the
-    point recorded on that event: detectors run after scoring)."""
-    later = len(changes)
-    return [
-        _point(p, model.version - (later - bisect.bisect_left(changes, p.events)), None)
-        for p in model.history[-HISTORY_POINTS:]
-    ]
 
 
 def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
@@ -105,12 +82,9 @@ def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
     return {name: value if math.isfinite(value) else None for name, value in metrics.items()}
 
 
-def model_status(
-    model: PrequentialModel, partition: int, now: datetime, *, changes: Sequence[int] | None = None
-) -> dict[str, Any]:
-    """The status document of ``model``; ``changes`` (see ``version_changes``), when every drift
-    action is known, gives each history point its exact version."""
-    history = _exact_history(model, changes) if changes is not None else _tagged_history(model, now)
+def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict[str, Any]:
+    """The status document of ``model``."""
+    history = _published_history(model, now)
     return {
         "model": model.name,
         "slot": model.slot,
@@ -174,17 +148,14 @@ class ModelStatusStore:
 
 
 class MemoryModelStatus:
-    """The embedded demo's status (one partition), made from its models when asked: it has every
-    alert of the run, so each history point gets its exact version."""
+    """The embedded demo's status (one partition), made from its models when asked."""
 
     def __init__(
         self,
         models: Callable[[], Iterable[PrequentialModel]],
-        alerts: Iterable[Alert] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
     ) -> None:
         self.models = models
-        self.alerts = list(alerts)
         self.clock = clock
 
     async def names(self) -> list[str]:
@@ -194,5 +165,5 @@ class MemoryModelStatus:
         found = next((m for m in self.models() if m.name == model), None)
         if found is None:
             return {}
-        doc = model_status(found, 0, self.clock(), changes=version_changes(self.alerts, model))
+        doc = model_status(found, 0, self.clock())
         return {0: orjson.loads(orjson.dumps(doc))}  # as read from Redis: NaN as null

@@ -40,7 +40,7 @@ def demo_app(runner: EmbeddedRunner, alerts: list[Alert], root: Path, key: bytes
     settings = ApiSettings(
         snapshot_key=SecretStr(key.decode()), api_key=SecretStr("demo"), config=config, reload_poll_seconds=1.0
     )
-    status = MemoryModelStatus(lambda: runner.learner.models, alerts)
+    status = MemoryModelStatus(lambda: runner.learner.models)
     return create_app(
         settings,
         backends=lambda _: Backends(registry, runner.features, MemoryAlertLog(alerts), status=status),

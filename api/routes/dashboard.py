@@ -27,7 +27,7 @@ from api.schemas import (
     errors,
 )
 from api.serving import ModelServer
-from online_models.status import VERSION_ACTIONS, StatusSource
+from online_models.status import StatusSource
 
 router = APIRouter(tags=["dashboard"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -64,7 +64,7 @@ async def dashboard_data(
     """Per model name: champion, kept versions, promotions and rollbacks, and each candidate's status
     per partition with its recent prequential history; and the recent drift alerts."""
     recent = [DashboardAlert.model_validate(a) for a in await alerts.recent(RECENT_ALERTS)]
-    statuses = await _statuses(status, recent)
+    statuses = await _statuses(status)
     names = sorted(set(await registry.names()) | set(statuses))
     models = [await _model(name, registry, server, statuses.get(name, [])) for name in names]
     return DashboardData(generated_at=_now(), models=models, alerts=recent)
@@ -74,39 +74,16 @@ def _now() -> str:
     return datetime.now(tz=UTC).isoformat(timespec="milliseconds")
 
 
-async def _statuses(source: StatusSource | None, alerts: list[DashboardAlert]) -> dict[str, list[DashboardStatus]]:
+async def _statuses(source: StatusSource | None) -> dict[str, list[DashboardStatus]]:
     """Status documents grouped by model name (a challenger's under its champion's name)."""
     grouped: dict[str, list[DashboardStatus]] = {}
     if source is None:
         return grouped
     for model in await source.names():
-        docs = [DashboardStatus.model_validate(doc) for _, doc in sorted((await source.get(model)).items())]
-        if len(docs) == 1:
-            docs = [exact_versions(docs[0], alerts)]
-        for doc in docs:
+        for _, raw in sorted((await source.get(model)).items()):
+            doc = DashboardStatus.model_validate(raw)
             grouped.setdefault(doc.slot or model, []).append(doc)
     return grouped
-
-
-def exact_versions(status: DashboardStatus, alerts: list[DashboardAlert]) -> DashboardStatus:
-    """The history's versions from the drift actions in ``alerts``, when they account for it.
-
-    The worker tags a point with the version of its next status write: one interval late at a
-    drift action. The alerts say on which event each action came (a point recorded on that event
-    precedes it: detectors run after scoring), but not on which partition: used for a model on one
-    partition only, and only when every action since the first point is among them and agrees with
-    the tags (a tag is never older than the truth).
-    """
-    history = status.history
-    changes = sorted(a.events_seen for a in alerts if a.model == status.model and a.action in VERSION_ACTIONS)
-    if not history or (len(alerts) >= RECENT_ALERTS and alerts[0].events_seen >= history[0].events):
-        return status  # older alerts, left out, may hold actions within the history
-    exact = [status.model_version - (len(changes) - bisect.bisect_left(changes, p.events)) for p in history]
-    pairs = list(zip(history, exact, strict=True))
-    if exact[0] < 1 or any(p.model_version is not None and p.model_version < v for p, v in pairs):
-        return status
-    points = [p.model_copy(update={"model_version": v}) for p, v in pairs]
-    return status.model_copy(update={"history": points})
 
 
 async def _model(name: str, registry: Any, server: ModelServer, status: list[DashboardStatus]) -> DashboardModel:

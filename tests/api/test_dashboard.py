@@ -21,8 +21,9 @@ from online_models.alerts import Alert
 from online_models.config import ModelSpec, load_config
 from online_models.datasets import samples, synthetic_events
 from online_models.evaluation import PrequentialModel
+from online_models.policy import BACKGROUND_SWAP, RESET
 from online_models.snapshot import DEVELOPMENT_KEY
-from online_models.status import VERSION_ACTIONS, ModelStatusStore, model_status
+from online_models.status import ModelStatusStore, model_status
 from online_models.stores import AlertLog
 from streams.demo import demo_app
 from streams.embedded import events_only, run_embedded
@@ -136,7 +137,7 @@ def test_data_gives_the_registry_the_status_history_and_the_alerts(api: ApiEnv) 
     learn(model, 70, 100)
     written.append(model_status(model, 0, now + timedelta(seconds=1)))
     publish(api, written, alerts)
-    assert [p["model_version"] for p in written[-1]["history"]] == [1] * 5 + [2] * 5  # tagged when written
+    assert [p["model_version"] for p in written[-1]["history"]] == [1] * 7 + [2] * 3  # recorded with each point
 
     response = api.client.get("/dashboard/data")
     assert response.status_code == 200
@@ -153,7 +154,7 @@ def test_data_gives_the_registry_the_status_history_and_the_alerts(api: ApiEnv) 
     assert (status["model"], status["partition"], status["model_version"], status["events"]) == ("lr", 0, 2, 100)
     history = status["history"]
     assert [p["events"] for p in history] == list(range(10, 101, 10))
-    assert [p["model_version"] for p in history] == [1] * 7 + [2] * 3  # exact, from the reset's alert
+    assert [p["model_version"] for p in history] == [1] * 7 + [2] * 3  # exact: the reset came at event 70
     assert history[-1]["metrics"]["Accuracy"] == pytest.approx(model.history[-1].metrics["Accuracy"])
     # When each point was first written; none for those the model had when the worker first saw it.
     assert [p["at"] for p in history] == [None] * 5 + [written[1]["updated_at"]] * 5
@@ -212,7 +213,7 @@ def test_the_demo_dashboard_shows_its_run_with_exact_versions(tmp_path: Path) ->
         [status] = entry["status"]
         model = next(m for m in runner.learner.models if m.name == entry["name"])
         assert status["events"] == 3000 and len(status["history"]) == 3
-        bumps = [a.events_seen for a in report.alerts if a.model == model.name and a.action in VERSION_ACTIONS]
+        bumps = [a.events_seen for a in report.alerts if a.model == model.name and a.action in (RESET, BACKGROUND_SWAP)]
         expected = [1 + sum(b < p.events for b in bumps) for p in model.history]
         assert [p["model_version"] for p in status["history"]] == expected
         assert status["model_version"] == 1 + len(bumps)
