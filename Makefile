@@ -37,10 +37,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark against its baseline in the same run: bench/results.json and BENCHMARKS.md
+# (about 15 minutes; BENCH_ARGS=--quick for a smoke run). Builds .venv-quix for the Quix peer once.
 bench: $(STAMP) services
-	$(BIN)/python bench/core_loop.py
-	$(BIN)/python bench/drift_detectors.py
-	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # The local stack as processes, no Docker: Kafka, Redis, the topics, then Prometheus, the worker and
 # the API (infra/stack.sh; logs in .run/logs, pid files in .run). STREAMWISE_DEV=1 without a key.

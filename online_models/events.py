@@ -152,7 +152,20 @@ def _text_or_base64(name: str, data: bytes | None) -> dict[str, str | None]:
 
 
 def _format_ts(ts: datetime) -> str:
-    return ts.isoformat(timespec="milliseconds")
+    """``ts.isoformat(timespec="milliseconds")``, from orjson's C formatter: 3 calls per event.
+
+    >>> from datetime import timezone, timedelta
+    >>> _format_ts(datetime(2024, 5, 1, 12, 0, 0, 123999, tzinfo=UTC))
+    '2024-05-01T12:00:00.123+00:00'
+    >>> _format_ts(datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2))))
+    '2024-05-01T12:00:00.000+02:00'
+    """
+    if ts.tzinfo is not UTC:  # rare (parsed times are UTC); orjson drops an offset's seconds
+        return ts.isoformat(timespec="milliseconds")
+    text = orjson.dumps(ts).decode()[1:-1]  # microseconds are left out when 0, else all six digits
+    if ts.microsecond:
+        return text[:23] + text[26:]
+    return text[:19] + ".000" + text[19:]
 
 
 def _decode(data: bytes | None, max_bytes: int) -> dict[str, Any]:
@@ -161,12 +174,12 @@ def _decode(data: bytes | None, max_bytes: int) -> dict[str, Any]:
     if len(data) > max_bytes:
         raise InvalidEventError("too_large", f"{len(data)} bytes exceeds the limit of {max_bytes}")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidEventError("not_utf8", f"not UTF-8 at byte {exc.start}") from None
-    try:
-        value = orjson.loads(text)
+        value = orjson.loads(data)  # checks UTF-8 itself: no decoded copy on the hot path
     except orjson.JSONDecodeError as exc:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise InvalidEventError("not_utf8", f"not UTF-8 at byte {bad.start}") from None
         _reject_non_finite_literal(text)
         raise InvalidEventError("invalid_json", str(exc)) from None
     if not isinstance(value, dict):

@@ -1,8 +1,8 @@
 """Delayed labels: the records of ``events.labels``.
 
 A label message is a UTF-8 JSON object ``{"event_id": str, "label": bool | int | float | str,
-"ts": RFC 3339 | epoch ms (optional)}``. It is joined with the prediction made when its event
-arrived (see :mod:`online_models.pending`).
+"ts": RFC 3339 | epoch ms (optional), "key": str (optional: the event's key)}``. It is joined
+with the prediction made when its event arrived (see :mod:`online_models.pending`).
 
 >>> label = parse_label_event(b'{"event_id": "e1", "label": true, "ts": 1000}')
 >>> label.event_id, label.label, label.ts.isoformat()
@@ -27,6 +27,7 @@ from online_models.events import (
     _format_ts,
     _parse_event_id,
     _parse_label,
+    _parse_optional_str,
     _parse_ts,
 )
 from online_models.exceptions import InvalidEventError
@@ -39,9 +40,13 @@ class LabelEvent:
     event_id: str
     label: Label
     ts: datetime
+    key: str | None = None  # the event's key: how the chained fast path finds the event's partition
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"event_id": self.event_id, "label": self.label, "ts": _format_ts(self.ts)})
+        record = {"event_id": self.event_id, "label": self.label, "ts": _format_ts(self.ts)}
+        if self.key is not None:
+            record["key"] = self.key
+        return orjson.dumps(record)
 
 
 def parse_label_event(
@@ -53,4 +58,4 @@ def parse_label_event(
     label = _parse_label(obj.get("label"))
     if label is None:
         raise InvalidEventError("missing_label", "label is required")
-    return LabelEvent(event_id, label, _parse_ts(obj.get("ts"), default_ts))
+    return LabelEvent(event_id, label, _parse_ts(obj.get("ts"), default_ts), _parse_optional_str(obj, "key"))

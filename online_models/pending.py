@@ -79,6 +79,9 @@ class Expired:
     labels: list[PendingLabel] = field(default_factory=list)
 
 
+NOTHING_EXPIRED = Expired((), ())  # type: ignore[arg-type]  # shared and empty: never appended to
+
+
 class PendingJoin:
     """Bounded pending state of one partition, in arrival order.
 
@@ -133,8 +136,10 @@ class PendingJoin:
     def advance(self, ts_ms: int) -> Expired:
         """Move the event time forward and drop what is too old or too many."""
         self.observe_time(ts_ms)
-        expired = Expired()
         horizon = self.watermark_ms - self.ttl_ms
+        if not self._order or (next(iter(self._order.values())) >= horizon and len(self._order) <= self.max_pending):
+            return NOTHING_EXPIRED  # the common case, once per event: no allocation
+        expired = Expired()
         while self._order:
             event_id, held_at = next(iter(self._order.items()))
             if held_at >= horizon and len(self._order) <= self.max_pending:

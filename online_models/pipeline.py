@@ -86,6 +86,9 @@ class Learner:
         self.actions: Counter[tuple[str, str]] = Counter()
         # Next offset to read per topic and partition: what a snapshot of these models includes.
         self.offsets: dict[str, dict[int, int]] = {}
+        # Per-key feature aggregates, when this learner also computes features (the chained fast
+        # path): in the checkpoint with everything else, so they too recover exactly.
+        self.key_states: dict[str, KeyState] = {}
 
     def consumed(self, origin: Origin) -> None:
         self.offsets.setdefault(origin.topic, {})[origin.partition] = origin.offset + 1

@@ -60,7 +60,7 @@ class Checkpointer:
     async def learner(self, partition: int) -> Learner:
         learner = self.learners.get(partition)
         if learner is None:
-            learner = await self._restore(partition) or self.pipeline.new_learner(partition)
+            learner = await self.restore(partition) or self.pipeline.new_learner(partition)
             self.learners[partition] = learner
             self._last[partition] = self.clock()
         return learner
@@ -133,7 +133,8 @@ class Checkpointer:
         self.metrics.held_events.dec(len(held) - len(keep))
         self._held[partition] = keep
 
-    async def _restore(self, partition: int) -> Learner | None:
+    async def restore(self, partition: int) -> Learner | None:
+        """The learner of the stored checkpoint of ``partition``; None without one (or a refused one)."""
         if self.store is None:
             return None
         attempt = 0

@@ -16,6 +16,7 @@ class Record:
     value: bytes
     partition: int
     offset: int
+    headers: list[tuple[str, bytes]] | None = None
 
 
 def read_topic(
@@ -67,4 +68,4 @@ def poll_record(consumer: Consumer, timeout: float) -> Record | None:
         if message.error().code() == KafkaError._PARTITION_EOF:
             return None
         raise KafkaException(message.error())
-    return Record(message.key(), message.value(), message.partition(), message.offset())
+    return Record(message.key(), message.value(), message.partition(), message.offset(), message.headers())

@@ -4,7 +4,7 @@ one error callback that logs topic/partition/offset and routes a message to the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -45,6 +45,8 @@ class StreamContext:
     alert_sinks: list[Callable[[Alert], None]] = field(default_factory=list)
     snapshotter: Snapshotter | None = None  # when a registry (Redis) is configured
     online: OnlineState | None = None  # when Redis is configured
+    # The chained fast path (streams.chain), when it runs: stops it after its final checkpoints.
+    stop_chain: Callable[[], Awaitable[None]] | None = None
 
     @property
     def learners(self) -> dict[int, Learner]:

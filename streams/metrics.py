@@ -163,6 +163,7 @@ class StreamMetrics:
         self.featurized = self.events.labels("features")
         self.learn_events = self.events.labels("learn")
         self.label_events = self.events.labels("labels")
+        self.chained_events = self.events.labels("chain")  # validate, features and learn in one loop
         names = list(model_names)
         self.predictions_by_model = {name: self.predictions.labels(name) for name in names}
         self.expired_by_model = {name: self.expired.labels(name) for name in names}

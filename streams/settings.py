@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     # many events or seconds, whichever comes first. Offsets are committed only up to a checkpoint.
     checkpoint_every_events: int = Field(default=10_000, ge=1)
     checkpoint_every_seconds: float = Field(default=10.0, gt=0)
+    # The chained fast path (README "Performance"): validate, features and learn in one loop over
+    # events.raw, consumed in batches by confluent-kafka in a thread of its own, instead of three
+    # Faust agents and two internal hops. Feature vectors still go to `features`; delayed labels
+    # must then carry their event's `key` (they are routed to its partition of events.raw).
+    chain: bool = False
+    chain_batch: int = Field(default=1000, ge=1, le=100_000)  # most messages taken per poll
+    chain_within: float = Field(default=0.05, gt=0, le=10)  # seconds a poll waits for its first message
     # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see README "Security".
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"

@@ -57,6 +57,13 @@ class Snapshotter:
             if reason is not None:
                 await self.take(learner, model, reason)
 
+    def wants(self, learner: Learner, result: LearnResult) -> bool:
+        """Whether ``after`` would snapshot anything: a cheap check for callers off the event loop."""
+        if result.promotions or any(alert.action for alert in result.alerts):
+            return True
+        now = self.clock()
+        return any(self._schedule(learner.partition, m).due(m.labeled, now) is not None for m in learner.models)
+
     async def take_all(self, learners: dict[int, Learner], reason: str) -> None:
         for learner in learners.values():
             for model in learner.models:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -18,6 +19,7 @@ from online_models.status import ModelStatusStore, model_status
 from streams import topics
 from streams.agents import features, labels, learn, validate
 from streams.app import create_app
+from streams.chain import ChainedLoop
 from streams.checkpoints import Checkpointer
 from streams.context import StreamContext
 from streams.lag import consumer_lags
@@ -44,7 +46,9 @@ def build_worker_app(
     pipeline = Pipeline(config, max_event_bytes=settings.max_event_bytes)
     metrics = StreamMetrics([m.name for m in config.models], registry)
     client = _redis_client(settings) if settings.redis_url else None
-    store = CheckpointStore(client, settings.redis_namespace, settings.app_id) if client is not None else None
+    # The chained loop learns per partition of events.raw, the learn agent per partition of features.
+    owner = f"{settings.app_id}.chain" if settings.chain else settings.app_id
+    store = CheckpointStore(client, settings.redis_namespace, owner) if client is not None else None
     checkpoints = Checkpointer(
         pipeline,
         metrics,
@@ -70,10 +74,14 @@ def build_worker_app(
     async def checkpoint_quiet_partitions() -> None:
         await checkpoints.tick()
 
-    validate.register(app, ctx)
-    features.register(app, ctx, table("feature-state"))
-    labels.register(app, ctx)
-    learn.register(app, ctx)
+    if settings.chain:
+        _wire_chain(app, ctx, settings)
+        labels.register(app, ctx, forward_to_raw=True)
+    else:
+        validate.register(app, ctx)
+        features.register(app, ctx, table("feature-state"))
+        labels.register(app, ctx)
+        learn.register(app, ctx)
     if settings.alert_webhook_url:
         sink = WebhookSink(
             settings.alert_webhook_url,
@@ -109,6 +117,31 @@ def build_worker_app(
     return app, ctx
 
 
+def _wire_chain(app: faust.App, ctx: StreamContext, settings: Settings) -> None:
+    """The chained fast path in a thread of its own, started with the worker, stopped before it."""
+    running: list[asyncio.Future[None]] = []
+
+    @app.task
+    async def start_chain() -> None:
+        loop = asyncio.get_running_loop()
+        chain = ChainedLoop(settings, ctx, loop)
+
+        async def stop() -> None:
+            chain.stop()
+            await asyncio.shield(running[0])  # its final checkpoints need this loop: await, never block
+
+        ctx.stop_chain = stop
+        running.append(loop.run_in_executor(None, chain.run))
+
+    if settings.redis_url:
+        return  # the final snapshots (see _wire_redis) stop it first
+
+    @app.on_before_shutdown.connect
+    async def stop_chain(app: faust.App, **kwargs: object) -> None:
+        if ctx.stop_chain is not None:
+            await ctx.stop_chain()
+
+
 def _redis_client(settings: Settings) -> aioredis.Redis:
     # Timeouts: a stalled Redis must fail a write (logged, retried), not hang the agents.
     return aioredis.from_url(
@@ -126,6 +159,8 @@ def _wire_redis(app: faust.App, ctx: StreamContext, settings: Settings, client: 
     @app.on_before_shutdown.connect
     async def final_snapshots(app: faust.App, **kwargs: object) -> None:
         """A clean stop (SIGTERM) leaves a snapshot of every model and a checkpoint of every partition."""
+        if ctx.stop_chain is not None:
+            await ctx.stop_chain()
         await ctx.checkpoints.take_all()
         await snapshotter.take_all(ctx.learners, "shutdown")
         await online.flush()

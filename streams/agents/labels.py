@@ -11,20 +11,34 @@ from __future__ import annotations
 import faust
 
 from online_models.exceptions import InvalidEventError
+from online_models.labels import LabelEvent
 from streams.context import StreamContext, broker_time
 from streams.topics import LABEL_HEADER
 
 
-def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
+def register(app: faust.App, ctx: StreamContext, *, forward_to_raw: bool = False) -> faust.types.AgentT:
+    """``forward_to_raw``: the chained fast path learns from events.raw, so labels go there, keyed
+    (and so partitioned) by their event's key, which each label must then carry."""
+    target = ctx.topics.raw if forward_to_raw else ctx.topics.features
+
     @app.agent(ctx.topics.labels, name="labels", concurrency=1)
     async def labels(stream: faust.StreamT) -> None:
         async for event in stream.events():
             ctx.metrics.label_events.inc()
             try:
                 label = ctx.pipeline.validate_label(event.message.value, broker_time(event.message))
+                key = routing_key(label, forward_to_raw)
             except InvalidEventError as error:
                 await ctx.reject(error, event.message)
                 continue
-            await ctx.topics.features.send(key=label.event_id.encode(), value=label.to_json(), headers=[LABEL_HEADER])
+            await target.send(key=key, value=label.to_json(), headers=[LABEL_HEADER])
 
     return labels
+
+
+def routing_key(label: LabelEvent, by_event_key: bool) -> bytes:
+    if not by_event_key:
+        return label.event_id.encode()
+    if label.key is None:
+        raise InvalidEventError("label_key_required", "with STREAMWISE_CHAIN a label must carry its event's key")
+    return label.key.encode()

@@ -103,3 +103,16 @@ async def test_labels_are_keyed_by_event_id_and_invalid_ones_dead_lettered(harne
     letters = await harness.drain(harness.ctx.topics.dlq)
     assert [(k["event_id"], k["label"]) for k in keyed] == [("e7", False)]
     assert [d["reason"] for d in letters] == ["missing_label"]
+
+
+def test_labels_are_routed_by_event_id_or_by_their_events_key() -> None:
+    from online_models.exceptions import InvalidEventError
+    from online_models.labels import parse_label_event
+
+    keyed = parse_label_event(b'{"event_id": "e1", "label": true, "ts": 0, "key": "k1"}')
+    assert labels.routing_key(keyed, by_event_key=False) == b"e1"
+    assert labels.routing_key(keyed, by_event_key=True) == b"k1"  # the chained fast path
+    keyless = parse_label_event(b'{"event_id": "e1", "label": true, "ts": 0}')
+    with pytest.raises(InvalidEventError) as info:
+        labels.routing_key(keyless, by_event_key=True)
+    assert info.value.reason == "label_key_required"

@@ -34,6 +34,7 @@ from tests.integration.faults import (
     predicted_ids,
     print_table,
     replay_log,
+    replay_raw,
     same_state,
 )
 
@@ -51,8 +52,10 @@ def labeled(env: StreamEnv, model: str = "lr") -> int:
     return sum(status["labeled"] for status in model_status(env, model).values())
 
 
-def test_kill_9_five_times_mid_stream_loses_nothing_and_learns_nothing_twice(stream_env: StreamEnv) -> None:
+@pytest.mark.parametrize("chain", [False, True], ids=["agents", "chained"])
+def test_kill_9_five_times_loses_nothing_and_learns_nothing_twice(stream_env: StreamEnv, chain: bool) -> None:
     n = 50_000
+    settings = {**CHECKPOINTS, "STREAMWISE_CHAIN": "1" if chain else "0"}
     stream_env.write_config(MODELS)
     config = parse_config({"models": MODELS})
     events = list(synthetic_events("agrawal_drift", n, seed=11))  # labels inline: learned on arrival
@@ -60,25 +63,25 @@ def test_kill_9_five_times_mid_stream_loses_nothing_and_learns_nothing_twice(str
     report = produce(stream_env.bootstrap, [(stream_env.topic("events.raw"), *encode_event(e)) for e in events])
     assert not report.errors
 
-    worker = stream_env.start_worker(**CHECKPOINTS)
+    worker = stream_env.start_worker(**settings)
     kills = sorted(random.Random(7).sample(range(2_000, n - 5_000), 5))
     for at in kills:
         wait_for(lambda at=at: labeled(stream_env) >= at, timeout=180, interval=0.2, what=f"{at} events learned")
         stream_env.stop_worker(worker, signal.SIGKILL)
-        worker = stream_env.start_worker(**CHECKPOINTS)
+        worker = stream_env.start_worker(**settings)
     wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every event learned")
     stream_env.stop_worker(worker, signal.SIGTERM)  # the last checkpoint
 
     reference = EmbeddedRunner(Pipeline(config))  # the same events, in one process, no faults
     for event in events:
         reference.process(encode_event(event)[1])
-    final = final_learner(stream_env, config, partition=0)
+    final = final_learner(stream_env, config, partition=0, chain=chain)
     predictions = predicted_ids(stream_env)
     learned = final.models[0].labeled
     print_table(
         [
             FaultRow(
-                f"kill -9 x5 at {kills} events",
+                f"kill -9 x5 at {kills} events" + (" (chained fast path)" if chain else ""),
                 n,
                 len(predictions),
                 learned,
@@ -93,36 +96,37 @@ def test_kill_9_five_times_mid_stream_loses_nothing_and_learns_nothing_twice(str
     assert "Traceback" not in stream_env.worker_logs()
 
 
-@pytest.mark.parametrize("partitions", [4])
-def test_two_workers_over_four_partitions_one_killed(stream_env: StreamEnv, partitions: int) -> None:
-    n = 20_000
+@pytest.mark.parametrize("chain", [False, True], ids=["agents", "chained"])
+def test_two_workers_over_four_partitions_one_killed(stream_env: StreamEnv, chain: bool) -> None:
+    n, partitions = 20_000, 4
+    settings = {**CHECKPOINTS, "STREAMWISE_CHAIN": "1" if chain else "0"}
     stream_env.partitions = partitions
     stream_env.write_config(MODELS)
     config = parse_config({"models": MODELS})
     messages = list(with_delayed_labels(synthetic_events("agrawal_drift", n, seed=12), 200))
+    keys = {m["event_id"]: m["key"] for kind, m in messages if kind == EVENT}
     events = [(stream_env.topic("events.raw"), *encode_event(m)) for kind, m in messages if kind == EVENT]
-    labels = [(stream_env.topic("events.labels"), *encode_label(m)) for kind, m in messages if kind != EVENT]
+    labels = [  # with their event's key, which the chained path routes them by
+        (stream_env.topic("events.labels"), *encode_label({**m, "key": keys[m["event_id"]]}))
+        for kind, m in messages
+        if kind != EVENT
+    ]
     stream_env.create_topics()
     assert not produce(stream_env.bootstrap, events + labels).errors
 
-    first = stream_env.start_worker(**CHECKPOINTS)
-    second = stream_env.start_worker(**CHECKPOINTS)
+    first = stream_env.start_worker(**settings)
+    second = stream_env.start_worker(**settings)
     wait_for(lambda: labeled(stream_env) >= n // 3, timeout=180, interval=0.2, what="a third learned")
     stream_env.stop_worker(first, signal.SIGKILL)  # its partitions move to the second worker
     wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every label learned")
     stream_env.stop_worker(second, signal.SIGTERM)
 
-    reference = replay_log(stream_env, config, partitions)
-    finals = {p: final_learner(stream_env, config, p) for p in range(partitions)}
+    reference = (replay_raw if chain else replay_log)(stream_env, config, partitions)
+    finals = {p: final_learner(stream_env, config, p, chain=chain) for p in range(partitions)}
     predictions = predicted_ids(stream_env)
     learned = sum(f.models[0].labeled for f in finals.values())
-    print_table(
-        [
-            FaultRow(
-                "2 workers, 4 partitions, one kill -9", n, len(predictions), learned, n - len(predictions), learned - n
-            )
-        ]
-    )
+    fault = "2 workers, 4 partitions, one kill -9" + (" (chained fast path)" if chain else "")
+    print_table([FaultRow(fault, n, len(predictions), learned, n - len(predictions), learned - n)])
     assert len(predictions) == n
     assert learned == n
     for p in range(partitions):

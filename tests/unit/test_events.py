@@ -1,11 +1,14 @@
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from online_models.events import DeadLetter, Origin, Prediction, decode_label, parse_raw_event
+from online_models.events import DeadLetter, Origin, Prediction, _format_ts, decode_label, parse_raw_event
 from online_models.exceptions import InvalidEventError
+from online_models.labels import parse_label_event
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -78,3 +81,22 @@ def test_prediction_probabilities_round_trip_through_json() -> None:
     record = orjson.loads(prediction.to_json())
     assert {decode_label(k): v for k, v in record["proba"].items()} == {True: 0.75, False: 0.25}
     assert decode_label("cat") == "cat" and decode_label("3") == 3
+
+
+@given(
+    st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(seconds=-4321))]) | st.none()
+    )
+)
+def test_timestamps_are_written_as_isoformat_to_the_millisecond(ts: datetime) -> None:
+    """The fast formatter (orjson's, for UTC) writes exactly what ``isoformat`` writes."""
+    assert _format_ts(ts) == ts.isoformat(timespec="milliseconds")
+
+
+def test_a_label_may_name_its_events_key() -> None:
+    label = parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0, "key": "k7"}')
+    assert label.key == "k7"
+    assert orjson.loads(label.to_json())["key"] == "k7"
+    assert "key" not in orjson.loads(parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0}').to_json())
+    with pytest.raises(InvalidEventError, match="key must be a string"):
+        parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0, "key": 7}')

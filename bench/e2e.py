@@ -1,0 +1,310 @@
+"""Streamwise end to end through real Kafka: raw events produced in advance, workers as processes.
+
+    python bench/e2e.py [--recipe logistic_regression] [--n 50000] [--partitions 1] [--workers 1] [--agents]
+
+Each run gets its own topic prefix, consumer groups and Redis namespace. The events (with inline
+labels) are on ``events.raw`` before the first worker starts; events/s are measured on the
+``predictions`` topic, from the first prediction's CreateTime to the last one's (bench/peers.py
+``output_rate``, as for the peers). After the run, the checkpoints say what the workers learned:
+every event once, and on one partition the same prequential accuracy as the bare River loop.
+
+``memory_run`` is the memory benchmark: delayed labels (each label sent ``delay`` events after its
+event, on ``events.labels``), the worker's RSS read from /proc when the predictions reach each mark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+import yaml
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.peers import make_events, output_rate  # noqa: E402
+from online_models import checkpoint  # noqa: E402
+from online_models.checkpoint import CheckpointStore  # noqa: E402
+from online_models.config import StreamwiseConfig, parse_config  # noqa: E402
+from online_models.datasets import synthetic_events, with_delayed_labels  # noqa: E402
+from online_models.pipeline import Learner  # noqa: E402
+from streams import admin, topics  # noqa: E402
+
+KEY = "bench-signing-key-0123456789abcdef"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Run:
+    """One benchmark run's isolated world, as the integration tests make them."""
+
+    bootstrap: str
+    redis_url: str
+    recipe: str
+    partitions: int = 1
+    chain: bool = True
+    name: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}")
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="streamwise-bench-")))
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def topic(self, name: str) -> str:
+        return f"{self.name}.{name}"
+
+    @property
+    def config(self) -> StreamwiseConfig:
+        return parse_config(self._config)
+
+    @property
+    def _config(self) -> dict[str, Any]:
+        return {"models": [{"name": "m", "recipe": self.recipe, "task": "binary"}]}
+
+    def env(self) -> dict[str, str]:
+        return dict(
+            os.environ,
+            STREAMWISE_KAFKA_BOOTSTRAP=self.bootstrap,
+            STREAMWISE_REDIS_URL=self.redis_url,
+            STREAMWISE_TOPIC_PREFIX=f"{self.name}.",
+            STREAMWISE_APP_ID=self.name,
+            STREAMWISE_REDIS_NAMESPACE=self.name,
+            STREAMWISE_PARTITIONS=str(self.partitions),
+            STREAMWISE_CONFIG=str(self.tmp / "models.yaml"),
+            STREAMWISE_METRICS_PORT="0",
+            STREAMWISE_LOG_LEVEL="warning",
+            STREAMWISE_SNAPSHOT_KEY=KEY,
+            STREAMWISE_CHAIN="1" if self.chain else "0",
+        )
+
+    def create_topics(self) -> None:
+        compacted = {self.topic(t): {"cleanup.policy": "compact"} for t in topics.COMPACTED}
+        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=compacted)
+        (self.tmp / "models.yaml").write_text(yaml.safe_dump(self._config))
+
+    def produce(self, topic: str, records: Iterator[tuple[bytes | None, bytes]]) -> int:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"})
+        count = 0
+        for key, value in records:
+            while True:
+                try:
+                    producer.produce(self.topic(topic), value, key)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            count += 1
+        if producer.flush(120) != 0:
+            raise RuntimeError(f"could not deliver every record to {topic}")
+        return count
+
+    def start_workers(self, count: int) -> None:
+        for i in range(count):
+            log = (self.tmp / f"worker-{i}.log").open("w")
+            env = dict(self.env(), STREAMWISE_WEB_PORT=str(_free_port()))
+            command = [sys.executable, "-m", "streams", "worker"]
+            self.workers.append(subprocess.Popen(command, env=env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT))
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+    def wait_for_group(self, members: int, timeout: float = 120.0) -> None:
+        """Until the workers' consumer group of events.raw is stable with ``members`` sharing every partition."""
+        group = f"{self.name}.chain" if self.chain else self.name
+        client, deadline = admin.admin_client(self.bootstrap), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                found = client.describe_consumer_groups([group])[group].result()
+            except Exception:  # not known to the coordinator yet
+                time.sleep(0.5)
+                continue
+            raw = self.topic(topics.RAW)
+            assigned = {
+                tp.partition
+                for m in found.members
+                for tp in (m.assignment.topic_partitions if m.assignment else [])
+                if tp.topic == raw
+            }
+            stable = str(found.state).endswith("STABLE") and len(found.members) == members
+            if stable and len(assigned) == self.partitions:
+                time.sleep(1.0)  # each worker restores its (empty) checkpoints and seeks
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"group {group} not stable with {members} members within {timeout} s:\n{self.logs()}")
+
+    def produced(self, topic: str) -> int:
+        """Messages on ``topic`` (sum of high watermarks)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"{self.name}-count"})
+        try:
+            ends = [
+                consumer.get_watermark_offsets(TopicPartition(self.topic(topic), p), timeout=10)[1]
+                for p in range(self.partitions)
+            ]
+        finally:
+            consumer.close()
+        return sum(ends)
+
+    def learners(self) -> dict[int, Learner]:
+        """Each partition's learner as its newest checkpoint holds it."""
+        owner = f"{self.name}.chain" if self.chain else self.name
+
+        async def load() -> dict[int, Learner]:
+            client = aioredis.from_url(self.redis_url)
+            store = CheckpointStore(client, self.name, owner)
+            try:
+                found = {p: await store.load(p) for p in range(self.partitions)}
+            finally:
+                await client.aclose()
+            return {p: checkpoint.restore(cp, self.config, KEY.encode()) for p, cp in found.items() if cp is not None}
+
+        return asyncio.run(load())
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.tmp.glob("worker-*.log")))
+
+    def cleanup(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        names = [
+            n for n in admin.admin_client(self.bootstrap).list_topics(timeout=10).topics if n.startswith(self.name)
+        ]
+        if names:
+            admin.delete_topics(self.bootstrap, names)
+        client = redis.Redis.from_url(self.redis_url)
+        for key in client.scan_iter(f"{self.name}:*"):
+            client.delete(key)
+
+
+@contextmanager
+def run_world(*args: Any, **kwargs: Any) -> Iterator[Run]:
+    run = Run(*args, **kwargs)
+    try:
+        run.create_topics()
+        yield run
+    finally:
+        run.cleanup()
+
+
+def streamwise(
+    bootstrap: str,
+    redis_url: str,
+    recipe: str,
+    n: int,
+    *,
+    partitions: int = 1,
+    workers: int = 1,
+    chain: bool = True,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Events/s of Streamwise workers over ``n`` events produced in advance; what they learned."""
+    raw, keys, _ = make_events(n)
+    with run_world(bootstrap, redis_url, recipe, partitions=partitions, chain=chain) as run:
+        if partitions == 1:
+            run.produce(topics.RAW, zip(keys, raw, strict=True))
+            run.start_workers(workers)
+        else:  # measure the workers sharing the partitions, not the first rebalance of a new group
+            run.start_workers(workers)
+            run.wait_for_group(workers)
+            run.produce(topics.RAW, zip(keys, raw, strict=True))
+        rate = output_rate(bootstrap, run.topic(topics.PREDICTIONS), n, timeout=timeout)
+        if rate["events"] < n:
+            raise RuntimeError(f"{rate['events']} of {n} predictions within {timeout} s:\n{run.logs()}")
+        run.stop_workers()  # SIGTERM: final checkpoints
+        learners = run.learners()
+    learned = sum(model.labeled for learner in learners.values() for model in learner.models)
+    accuracy = None
+    if partitions == 1 and learners:
+        accuracy = float(learners[0].models[0].metrics["Accuracy"].get())
+    return {**rate, "learned": learned, "accuracy": accuracy, "partitions": partitions, "workers": workers}
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def memory_run(
+    bootstrap: str, redis_url: str, marks: tuple[int, ...] = (200_000, 1_000_000), delay: int = 500
+) -> dict[str, Any]:
+    """Worker RSS (KiB) when the predictions reach each mark; labels arrive ``delay`` events late."""
+    total = max(marks)
+    with run_world(bootstrap, redis_url, "logistic_regression") as run:
+        events, labels = [], []
+        for kind, record in with_delayed_labels(synthetic_events("agrawal_drift", total, seed=1), delay):
+            (events if kind == "event" else labels).append(record)
+        keys = {e["event_id"]: e["key"] for e in events}
+        run.produce(topics.RAW, ((e["key"].encode(), orjson.dumps(e)) for e in events))
+        run.produce(topics.LABELS, ((None, orjson.dumps({**lb, "key": keys[lb["event_id"]]})) for lb in labels))
+        del events, labels, keys
+        run.start_workers(1)
+        pid, rss, started = run.workers[0].pid, {}, time.monotonic()
+        for mark in marks:
+            while run.produced(topics.PREDICTIONS) < mark:
+                if run.workers[0].poll() is not None or time.monotonic() - started > 1200:
+                    raise RuntimeError(f"worker stopped or too slow before {mark} predictions:\n{run.logs()}")
+                time.sleep(0.2)
+            rss[mark] = rss_kib(pid)
+        seconds = time.monotonic() - started
+        run.stop_workers()
+        learned = sum(model.labeled for learner in run.learners().values() for model in learner.models)
+    return {"rss_kib": {str(k): v for k, v in rss.items()}, "learned": learned, "events": total, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", default=os.environ.get("STREAMWISE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--recipe", default="logistic_regression")
+    parser.add_argument("--n", type=int, default=50_000)
+    parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--agents", action="store_true", help="the three Faust agents instead of the chained loop")
+    parser.add_argument("--memory", action="store_true", help="the memory benchmark instead")
+    args = parser.parse_args()
+    if args.memory:
+        print(json.dumps(memory_run(args.bootstrap, args.redis_url)))
+        return
+    result = streamwise(
+        args.bootstrap,
+        args.redis_url,
+        args.recipe,
+        args.n,
+        partitions=args.partitions,
+        workers=args.workers,
+        chain=not args.agents,
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""BENCHMARKS.md from bench/results.json: the machine, the tables, the targets.
+
+python bench/report.py   # rewrites BENCHMARKS.md from the committed results
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = (
+    ("bare", "bare River loop (the limit)"),
+    ("streamwise_p1", "Streamwise, chained fast path"),
+    ("streamwise_p1_agents", "Streamwise, three Faust agents (`STREAMWISE_CHAIN=0`)"),
+    ("diy_p1", "hand-written confluent-kafka loop"),
+    ("quix_p1", "Quix Streams 3.28.1"),
+)
+SCALE = (
+    ("streamwise_p4_w1", "Streamwise, 1 worker"),
+    ("streamwise_p4_w2", "Streamwise, 2 workers"),
+    ("diy_p4", "hand-written loop, 1 process"),
+    ("quix_p4", "Quix Streams, 1 process"),
+)
+
+
+def rate(row: dict[str, Any], key: str) -> str:
+    found = row.get(key)
+    return f"{found['events_per_s']:,.0f}" if found else "-"
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; Python {m['python']}; "
+        f"Apache Kafka {m['kafka']} (one broker on loopback); {packages}. Commit {m['commit']}, {m['date']}; "
+        f"load average {m['load_average_at_start']:.2f} at the start."
+    )
+
+
+def throughput_tables(results: dict[str, Any]) -> list[str]:
+    rows = results["throughput"]
+    recipes = list(rows)
+    lines = [
+        "### Learning throughput end to end (events/s, first to last prediction)",
+        "",
+        "One partition, one process each. Events with inline labels produced to the input topic in advance;",
+        "predictions with prequential evaluation out to a topic. The bare loop reads decoded events from memory.",
+        "",
+        "| system | " + " | ".join(f"{r} ({rows[r]['events']:,} events)" for r in recipes) + " |",
+        "|---|" + "---|" * len(recipes),
+    ]
+    for key, label in SYSTEMS:
+        lines.append(f"| {label} | " + " | ".join(rate(rows[r], key) for r in recipes) + " |")
+    lines += ["", "Four partitions:", "", "| system | " + " | ".join(recipes) + " |", "|---|" + "---|" * len(recipes)]
+    for key, label in SCALE:
+        lines.append(f"| {label} | " + " | ".join(rate(rows[r], key) for r in recipes) + " |")
+    return lines
+
+
+def other_tables(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    serving = results.get("serving")
+    if serving:
+        lines += [
+            "",
+            "### Prediction API (one uvicorn process, logistic_regression; load generator on loopback)",
+            "",
+            "| endpoint | p50 ms at 1,000 req/s | p99 ms at 1,000 req/s | max req/s |",
+            "|---|---|---|---|",
+            f"| POST /predict | {serving['predict_p50_ms']:.2f} | {serving['predict_p99_ms']:.2f} | "
+            f"{serving['predict_max_rps']:,.0f} |",
+            f"| bare FastAPI endpoint (constant JSON) | {serving['bare_p50_ms']:.2f} | {serving['bare_p99_ms']:.2f} | "
+            f"{serving['bare_max_rps']:,.0f} |",
+            "",
+            f"Snapshot to serving over {serving['swaps']} swaps: p50 {serving['swap_p50_ms']:.0f} ms, "
+            f"p99 {serving['swap_p99_ms']:.0f} ms.",
+        ]
+    memory = results.get("memory")
+    if memory:
+        rss = {int(k): v / 1024 for k, v in memory["rss_kib"].items()}
+        lines += [
+            "",
+            "### Worker memory (chained fast path, delayed labels)",
+            "",
+            ", ".join(f"RSS after {k:,} events: {v:,.0f} MiB" for k, v in sorted(rss.items()))
+            + f" ({memory['learned']:,} labeled events learned).",
+        ]
+    overhead = results.get("overhead")
+    if overhead:
+        ratios = overhead["ratios"]
+        lines += [
+            "",
+            "### Delayed labels and drift detection, as a ratio to the core loop (time per event, one process)",
+            "",
+            "| core loop | delayed labels | drift detectors | both |",
+            "|---|---|---|---|",
+            f"| 1 ({overhead['events_per_s']['core']:,.0f} events/s) | {ratios['labels']:.2f} | "
+            f"{ratios['drift']:.2f} | {ratios['both']:.2f} |",
+        ]
+    return lines
+
+
+def target_table(results: dict[str, Any]) -> list[str]:
+    lines = ["", "### Targets", "", "| target | value | goal | |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        lines.append(f"| {t['name']} | {t['value']:g} | {t['target']} | {'pass' if t['pass'] else '**miss**'} |")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py) with bench/results.json; every ratio is against a baseline",
+        "measured in the same run.",
+        "",
+        f"Machine: {machine_line(results['machine'])}",
+        "",
+    ]
+    if results.get("quick"):
+        lines += ["**A quick run (`--quick`): fewer events, not the figures the README quotes.**", ""]
+    if "throughput" in results:
+        lines += throughput_tables(results)
+    lines += other_tables(results)
+    lines += target_table(results)
+    return "\n".join(lines) + "\n"
+
+
+def readme_summary(results: dict[str, Any]) -> str:
+    """The README's part: the machine, the one-partition throughput table and the targets."""
+    lines = [f"Machine: {machine_line(results['machine'])}", ""]
+    if "throughput" in results:
+        lines += throughput_tables(results)[5 : 5 + 2 + len(SYSTEMS)]
+    lines += target_table(results)[1:]
+    return "\n".join(lines)
+
+
+def write(results: dict[str, Any]) -> None:
+    """BENCHMARKS.md, and the summary between the README's bench markers."""
+    (ROOT / "BENCHMARKS.md").write_text(markdown(results))
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(START) + len(START), text.index(END)
+    readme.write_text(text[:start] + "\n" + readme_summary(results) + "\n" + text[end:])
+
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+if __name__ == "__main__":
+    write(json.loads((ROOT / "bench" / "results.json").read_text()))
