@@ -81,7 +81,7 @@ class LatencyMetrics:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(path, str(status["code"])).observe(time.perf_counter() - started)
+            self.metrics.request(path, str(status["code"]), time.perf_counter() - started)
 
 
 class JSONBodyError(json.JSONDecodeError):

@@ -26,6 +26,7 @@ from online_models.features import FeatureEngineer, FeatureSpec
 from online_models.registry import ModelRegistry
 from online_models.status import ModelStatusStore
 from online_models.stores import AlertLog, FeatureStore
+from streams.gc_tuning import tune_gc
 
 
 @dataclass
@@ -98,7 +99,10 @@ def create_app(
         app.state.alerts = parts.alerts
         app.state.status = parts.status
         app.state.engineer = FeatureEngineer(spec)
+        app.state.predictor = predict.Predictor(server, parts.features, app.state.engineer, settings, metrics)
         await server.start()
+        if settings.tune_gc:
+            tune_gc()
         yield
         await server.stop()
         if parts.close is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -32,3 +34,18 @@ class ApiMetrics:
             ["reason"],
             registry=self.registry,
         )
+        # Label children by name, bound once: no label lookup per request.
+        self._predicted: dict[str, Any] = {}
+        self._requests: dict[tuple[str, str], Any] = {}
+
+    def predicted(self, model: str) -> None:
+        child = self._predicted.get(model)
+        if child is None:
+            child = self._predicted[model] = self.predictions.labels(model)
+        child.inc()
+
+    def request(self, route: str, status: str, seconds: float) -> None:
+        child = self._requests.get((route, status))
+        if child is None:
+            child = self._requests[(route, status)] = self.requests.labels(route, status)
+        child.observe(seconds)

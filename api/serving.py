@@ -56,8 +56,14 @@ class ModelServer:
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._poll())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # Cancel until they have ended: on Python 3.11, asyncio.wait_for (redis-py sends each command through it
+        # when a socket timeout is set) drops a cancellation that arrives as the write completes, and the task
+        # goes on polling (CPython gh-86296, fixed in 3.12).
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

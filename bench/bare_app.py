@@ -1,4 +1,7 @@
-"""The baseline of the serving benchmark: a FastAPI endpoint that returns a constant JSON."""
+"""The baseline of the serving benchmark: a FastAPI endpoint that returns a constant JSON.
+
+Same framework, server and request body as the API's /predict; no model, no middleware.
+"""
 
 from fastapi import FastAPI
 
@@ -9,3 +12,8 @@ ANSWER = {"prediction": True, "proba": {"false": 0.25, "true": 0.75}, "model": "
 @app.post("/predict")
 async def predict(body: dict) -> dict:
     return ANSWER
+
+
+@app.get("/readyz")
+async def readyz() -> dict:
+    return {"ready": True}

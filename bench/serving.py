@@ -1,18 +1,32 @@
-"""/predict latency and hot-reload latency on loopback, next to a bare FastAPI endpoint.
+"""Serving benchmark: POST /predict under load, next to a bare FastAPI endpoint, and hot reload.
 
-    python bench/serving.py [--requests 2000] [--swaps 50]
+    python bench/serving.py [--rate 1000] [--seconds 5] [--swaps 50] [--connections 8] [--json]
 
 Needs a redis-server (STREAMWISE_REDIS_URL; `make bench` starts one). One uvicorn process serves
-the API with a logistic_regression champion; a second serves bench/bare_app.py (a constant JSON,
-the same framework and server). Requests are sequential over one keep-alive connection, so the
-figures are per-request latencies, not throughput. Hot reload: the time from a new version's
-registration in Redis to the first /predict answered with it.
+``api.main:create_app`` with a logistic_regression champion registered in its own Redis namespace
+(removed afterwards); a second serves bench/bare_app.py (a constant JSON: same framework, server
+and body). The load comes from bench/loadgen.py, in this process, over loopback keep-alive:
+
+- fixed rate (open loop): ``rate`` requests/s for 1 s of warm-up then ``seconds``, each latency
+  measured from the request's scheduled send time (no coordinated omission). The bare endpoint's
+  figures are the floor: the generator's and the framework's own cost.
+- max throughput (closed loop): ``connections`` connections sending back to back for ``seconds`` in
+  all, in 5 slices alternating between the two servers (each slice after 0.2 s of warm-up), so that
+  a change in the machine's load (other processes) weighs on both alike.
+- the CPU time each server process spent (from /proc): per request at max throughput, and as a
+  share of one core at the fixed rate; with the machine's CPU pressure, to judge a contended run.
+- hot reload: ``swaps`` times, a new version is saved to the registry (the model is pickled and
+  signed before the clock starts: that is the worker's cost) and /predict is polled on one
+  connection until it answers with that version.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import importlib.util
+import json
 import os
 import socket
 import statistics
@@ -20,9 +34,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-import httpx
+import orjson
 import redis
 import redis.asyncio as aioredis
 
@@ -30,10 +47,20 @@ from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
 from online_models.registry import ModelRegistry, register
+from online_models.snapshot import take
 from streams.settings import Settings
+
+try:
+    from bench.loadgen import Address, Connection, Run, closed_loop, exchange, open_loop, post
+except ModuleNotFoundError:  # run as a script: bench/ itself is on sys.path
+    from loadgen import Address, Connection, Run, closed_loop, exchange, open_loop, post  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-signing-key-0123456789abcdef"
+WARMUP = 1.0
+SLICES = 5  # of the max-throughput test, each with 0.2 s of warm-up
+SWAP_TIMEOUT = 10.0
+Figures = dict[str, float | int]
 
 
 def free_port() -> int:
@@ -42,43 +69,118 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(target: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+def launch(target: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Address]:
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", *target, "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    return subprocess.Popen(command, env=env, cwd=ROOT), ("127.0.0.1", port)
+
+
+def wait_ready(process: subprocess.Popen[bytes], address: Address, timeout: float = 60.0) -> None:
+    """Until GET /readyz answers 200 (for the API: Redis answers and the champion is loaded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{target} did not start")
+            connection = http.client.HTTPConnection(*address, timeout=1)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server on port {address[1]} did not get ready")
 
 
-def latencies(url: str, body: dict, n: int) -> list[float]:
-    out = []
-    with httpx.Client() as client:
-        for _ in range(100):  # warm-up
-            client.post(url, json=body)
-        for _ in range(n):
-            started = time.perf_counter()
-            response = client.post(url, json=body)
-            out.append(time.perf_counter() - started)
-            response.raise_for_status()
-    return out
-
-
-def quantiles(values: list[float]) -> tuple[float, float, float]:
+def ms(values: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max of ``values`` (seconds), in milliseconds."""
+    if len(values) < 2:
+        return (values[0] * 1000,) * 3 if values else (float("nan"),) * 3
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return cuts[49] * 1000, cuts[98] * 1000, max(values) * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--swaps", type=int, default=50)
-    args = parser.parse_args()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def contention() -> Figures:
+    """How busy the machine was: the share of the last 60 s in which some runnable task waited for a
+    CPU (Linux pressure stall information; the other sessions' work shows here), and the 1-minute
+    load average."""
+    figures: Figures = {"loadavg_1m_after": round(os.getloadavg()[0], 2)}
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        figures["cpu_pressure_avg60_pct"] = float(some[2].removeprefix("avg60="))
+    except (OSError, IndexError, ValueError):
+        pass
+    return figures
+
+
+def measured(pid: int, load: Callable[[], Run]) -> tuple[Run, float]:
+    """The run, and the CPU seconds the server process spent over it."""
+    before = cpu_seconds(pid)
+    run = load()
+    return run, cpu_seconds(pid) - before
+
+
+def fixed_rate(prefix: str, run: Run, server_cpu: float) -> Figures:
+    p50, p99, top = ms(run.latencies)
+    return {
+        f"{prefix}_p50_ms": round(p50, 3),
+        f"{prefix}_p99_ms": round(p99, 3),
+        f"{prefix}_max_ms": round(top, 3),
+        f"{prefix}_rate_achieved": round(run.rate, 1),
+        f"{prefix}_errors": run.errors,
+        f"{prefix}_connections": run.connections,
+        f"{prefix}_loadgen_cpu_pct": round(100 * run.cpu / run.wall, 1),
+        f"{prefix}_server_cpu_pct": round(100 * server_cpu / run.wall, 1),
+    }
+
+
+def max_rate(prefix: str, run: Run, server_cpu: float) -> Figures:
+    p50, p99, _ = ms(run.latencies)
+    return {
+        f"{prefix}_max_rps": round(run.rate, 1),
+        f"{prefix}_max_rps_p50_ms": round(p50, 3),
+        f"{prefix}_max_rps_p99_ms": round(p99, 3),
+        f"{prefix}_max_rps_errors": run.errors,
+        f"{prefix}_max_rps_loadgen_cpu_pct": round(100 * run.cpu / run.wall, 1),
+        f"{prefix}_server_cpu_us_per_request": round(1e6 * server_cpu / run.answers, 1),
+    }
+
+
+async def swap_times(
+    registry: ModelRegistry, model: PrequentialModel, data: list[tuple[dict, Any]], address: Address, n: int
+) -> list[float]:
+    """Seconds from each new version's save to the first /predict answered with it (SWAP_TIMEOUT: never)."""
+    request = post(address, "/predict", orjson.dumps({"model": "lr", "features": data[0][0]}))
+    connection = Connection(address)
+    out: list[float] = []
+    try:
+        for i in range(n):
+            model.step(*data[i % len(data)])  # a (slightly) different model, that learned more
+            version = await registry.next_version(model.slot)
+            snapshot = take(model, version=version, partition=0, offsets={}, reason="bench", key=registry.key)
+            started = time.perf_counter()
+            await registry.save(snapshot)
+            while time.perf_counter() - started < SWAP_TIMEOUT:
+                status, body = exchange(connection, request)
+                if status == 200 and orjson.loads(body)["model_version"] == version:
+                    out.append(time.perf_counter() - started)
+                    break
+            else:
+                out.append(SWAP_TIMEOUT)
+    finally:
+        connection.close()
+    return out
+
+
+def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connections: int = 8) -> Figures:
+    """Every figure of the serving benchmark, flat (times in ms, rates in requests/s)."""
     settings = Settings()
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     model = PrequentialModel(ModelSpec(name="lr", recipe="logistic_regression", task="binary"))
@@ -88,42 +190,122 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     client = aioredis.from_url(settings.redis_url)
     registry = ModelRegistry(client, namespace, KEY.encode())
-    loop.run_until_complete(register(registry, model, reason="bench"))
-
-    env = dict(os.environ, STREAMWISE_REDIS_NAMESPACE=namespace, STREAMWISE_SNAPSHOT_KEY=KEY)
-    api_port, bare_port = free_port(), free_port()
-    api = start(["api.main:create_app", "--factory"], env, api_port)
-    bare = start(["bench.bare_app:app"], env, bare_port)
-    body = {"model": "lr", "features": data[0][0]}
+    env = dict(
+        os.environ,
+        STREAMWISE_REDIS_URL=settings.redis_url,
+        STREAMWISE_REDIS_NAMESPACE=namespace,
+        STREAMWISE_SNAPSHOT_KEY=KEY,
+        STREAMWISE_PREDICT_REQUIRES_KEY="false",  # whatever the caller's environment says
+    )
+    servers: list[subprocess.Popen[bytes]] = []
+    figures: Figures = {
+        "cpus": os.cpu_count() or 0,
+        "loadavg_1m_before": round(os.getloadavg()[0], 2),
+        # uvicorn's defaults take these when installed (C HTTP parser, libuv loop): h11 and asyncio otherwise
+        "httptools": int(importlib.util.find_spec("httptools") is not None),
+        "uvloop": int(importlib.util.find_spec("uvloop") is not None),
+    }
     try:
-        api_p50, api_p99, api_max = quantiles(latencies(f"http://127.0.0.1:{api_port}/predict", body, args.requests))
-        bare_p50, bare_p99, bare_max = quantiles(
-            latencies(f"http://127.0.0.1:{bare_port}/predict", body, args.requests)
-        )
-        reloads = []
-        with httpx.Client() as http:
-            for _ in range(args.swaps):
-                model.step(*data[0])  # a (slightly) different model each time
-                version = loop.run_until_complete(register(registry, model, reason="bench")).version
-                registered = time.perf_counter()
-                while http.post(f"http://127.0.0.1:{api_port}/predict", json=body).json()["model_version"] != version:
-                    pass
-                reloads.append(time.perf_counter() - registered)
+        loop.run_until_complete(register(registry, model, reason="bench"))
+        # As `streamwise api` runs it (which sets STREAMWISE_TUNE_GC), with uvicorn's own options here.
+        api, api_address = launch(["api.main:create_app", "--factory"], {**env, "STREAMWISE_TUNE_GC": "true"})
+        servers.append(api)
+        bare, bare_address = launch(["bench.bare_app:app"], env)
+        servers.append(bare)
+        wait_ready(api, api_address)
+        wait_ready(bare, bare_address)
+        body = orjson.dumps({"model": "lr", "features": data[0][0]})
+        requests = {"predict": post(api_address, "/predict", body), "bare": post(bare_address, "/predict", body)}
+        addresses = {"predict": api_address, "bare": bare_address}
+        for name in ("bare", "predict"):
+            status, answer = exchange(probe := Connection(addresses[name]), requests[name])
+            probe.close()
+            if status != 200:
+                raise RuntimeError(f"{name}: /predict answered {status}: {answer[:200]!r}")
+        pids = {"predict": api.pid, "bare": bare.pid}
+        for name in ("bare", "predict"):
+            load = partial(open_loop, addresses[name], requests[name], requests_rate, seconds, WARMUP)
+            figures |= fixed_rate(name, *measured(pids[name], load))
+        totals = {name: (Run(connections=connections), 0.0) for name in ("bare", "predict")}
+        for _ in range(SLICES):  # alternate, so a change of the machine's load hits both alike
+            for name, (total, cpu) in totals.items():
+                load = partial(closed_loop, addresses[name], requests[name], connections, seconds / SLICES, 0.2)
+                part, part_cpu = measured(pids[name], load)
+                totals[name] = (total.add(part), cpu + part_cpu)
+        for name, (total, cpu) in totals.items():
+            figures |= max_rate(name, total, cpu)
+        figures["max_rps_ratio"] = round(figures["predict_max_rps"] / figures["bare_max_rps"], 3)
+        figures["rate_target"] = requests_rate
+        figures["connections"] = connections
+        reloads = loop.run_until_complete(swap_times(registry, model, data, api_address, swaps))
+        p50, p99, top = ms(reloads)
+        figures |= {
+            "swap_p50_ms": round(p50, 2),
+            "swap_p99_ms": round(p99, 2),
+            "swap_max_ms": round(top, 2),
+            "swaps": len(reloads),
+            "swap_timeouts": reloads.count(SWAP_TIMEOUT),
+        }
+        figures |= contention()
     finally:
-        api.terminate()
-        bare.terminate()
-        api.wait()
-        bare.wait()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait()
         connection = redis.Redis.from_url(settings.redis_url)
         for key in connection.scan_iter(f"{namespace}:*"):
             connection.delete(key)
+        connection.close()
         loop.run_until_complete(client.aclose())
-    r50, r99, rmax = quantiles(reloads)
-    print(f"/predict (logistic_regression), {args.requests} sequential requests on loopback:")
-    print(f"  streamwise  p50 {api_p50:.2f} ms  p99 {api_p99:.2f} ms  max {api_max:.2f} ms")
-    print(f"  bare        p50 {bare_p50:.2f} ms  p99 {bare_p99:.2f} ms  max {bare_max:.2f} ms")
-    print(f"  ratio p50 {api_p50 / bare_p50:.2f}x  p99 {api_p99 / bare_p99:.2f}x")
-    print(f"hot reload over {args.swaps} swaps: p50 {r50:.1f} ms  p99 {r99:.1f} ms  max {rmax:.1f} ms")
+        loop.close()
+    return figures
+
+
+def summary(f: Figures) -> str:
+    def mark(ok: bool) -> str:
+        return "pass" if ok else "FAIL"
+
+    rate = f["rate_target"]
+    lines = [
+        f"POST /predict (logistic_regression) vs a bare FastAPI endpoint, loopback, {f['cpus']} CPUs "
+        f"(uvicorn with {'httptools' if f['httptools'] else 'h11'} and {'uvloop' if f['uvloop'] else 'asyncio'}; "
+        f"load average {f['loadavg_1m_before']} before, {f['loadavg_1m_after']} after)",
+        f"fixed rate {rate} requests/s (open loop, latency from the scheduled send time):",
+    ]
+    for name, label in (("predict", "streamwise"), ("bare", "bare")):
+        g = {key.removeprefix(name + "_"): value for key, value in f.items() if key.startswith(name + "_")}
+        lines.append(
+            f"  {label:<10}  p50 {g['p50_ms']:.2f} ms  p99 {g['p99_ms']:.2f} ms  max {g['max_ms']:.2f} ms  "
+            f"achieved {g['rate_achieved']:.0f}/s  errors {g['errors']}  "
+            f"CPU: server {g['server_cpu_pct']:.0f}%, load generator {g['loadgen_cpu_pct']:.0f}%"
+        )
+    lines.append(f"max throughput ({f['connections']} keep-alive connections, closed loop, alternating slices):")
+    for name, label in (("predict", "streamwise"), ("bare", "bare")):
+        g = {key.removeprefix(name + "_"): value for key, value in f.items() if key.startswith(name + "_")}
+        lines.append(
+            f"  {label:<10}  {g['max_rps']:.0f} requests/s  p50 {g['max_rps_p50_ms']:.2f} ms  "
+            f"p99 {g['max_rps_p99_ms']:.2f} ms  server CPU {g['server_cpu_us_per_request']:.0f} us/request  "
+            f"(load generator {g['max_rps_loadgen_cpu_pct']:.0f}% CPU)"
+        )
+    lines += [
+        f"  ratio {f['max_rps_ratio']:.2f} (target >= 0.60: {mark(f['max_rps_ratio'] >= 0.6)})",
+        f"  /predict p99 at {rate}/s: {f['predict_p99_ms']:.2f} ms (target <= 5 ms: {mark(f['predict_p99_ms'] <= 5)})",
+        f"hot reload over {f['swaps']} swaps: p50 {f['swap_p50_ms']:.1f} ms  p99 {f['swap_p99_ms']:.1f} ms  "
+        f"max {f['swap_max_ms']:.1f} ms (target p99 <= 1000 ms: {mark(f['swap_p99_ms'] <= 1000)})",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=1000, help="requests/s of the fixed-rate test")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per test (after 1 s warm-up)")
+    parser.add_argument("--swaps", type=int, default=50)
+    parser.add_argument("--connections", type=int, default=8, help="connections of the max-throughput test")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    figures = run(args.rate, args.seconds, args.swaps, args.connections)
+    print(json.dumps(figures, indent=2) if args.json else summary(figures))
 
 
 if __name__ == "__main__":

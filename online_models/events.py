@@ -240,10 +240,12 @@ def _parse_features(value: Any) -> Features:
         raise InvalidEventError("invalid_type", "features must be an object")
     if not value:
         raise InvalidEventError("empty_features", "features must be a non-empty object")
-    for name, v in value.items():
-        if isinstance(v, float):
-            _check_number(f"feature {name!r}", v)
-        elif not isinstance(v, int | str):  # bool is an int
+    isfinite = math.isfinite
+    for name, v in value.items():  # once per feature of every event: no message built unless it fails
+        if type(v) is float:
+            if not isfinite(v):
+                _check_number(f"feature {name!r}", v)
+        elif not isinstance(v, (int, str)):  # bool is an int; a tuple is faster than int | str here
             raise InvalidEventError("invalid_type", f"feature {name!r} must be a number, string or bool")
     return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,6 +259,7 @@ def worker() -> None:
     """Run the Faust worker (validate, features, learn agents) against the configured Kafka."""
     from prometheus_client import start_http_server
 
+    from streams.gc_tuning import tune_gc
     from streams.worker import build_worker_app
 
     settings = _settings()
@@ -268,6 +270,7 @@ def worker() -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=ctx.metrics.registry)
     import faust
 
+    tune_gc()
     faust.Worker(faust_app, loglevel=settings.log_level.upper()).execute_from_commandline()
 
 
@@ -282,6 +285,7 @@ def api(
     from api.settings import ApiSettings
 
     ApiSettings().signing_key()  # fail here, naming the setting, rather than inside uvicorn
+    os.environ.setdefault("STREAMWISE_TUNE_GC", "true")  # a serving process: see streams/gc_tuning.py
 
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port)
 

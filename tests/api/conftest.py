@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,16 @@ from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
 from online_models.registry import ModelRegistry
+
+EXIT_WITHIN = 120  # seconds
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Bound the exit of the process. pytest-timeout fails a hung test and the session goes on, but an
+    ASGI lifespan left hanging keeps schemathesis's event loop thread busy, and that thread is joined at
+    exit (atexit): past ``EXIT_WITHIN``, print every thread's stack and exit with status 1."""
+    faulthandler.dump_traceback_later(EXIT_WITHIN, exit=True, file=sys.__stderr__)
+
 
 KEY = "api-test-signing-key-0123456789"
 ADMIN = "admin-key-for-tests"

@@ -10,10 +10,11 @@ so CI sees the same examples every time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import orjson
 import pytest
@@ -27,11 +28,14 @@ from schemathesis.python import asgi
 
 from api.limits import MAX_JSON_DEPTH
 from api.main import create_app
+from api.metrics import ApiMetrics
+from api.serving import ModelServer
 from api.settings import ApiSettings
 from streams.settings import Settings
 from tests.api.conftest import ADMIN, KEY, ApiEnv, trained
 
-pytestmark = pytest.mark.redis
+# Each test takes a second or two (ten under load): a hung one fails after 2 minutes, not the global 10.
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 EXAMPLES = 40  # per operation and test: about 10 s for the whole file
 
@@ -69,8 +73,9 @@ def fuzz_settings(redis_url: str, namespace: str, **overrides: object) -> ApiSet
     return ApiSettings(**values)  # type: ignore[arg-type]
 
 
-# One app for the generated requests, with its own namespace: its lifespan runs in schemathesis's
-# event loop from the first request on (after ``served`` registered a model) until ``served`` ends.
+# One app for the generated requests, with its own namespace: its lifespan runs in schemathesis's event
+# loop from a test's first request on (after ``served`` registered a model) until that test's teardown,
+# where schemathesis's pytest plugin shuts it down; the next test starts it again.
 REDIS_URL = Settings().redis_url  # as conftest's ``redis_url``
 NAMESPACE = f"fuzz-{uuid.uuid4().hex[:10]}"
 APP = create_app(fuzz_settings(REDIS_URL, NAMESPACE))
@@ -149,6 +154,53 @@ def test_chosen_requests_get_answers_that_conform(served: None, method: str, pat
     """Regressions found by the generated requests above, kept as fixed cases."""
     case = admin_schema[path][method].Case(**request_parts)
     case.call_and_validate(headers={"X-API-Key": ADMIN})
+
+
+class LosesOneCancellation:
+    """A registry whose ``names()`` drops the first cancellation it gets and returns, as Python 3.11's
+    ``asyncio.wait_for`` does when a cancellation arrives just as redis-py's write of a command completes."""
+
+    key = b""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.lost = 0
+        self.polling = asyncio.Event()
+
+    async def names(self) -> list[str]:
+        self.calls += 1
+        if self.calls == 1:  # start()'s own refresh
+            return []
+        self.polling.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if self.lost:
+                raise
+            self.lost += 1
+        return []
+
+    async def changes(self) -> AsyncIterator[dict]:
+        await asyncio.Event().wait()
+        yield {}
+
+
+async def test_the_model_server_stops_even_when_a_cancellation_is_lost() -> None:
+    """Regression: the lifespan's shutdown (``ModelServer.stop``) cancelled its reload tasks once and waited
+    for them; when the cancellation was lost, the poll task went on and the shutdown never ended (CI hung
+    in this file's teardowns for 90 minutes)."""
+    registry = LosesOneCancellation()
+    server = ModelServer(registry, ApiMetrics(), poll_seconds=0.01)  # type: ignore[arg-type]
+    await server.start()
+    await asyncio.wait_for(registry.polling.wait(), 10)
+    stopping = asyncio.create_task(server.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    for task in server._tasks:  # end them, for the next tests, when stop() could not
+        task.cancel()
+    await asyncio.wait({stopping}, timeout=10)
+    assert stopping in done, "stop() waits forever for a task whose cancellation was lost"
+    assert registry.lost == 1
+    assert all(task.done() for task in server._tasks)
 
 
 # Hostile bodies, sent by hand.

@@ -169,6 +169,7 @@ def test_plaintext_client_configs_are_unchanged(clients: dict[str, Recorder]) ->
         "linger.ms": 5,
         "enable.idempotence": True,
         "compression.type": "lz4",
+        "partitioner": "murmur2_random",
         "message.max.bytes": 4_194_304,
     }
     assert clients["producer"].configs == [expected_producer, expected_producer]
