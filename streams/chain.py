@@ -18,8 +18,9 @@ event it includes have been delivered. Offsets are committed to Kafka only as fa
 checkpoint, for the tools that read consumer lag.
 
 Delayed labels reach the loop through the same log as their events, so a partition replays in
-exactly the order it was learned: the labels agent forwards each label to ``events.raw``, keyed
-by the event's ``key`` (a label field, required in this mode) under the label header.
+exactly the order it was learned: a forwarder in this thread (streams.label_forwarder) moves each
+label to ``events.raw``, keyed by the event's ``key`` (a label field, required in this mode)
+under the label header.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message, Producer, TopicPartition
@@ -39,17 +39,13 @@ from online_models.events import Origin
 from online_models.exceptions import InvalidEventError
 from online_models.pipeline import Learner, LearnResult
 from streams.context import StreamContext
+from streams.label_forwarder import LabelForwarder, broker_time
 from streams.settings import Settings
 from streams.topics import LABEL_HEADER
 
 log = logging.getLogger("streamwise.chain")
 NOTHING_NEW = LearnResult()  # no promotion, no alert: only the snapshot schedules can make one due
 T = TypeVar("T")
-
-
-def broker_time(message: Message) -> datetime | None:
-    kind, ms = message.timestamp()
-    return datetime.fromtimestamp(ms / 1000, tz=UTC) if kind and ms > 0 else None
 
 
 def is_label(message: Message) -> bool:
@@ -87,8 +83,27 @@ class ChainedLoop:
                 "linger.ms": 5,
                 "enable.idempotence": True,
                 "compression.type": "lz4",
+                "partitioner": "murmur2_random",  # Kafka's default: a forwarded label meets its event
                 **settings.kafka_client_config(),
             }
+        )
+        labels_consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": f"{settings.app_id}.labels",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                **settings.kafka_client_config(),
+            }
+        )
+        self.labels = LabelForwarder(
+            labels_consumer,
+            self.producer,
+            self.pipeline,
+            settings.topic("events.labels"),
+            self.raw,
+            self._dead_letter,
+            settings.chain_batch,
         )
         self._since: dict[int, int] = {}  # events learned per partition since its checkpoint
         self._last: dict[int, float] = {}
@@ -97,8 +112,10 @@ class ChainedLoop:
     def run(self) -> None:
         """Until ``stop``: poll a batch, process it, checkpoint the partitions that are due."""
         self.consumer.subscribe([self.raw], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
+        self.labels.start()
         try:
             while not self.stopping.is_set():
+                self.labels.pump()
                 batch = self.consumer.consume(self.settings.chain_batch, self.settings.chain_within)
                 for message in batch:
                     self._process(message)
@@ -106,7 +123,9 @@ class ChainedLoop:
             for partition in list(self.learners):
                 self._checkpoint(partition)
         finally:
-            self.producer.flush(30)
+            if self.producer.flush(30) == 0:
+                self.labels.commit()
+            self.labels.close()
             self.consumer.close()
 
     def stop(self) -> None:
@@ -211,12 +230,13 @@ class ChainedLoop:
             return
         self._last[partition] = time.monotonic()
         offset = learner.offsets.get(self.raw, {}).get(partition)
+        started = time.perf_counter()
+        if self.producer.flush(30) > 0:
+            log.warning("outputs of partition %d not delivered yet: checkpoint retried", partition)
+            return
+        self.labels.commit()  # every label forwarded so far is delivered
         store = self.checkpoints.store
         if store is not None:
-            started = time.perf_counter()
-            if self.producer.flush(30) > 0:
-                log.warning("outputs of partition %d not delivered yet: checkpoint retried", partition)
-                return
             try:
                 cp = checkpoint.take(learner, self.pipeline.config, self.checkpoints.key)
                 self._call(store.save(cp))

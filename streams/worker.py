@@ -75,8 +75,7 @@ def build_worker_app(
         await checkpoints.tick()
 
     if settings.chain:
-        _wire_chain(app, ctx, settings)
-        labels.register(app, ctx, forward_to_raw=True)
+        _wire_chain(app, ctx, settings)  # it forwards the labels too (streams.label_forwarder)
     else:
         validate.register(app, ctx)
         features.register(app, ctx, table("feature-state"))

@@ -16,27 +16,24 @@ from streams.context import StreamContext, broker_time
 from streams.topics import LABEL_HEADER
 
 
-def register(app: faust.App, ctx: StreamContext, *, forward_to_raw: bool = False) -> faust.types.AgentT:
-    """``forward_to_raw``: the chained fast path learns from events.raw, so labels go there, keyed
-    (and so partitioned) by their event's key, which each label must then carry."""
-    target = ctx.topics.raw if forward_to_raw else ctx.topics.features
-
+def register(app: faust.App, ctx: StreamContext) -> faust.types.AgentT:
     @app.agent(ctx.topics.labels, name="labels", concurrency=1)
     async def labels(stream: faust.StreamT) -> None:
         async for event in stream.events():
             ctx.metrics.label_events.inc()
             try:
                 label = ctx.pipeline.validate_label(event.message.value, broker_time(event.message))
-                key = routing_key(label, forward_to_raw)
             except InvalidEventError as error:
                 await ctx.reject(error, event.message)
                 continue
-            await target.send(key=key, value=label.to_json(), headers=[LABEL_HEADER])
+            key = routing_key(label, by_event_key=False)
+            await ctx.topics.features.send(key=key, value=label.to_json(), headers=[LABEL_HEADER])
 
     return labels
 
 
 def routing_key(label: LabelEvent, by_event_key: bool) -> bytes:
+    """Its event_id for the features log; its event's key for events.raw (the chained fast path)."""
     if not by_event_key:
         return label.event_id.encode()
     if label.key is None:
