@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +45,10 @@ from bench.peers import make_events, output_rate  # noqa: E402
 from online_models import checkpoint  # noqa: E402
 from online_models.checkpoint import CheckpointStore  # noqa: E402
 from online_models.config import StreamwiseConfig, parse_config  # noqa: E402
-from online_models.datasets import synthetic_events, with_delayed_labels  # noqa: E402
+from online_models.datasets import EVENT, synthetic_events, with_delayed_labels  # noqa: E402
 from online_models.pipeline import Learner  # noqa: E402
 from streams import admin, topics  # noqa: E402
+from streams.topics import LABEL_HEADER  # noqa: E402
 
 KEY = "bench-signing-key-0123456789abcdef"
 
@@ -102,13 +104,14 @@ class Run:
         admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=compacted)
         (self.tmp / "models.yaml").write_text(yaml.safe_dump(self._config))
 
-    def produce(self, topic: str, records: Iterator[tuple[bytes | None, bytes]]) -> int:
+    def produce(self, topic: str, records: Iterable[tuple[bytes | None, bytes]], headers: Iterable[Any] = ()) -> int:
+        """``headers``: per record, in step with ``records`` (empty: none)."""
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"})
         count = 0
-        for key, value in records:
+        for (key, value), header in itertools.zip_longest(records, headers):
             while True:
                 try:
-                    producer.produce(self.topic(topic), value, key)
+                    producer.produce(self.topic(topic), value, key, headers=header)
                     break
                 except BufferError:
                     producer.poll(0.05)
@@ -256,16 +259,27 @@ def rss_kib(pid: int) -> int:
 def memory_run(
     bootstrap: str, redis_url: str, marks: tuple[int, ...] = (200_000, 1_000_000), delay: int = 500
 ) -> dict[str, Any]:
-    """Worker RSS (KiB) when the predictions reach each mark; labels arrive ``delay`` events late."""
+    """Worker RSS (KiB) when the predictions reach each mark; labels arrive ``delay`` events late.
+
+    The labels are produced into events.raw, each ``delay`` events after its event, as the label
+    forwarder places them in a live stream (labels produced in advance to events.labels would all be
+    forwarded behind the whole backlog of events, and wait in the pending join).
+    """
     total = max(marks)
     with run_world(bootstrap, redis_url, "logistic_regression") as run:
-        events, labels = [], []
+        keys: dict[str, str] = {}
+        records, headers = [], []
         for kind, record in with_delayed_labels(synthetic_events("agrawal_drift", total, seed=1), delay):
-            (events if kind == "event" else labels).append(record)
-        keys = {e["event_id"]: e["key"] for e in events}
-        run.produce(topics.RAW, ((e["key"].encode(), orjson.dumps(e)) for e in events))
-        run.produce(topics.LABELS, ((None, orjson.dumps({**lb, "key": keys[lb["event_id"]]})) for lb in labels))
-        del events, labels, keys
+            if kind == EVENT:
+                keys[record["event_id"]] = record["key"]
+                records.append((record["key"].encode(), orjson.dumps(record)))
+                headers.append(None)
+            else:
+                label = {**record, "key": keys.pop(record["event_id"])}
+                records.append((label["key"].encode(), orjson.dumps(label)))
+                headers.append([LABEL_HEADER])
+        run.produce(topics.RAW, records, headers)
+        del records, headers
         run.start_workers(1)
         pid, rss, started = run.workers[0].pid, {}, time.monotonic()
         for mark in marks:
