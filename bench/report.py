@@ -132,7 +132,7 @@ def readme_summary(results: dict[str, Any]) -> str:
     """The README's part: the machine, the one-partition throughput table and the targets."""
     lines = [f"Machine: {machine_line(results['machine'])}", ""]
     if "throughput" in results:
-        lines += throughput_tables(results)[5 : 5 + 2 + len(SYSTEMS)]
+        lines += [*throughput_tables(results)[5 : 5 + 2 + len(SYSTEMS)], ""]
     lines += target_table(results)[1:]
     return "\n".join(lines)
 
