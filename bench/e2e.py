@@ -20,12 +20,9 @@ import itertools
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,9 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 import redis.asyncio as aioredis
-import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,60 +44,33 @@ from online_models.datasets import EVENT, synthetic_events, with_delayed_labels 
 from online_models.pipeline import Learner  # noqa: E402
 from streams import admin, topics  # noqa: E402
 from streams.topics import LABEL_HEADER  # noqa: E402
-
-KEY = "bench-signing-key-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.integration.conftest import SIGNING_KEY, StreamEnv  # noqa: E402
 
 
 @dataclass
-class Run:
-    """One benchmark run's isolated world, as the integration tests make them."""
+class Run(StreamEnv):
+    """One benchmark run's isolated world: the integration tests' (own topic prefix, consumer groups,
+    Redis namespace; workers as processes), with one model and the chained fast path by default."""
 
-    bootstrap: str
-    redis_url: str
-    recipe: str
-    partitions: int = 1
+    recipe: str = "logistic_regression"
     chain: bool = True
-    name: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}")
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="streamwise-bench-")))
-    workers: list[subprocess.Popen] = field(default_factory=list)
-
-    def topic(self, name: str) -> str:
-        return f"{self.name}.{name}"
 
     @property
     def config(self) -> StreamwiseConfig:
-        return parse_config(self._config)
+        return parse_config({"models": self.models})
 
     @property
-    def _config(self) -> dict[str, Any]:
-        return {"models": [{"name": "m", "recipe": self.recipe, "task": "binary"}]}
-
-    def env(self) -> dict[str, str]:
-        return dict(
-            os.environ,
-            STREAMWISE_KAFKA_BOOTSTRAP=self.bootstrap,
-            STREAMWISE_REDIS_URL=self.redis_url,
-            STREAMWISE_TOPIC_PREFIX=f"{self.name}.",
-            STREAMWISE_APP_ID=self.name,
-            STREAMWISE_REDIS_NAMESPACE=self.name,
-            STREAMWISE_PARTITIONS=str(self.partitions),
-            STREAMWISE_CONFIG=str(self.tmp / "models.yaml"),
-            STREAMWISE_METRICS_PORT="0",
-            STREAMWISE_LOG_LEVEL="warning",
-            STREAMWISE_SNAPSHOT_KEY=KEY,
-            STREAMWISE_CHAIN="1" if self.chain else "0",
-        )
+    def models(self) -> list[dict[str, Any]]:
+        return [{"name": "m", "recipe": self.recipe, "task": "binary"}]
 
     def create_topics(self) -> None:
-        compacted = {self.topic(t): {"cleanup.policy": "compact"} for t in topics.COMPACTED}
-        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=compacted)
-        (self.tmp / "models.yaml").write_text(yaml.safe_dump(self._config))
+        super().create_topics()
+        self.write_config(self.models)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        # The worker's defaults, not the tests' faster status timer.
+        return super().env(STREAMWISE_CHAIN="1" if self.chain else "0", STREAMWISE_STATUS_INTERVAL="1.0", **extra)
 
     def produce(self, topic: str, records: Iterable[tuple[bytes | None, bytes]], headers: Iterable[Any] = ()) -> int:
         """``headers``: per record, in step with ``records`` (empty: none)."""
@@ -121,21 +89,12 @@ class Run:
         return count
 
     def start_workers(self, count: int) -> None:
-        for i in range(count):
-            log = (self.tmp / f"worker-{i}.log").open("w")
-            env = dict(self.env(), STREAMWISE_WEB_PORT=str(_free_port()))
-            command = [sys.executable, "-m", "streams", "worker"]
-            self.workers.append(subprocess.Popen(command, env=env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT))
+        for _ in range(count):
+            self.start_worker()
 
     def stop_workers(self) -> None:
         for worker in self.workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            self.stop_worker(worker, signal.SIGTERM)  # final checkpoints
 
     def wait_for_group(self, members: int, timeout: float = 120.0) -> None:
         """Until the workers' consumer group of events.raw is stable with ``members`` sharing every partition."""
@@ -159,7 +118,9 @@ class Run:
                 time.sleep(1.0)  # each worker restores its (empty) checkpoints and seeks
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"group {group} not stable with {members} members within {timeout} s:\n{self.logs()}")
+        raise RuntimeError(
+            f"group {group} not stable with {members} members within {timeout} s:\n{self.worker_logs()[-3000:]}"
+        )
 
     def produced(self, topic: str) -> int:
         """Messages on ``topic`` (sum of high watermarks)."""
@@ -184,31 +145,18 @@ class Run:
                 found = {p: await store.load(p) for p in range(self.partitions)}
             finally:
                 await client.aclose()
-            return {p: checkpoint.restore(cp, self.config, KEY.encode()) for p, cp in found.items() if cp is not None}
+            return {
+                p: checkpoint.restore(cp, self.config, SIGNING_KEY.encode())
+                for p, cp in found.items()
+                if cp is not None
+            }
 
         return asyncio.run(load())
 
-    def logs(self) -> str:
-        return "\n".join(p.read_text()[-3000:] for p in sorted(self.tmp.glob("worker-*.log")))
-
-    def cleanup(self) -> None:
-        for worker in self.workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-        names = [
-            n for n in admin.admin_client(self.bootstrap).list_topics(timeout=10).topics if n.startswith(self.name)
-        ]
-        if names:
-            admin.delete_topics(self.bootstrap, names)
-        client = redis.Redis.from_url(self.redis_url)
-        for key in client.scan_iter(f"{self.name}:*"):
-            client.delete(key)
-
 
 @contextmanager
-def run_world(*args: Any, **kwargs: Any) -> Iterator[Run]:
-    run = Run(*args, **kwargs)
+def run_world(bootstrap: str, redis_url: str, recipe: str, **kwargs: Any) -> Iterator[Run]:
+    run = Run(bootstrap, redis_url, recipe=recipe, **kwargs)
     try:
         run.create_topics()
         yield run
@@ -239,7 +187,7 @@ def streamwise(
             run.produce(topics.RAW, zip(keys, raw, strict=True))
         rate = output_rate(bootstrap, run.topic(topics.PREDICTIONS), n, timeout=timeout)
         if rate["events"] < n:
-            raise RuntimeError(f"{rate['events']} of {n} predictions within {timeout} s:\n{run.logs()}")
+            raise RuntimeError(f"{rate['events']} of {n} predictions within {timeout} s:\n{run.worker_logs()[-3000:]}")
         run.stop_workers()  # SIGTERM: final checkpoints
         learners = run.learners()
     learned = sum(model.labeled for learner in learners.values() for model in learner.models)
@@ -285,7 +233,9 @@ def memory_run(
         for mark in marks:
             while run.produced(topics.PREDICTIONS) < mark:
                 if run.workers[0].poll() is not None or time.monotonic() - started > 1200:
-                    raise RuntimeError(f"worker stopped or too slow before {mark} predictions:\n{run.logs()}")
+                    raise RuntimeError(
+                        f"worker stopped or too slow before {mark} predictions:\n{run.worker_logs()[-3000:]}"
+                    )
                 time.sleep(0.2)
             rss[mark] = rss_kib(pid)
         seconds = time.monotonic() - started
