@@ -34,11 +34,11 @@ from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message, Producer, TopicPartition
 
-from online_models import checkpoint
-from online_models.events import Origin
+from online_models.events import DeadLetter, Origin
 from online_models.exceptions import InvalidEventError
 from online_models.pipeline import Learner, LearnResult
-from streams.context import StreamContext
+from streams import topics
+from streams.context import StreamContext, alert_key, dead_letter_key, log_rejection
 from streams.label_forwarder import LabelForwarder, broker_time
 from streams.settings import Settings
 from streams.topics import LABEL_HEADER
@@ -60,7 +60,10 @@ class ChainedLoop:
         self.settings = settings
         self.ctx = ctx
         self.loop = loop
-        self.raw = settings.topic("events.raw")
+        # Topic names once, not per event.
+        self.raw, self.features = settings.topic(topics.RAW), settings.topic(topics.FEATURES)
+        self.predictions, self.alerts = settings.topic(topics.PREDICTIONS), settings.topic(topics.ALERTS)
+        self.dlq = settings.topic(topics.DLQ)
         self.pipeline = ctx.pipeline
         self.checkpoints = ctx.checkpoints
         # Shared with the status timer and the shutdown snapshots, which read them on the event loop:
@@ -100,7 +103,7 @@ class ChainedLoop:
             labels_consumer,
             self.producer,
             self.pipeline,
-            settings.topic("events.labels"),
+            settings.topic(topics.LABELS),
             self.raw,
             self._dead_letter,
             settings.chain_batch,
@@ -163,20 +166,19 @@ class ChainedLoop:
         if is_label(message):
             return learner.join_label(self.pipeline.validate_label(data, broker_time(message)), origin)
         vector = self.pipeline.featurize(self.pipeline.validate(data, broker_time(message)), learner.key_states)
-        self.producer.produce(self.settings.topic("features"), vector.to_json(), vector.event_id.encode())
+        self.producer.produce(self.features, vector.to_json(), vector.event_id.encode())
         if vector.key is not None:
             self._features[vector.key] = vector.features
         return learner.learn(vector, origin)
 
     def _publish(self, learner: Learner, result: LearnResult) -> None:
-        metrics, produce = self.ctx.metrics, self.producer.produce
-        metrics.observe_result(result)
-        predictions = self.settings.topic("predictions")
+        produce = self.producer.produce
+        self.ctx.metrics.observe_result(result)
         for prediction in result.predictions:
-            produce(predictions, prediction.to_json(), prediction.event_id.encode())
+            produce(self.predictions, prediction.to_json(), prediction.event_id.encode())
         for alert in result.alerts:
             log.warning("drift alert %s", alert.describe())
-            produce(self.settings.topic("drift.alerts"), alert.to_json(), (alert.model or alert.feature or "").encode())
+            produce(self.alerts, alert.to_json(), alert_key(alert))
             for sink in self.ctx.alert_sinks:
                 self.loop.call_soon_threadsafe(sink, alert)
         for letter in result.dead_letters:
@@ -186,14 +188,12 @@ class ChainedLoop:
             self._call(snapshotter.after(learner, result))  # the models wait, unchanged, while pickled
 
     def _reject(self, error: InvalidEventError, message: Message, origin: Origin) -> None:
-        where = f"{origin.topic}[{origin.partition}]@{origin.offset}"
-        log.warning("dead letter %s from %s: %s", error.reason, where, error.detail)
+        log_rejection(error, origin)
         self._dead_letter(self.pipeline.dead_letter(error, message.value(), origin, message.key()))
 
-    def _dead_letter(self, letter: Any) -> None:
+    def _dead_letter(self, letter: DeadLetter) -> None:
         self.ctx.metrics.dead_letters.labels(letter.reason).inc()
-        key = letter.event_id.encode() if letter.event_id else None
-        self.producer.produce(self.settings.topic("events.dlq"), letter.to_json(), key)
+        self.producer.produce(self.dlq, letter.to_json(), dead_letter_key(letter))
 
     # Per batch: counters, the online features, delivery callbacks, due checkpoints.
 
@@ -230,21 +230,13 @@ class ChainedLoop:
             return
         self._last[partition] = time.monotonic()
         offset = learner.offsets.get(self.raw, {}).get(partition)
-        started = time.perf_counter()
         if self.producer.flush(30) > 0:
             log.warning("outputs of partition %d not delivered yet: checkpoint retried", partition)
             return
         self.labels.commit()  # every label forwarded so far is delivered
-        store = self.checkpoints.store
-        if store is not None:
-            try:
-                cp = checkpoint.take(learner, self.pipeline.config, self.checkpoints.key)
-                self._call(store.save(cp))
-            except Exception as exc:  # Redis away or slow: the events stay uncommitted, retried when due
-                log.warning("checkpoint of partition %d not saved (retried): %r", partition, exc)
-                self.ctx.metrics.checkpoint_failures.inc()
-                return
-            self.ctx.metrics.observe_checkpoint(cp.metadata["size"], time.perf_counter() - started)
+        # This thread waits while the learner is pickled: it is the one that would change it.
+        if self.checkpoints.store is not None and self._call(self.checkpoints.save(learner)) is None:
+            return  # not saved: the events stay uncommitted, retried when due
         self._since[partition] = 0
         if offset is not None:
             self.consumer.commit(offsets=[TopicPartition(self.raw, partition, offset)], asynchronous=True)

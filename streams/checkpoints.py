@@ -100,26 +100,34 @@ class Checkpointer:
 
     async def take(self, learner: Learner) -> bool:
         """Checkpoint ``learner`` and ack the events it includes; False when it could not be saved."""
-        assert self.store is not None
         partition = learner.partition
-        started = time.perf_counter()
         async with self.lock:
             if self.learners.get(partition) is not learner:
                 return False
             self._last[partition] = self.clock()
-            try:
-                loop = asyncio.get_running_loop()
-                cp = await loop.run_in_executor(None, checkpoint.take, learner, self.pipeline.config, self.key)
-                await self.store.save(cp)
-            except Exception as exc:  # Redis away or slow: keep the events held, try again later
-                log.warning(
-                    "checkpoint of partition %d not saved (retried): %s: %s", partition, type(exc).__name__, exc
-                )
-                self.metrics.checkpoint_failures.inc()
-                return False
+            cp = await self.save(learner)
+        if cp is None:
+            return False
         self._ack(partition, cp.metadata["offsets"])
-        self.metrics.observe_checkpoint(cp.metadata["size"], time.perf_counter() - started)
         return True
+
+    async def save(self, learner: Learner) -> checkpoint.Checkpoint | None:
+        """Pickle ``learner`` (in a thread: the caller keeps it still), sign and store it; None when
+        it could not be saved (logged and counted: Redis away or slow, the caller retries later)."""
+        assert self.store is not None
+        started = time.perf_counter()
+        try:
+            loop = asyncio.get_running_loop()
+            cp = await loop.run_in_executor(None, checkpoint.take, learner, self.pipeline.config, self.key)
+            await self.store.save(cp)
+        except Exception as exc:
+            log.warning(
+                "checkpoint of partition %d not saved (retried): %s: %s", learner.partition, type(exc).__name__, exc
+            )
+            self.metrics.checkpoint_failures.inc()
+            return None
+        self.metrics.observe_checkpoint(cp.metadata["size"], time.perf_counter() - started)
+        return cp
 
     def _ack(self, partition: int, offsets: dict[str, dict[str, int]]) -> None:
         held = self._held.get(partition, [])

@@ -55,28 +55,34 @@ class StreamContext:
 
     async def send_alert(self, alert: Alert) -> None:
         log.warning("drift alert %s", alert.describe())
-        key = (alert.model or alert.feature or "").encode()
-        await self.topics.alerts.send(key=key, value=alert.to_json())
+        await self.topics.alerts.send(key=alert_key(alert), value=alert.to_json())
         for sink in self.alert_sinks:
             sink(alert)
 
     async def reject(self, error: InvalidEventError, message: Message) -> None:
         """The error callback: log where the message came from and send it to the DLQ."""
         origin = origin_of(message)
-        log.warning(
-            "dead letter %s from %s[%d]@%d: %s",
-            error.reason,
-            origin.topic,
-            origin.partition,
-            origin.offset,
-            error.detail,
-        )
+        log_rejection(error, origin)
         await self.send_dead_letter(self.pipeline.dead_letter(error, message.value, origin, message.key))
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         self.metrics.dead_letters.labels(letter.reason).inc()
-        await self.topics.dlq.send(key=letter.event_id.encode() if letter.event_id else None, value=letter.to_json())
+        await self.topics.dlq.send(key=dead_letter_key(letter), value=letter.to_json())
 
 
 def key_bytes(key: str | None) -> bytes | None:
     return key.encode() if key is not None else None
+
+
+def log_rejection(error: InvalidEventError, origin: Origin) -> None:
+    """The error callback's log line: where the message came from, and why it is rejected."""
+    where = f"{origin.topic}[{origin.partition}]@{origin.offset}"
+    log.warning("dead letter %s from %s: %s", error.reason, where, error.detail)
+
+
+def alert_key(alert: Alert) -> bytes:
+    return (alert.model or alert.feature or "").encode()
+
+
+def dead_letter_key(letter: DeadLetter) -> bytes | None:
+    return letter.event_id.encode() if letter.event_id else None
