@@ -31,7 +31,7 @@ faults: $(STAMP) services
 	cat reports/faults.md
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit tests/contract tests/agents online_models
+	$(BIN)/python -m pytest tests/unit tests/contract online_models streams
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
@@ -26,6 +25,7 @@ from online_models.features import FeatureEngineer, FeatureSpec
 from online_models.registry import ModelRegistry
 from online_models.status import ModelStatusStore
 from online_models.stores import AlertLog, FeatureStore
+from streams import redis_connect
 from streams.gc_tuning import tune_gc
 
 
@@ -42,9 +42,7 @@ class Backends:
 
 
 def redis_backends(settings: ApiSettings) -> Backends:
-    client = aioredis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=5, **settings.redis_options()
-    )
+    client = redis_connect.connect(settings, timeout=5, connect_timeout=5)
     return Backends(
         ModelRegistry(client, settings.redis_namespace, settings.signing_key()),
         FeatureStore(client, settings.redis_namespace),

@@ -10,7 +10,7 @@ from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models import snapshot
-from streams.settings import check_redis_ca_certs, redacted_repr_args, redis_tls_options
+from streams.settings import check_redis_ca_certs, redacted_repr_args
 
 
 class ApiSettings(BaseSettings):
@@ -46,11 +46,6 @@ class ApiSettings(BaseSettings):
 
     def signing_key(self) -> bytes:
         return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)
-
-    def redis_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``redis.asyncio.from_url(settings.redis_url, ...)`` for TLS (the URL
-        carries the password and, as ``rediss://``, TLS itself): empty unless redis_ssl_ca_certs."""
-        return redis_tls_options(self.redis_ssl_ca_certs)
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         """repr() and str() mask the Redis URL's password; SecretStr fields mask themselves."""

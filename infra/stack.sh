@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start, stop or query the local stack's own processes, without Docker: Prometheus (Debian's
-# package), the Faust worker and the API. Kafka and Redis have their own scripts; `make up` runs
+# package), the worker (the engine, with Faust as its runtime) and the API. Kafka and Redis have their own scripts; `make up` runs
 # them, `streamwise topics create`, then this; `make down` stops it all in reverse order.
 #   infra/stack.sh start|stop|status
 # Logs go to $STREAMWISE_RUN_DIR/logs/<name>.log, pid files to $STREAMWISE_RUN_DIR/<name>.pid

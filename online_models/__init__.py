@@ -8,14 +8,18 @@ from online_models.config import ModelSpec, StreamwiseConfig, load_config, parse
 from online_models.evaluation import ModelAnswer, PrequentialModel
 from online_models.events import DeadLetter, FeatureVector, Origin, Prediction, RawEvent, parse_raw_event
 from online_models.exceptions import ConfigError, InvalidEventError, ModelError, StreamwiseError
-from online_models.pipeline import EmbeddedRunner, Learner, Pipeline
+from online_models.intake import Intake
+from online_models.learner import Learner, LearnResult
+from online_models.pipeline import EmbeddedRunner, Pipeline
 
 __all__ = [
     "ConfigError",
     "DeadLetter",
     "EmbeddedRunner",
     "FeatureVector",
+    "Intake",
     "InvalidEventError",
+    "LearnResult",
     "Learner",
     "ModelAnswer",
     "ModelError",

@@ -1,23 +1,24 @@
-"""Partition checkpoints: the whole learning state of one stream partition at an exact offset.
+"""Partition checkpoints: the whole state of one partition at an exact offset.
 
-A checkpoint is the pickled :class:`~online_models.pipeline.Learner` of a partition (its models,
-drift detectors, promotion judges, delayed-label join, recent event ids and offsets), signed like
-a model snapshot. Learning is a deterministic function of the partition's log, so the state after
-offset ``n`` is the same whoever computed it: restoring it and replaying from ``n`` ends exactly
-where a run without a crash would have.
+A checkpoint is a pickled per-partition state, signed like a model snapshot: a
+:class:`~online_models.learner.Learner` (models, drift detectors, promotion judges, the
+delayed-label join, source offsets) or a stateful :class:`~online_models.intake.Intake` (per-key
+aggregates), with the offsets it includes. Each is a deterministic function of its log, so the
+state after offset ``n`` is the same whoever computed it: restoring it and reading on from ``n``
+ends exactly where a run without a crash would have.
 
 >>> from online_models.config import StreamwiseConfig
->>> from online_models.pipeline import Learner
+>>> from online_models.learner import Learner
 >>> config = StreamwiseConfig(models=[{"name": "nb", "recipe": "naive_bayes", "task": "binary"}])
 >>> learner = Learner(config, partition=3)
 >>> learner.offsets = {"features": {3: 42}}
 >>> cp = take(learner, config, b"k" * 32)
->>> cp.position, restore(cp, config, b"k" * 32).partition
-(42, 3)
->>> restore(Checkpoint(cp.blob, {**cp.metadata, "position": 99}, cp.signature), config, b"k" * 32)
+>>> cp.position, cp.kind, restore(cp, config, b"k" * 32, Learner).partition
+(42, 'learner', 3)
+>>> restore(Checkpoint(cp.blob, {**cp.metadata, "position": 99}, cp.signature), config, b"k" * 32, Learner)
 Traceback (most recent call last):
 ...
-online_models.checkpoint.CheckpointError: tampered: checkpoint of partition 3 does not match its signature
+online_models.checkpoint.CheckpointError: tampered: learner checkpoint of partition 3 does not match its signature
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import platform
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -36,12 +37,16 @@ import river
 
 from online_models.config import StreamwiseConfig
 from online_models.exceptions import StreamwiseError
-from online_models.pipeline import Learner
+from online_models.partition import PartitionState
 from online_models.snapshot import SnapshotError, canonical, signature, unpickled, verify_signed
+
+S = TypeVar("S", bound=PartitionState)
+# What a checkpoint's bytes hold; a checkpoint of another format is refused (and the state starts fresh).
+FORMAT = 2
 
 
 class CheckpointError(StreamwiseError):
-    """A checkpoint was refused. ``reason``: ``unsigned``, ``tampered``, ``corrupt`` or ``config``."""
+    """A checkpoint was refused. ``reason``: ``unsigned``, ``tampered``, ``corrupt``, ``config`` or ``format``."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -60,14 +65,19 @@ class Checkpoint:
         """How far into its partition's log the state goes (the sum of its next offsets)."""
         return int(self.metadata["position"])
 
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind"))
+
 
 def fingerprint(config: StreamwiseConfig) -> str:
     """What the state depends on besides the log: a checkpoint of other models is not restored."""
     return hashlib.sha256(canonical(config.model_dump(mode="json"))).hexdigest()
 
 
-def position(offsets: dict[str, dict[int, int]]) -> int:
-    return sum(offset for parts in offsets.values() for offset in parts.values())
+def kind_name(kind: type[PartitionState]) -> str:
+    """``learner`` or ``intake``: part of the checkpoint's metadata and of its key."""
+    return kind.__name__.lower()
 
 
 def state_digest(obj: Any) -> str:
@@ -123,32 +133,43 @@ def _walk(obj: Any, digest: Any, path: set[int]) -> None:
     path.discard(id(obj))
 
 
-def take(learner: Learner, config: StreamwiseConfig, key: bytes) -> Checkpoint:
-    """Pickle and sign ``learner`` (CPU-bound: run it in an executor, with the learner still)."""
-    blob = pickle.dumps(learner, protocol=pickle.HIGHEST_PROTOCOL)
-    metadata = {
-        "partition": learner.partition,
-        "position": position(learner.offsets),
-        "offsets": {topic: {str(p): o for p, o in parts.items()} for topic, parts in learner.offsets.items()},
-        "events_seen": learner.events_seen,
+def take(state: PartitionState, config: StreamwiseConfig, key: bytes) -> Checkpoint:
+    """Pickle and sign ``state`` (CPU-bound; nothing may change it meanwhile)."""
+    return seal(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), describe(state, config), key)
+
+
+def describe(state: PartitionState, config: StreamwiseConfig) -> dict[str, Any]:
+    """What a checkpoint of ``state`` says about it, besides its bytes (taken with the bytes)."""
+    return {
+        "kind": kind_name(type(state)),
+        "format": FORMAT,
+        "partition": state.partition,
+        "position": state.position,
+        "offsets": {topic: {str(p): o for p, o in parts.items()} for topic, parts in state.offsets.items()},
         "config": fingerprint(config),
         "created_at": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
         "river": river.__version__,
         "python": platform.python_version(),
-        "size": len(blob),
-        "sha256": hashlib.sha256(blob).hexdigest(),
     }
+
+
+def seal(blob: bytes, metadata: dict[str, Any], key: bytes) -> Checkpoint:
+    """The signed checkpoint of pickled bytes and their description (hashing may run in a thread)."""
+    metadata = {**metadata, "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
     return Checkpoint(blob, metadata, signature(blob, metadata, key))
 
 
-def restore(checkpoint: Checkpoint, config: StreamwiseConfig, key: bytes) -> Learner:
-    """The learner of a checkpoint whose signature holds and whose config is ``config``."""
-    label = f"checkpoint of partition {checkpoint.metadata.get('partition')!s:.16}"
+def restore(checkpoint: Checkpoint, config: StreamwiseConfig, key: bytes, kind: type[S]) -> S:
+    """The state of a checkpoint whose signature holds, of ``kind``, taken with ``config``."""
+    name = kind_name(kind)
+    label = f"{name} checkpoint of partition {checkpoint.metadata.get('partition')!s:.16}"
     try:
         verify_signed(checkpoint.blob, checkpoint.metadata, checkpoint.signature, key, label)
+        if checkpoint.metadata.get("kind") != name or checkpoint.metadata.get("format") != FORMAT:
+            raise CheckpointError("format", f"{label} holds another kind or format of state")
         if checkpoint.metadata.get("config") != fingerprint(config):
             raise CheckpointError("config", f"{label} was taken with another model config")
-        return unpickled(checkpoint.blob, Learner, label)
+        return unpickled(checkpoint.blob, kind, label)
     except SnapshotError as exc:
         raise CheckpointError(exc.reason, exc.detail) from None
 
@@ -164,7 +185,8 @@ return 1
 
 
 class CheckpointStore:
-    """Checkpoints in Redis, one hash per consumer group and partition: ``<ns>:checkpoints:<group>:<p>``."""
+    """Checkpoints in Redis, one hash per consumer group, kind and partition:
+    ``<ns>:checkpoints:<group>:<kind>:<p>`` (kind ``learner`` or ``intake``)."""
 
     def __init__(self, client: aioredis.Redis, namespace: str, group: str) -> None:
         self.client = client
@@ -172,16 +194,17 @@ class CheckpointStore:
         self.group = group
         self._save = client.register_script(_SAVE_IF_FURTHER)
 
-    def key(self, partition: int) -> str:
-        return f"{self.namespace}:checkpoints:{self.group}:{partition}"
+    def key(self, kind: str, partition: int) -> str:
+        return f"{self.namespace}:checkpoints:{self.group}:{kind}:{partition}"
 
     async def save(self, checkpoint: Checkpoint) -> bool:
         """Store ``checkpoint``; False when the stored one already goes as far (it covers this one)."""
         args = [checkpoint.position, canonical(checkpoint.metadata), checkpoint.blob, checkpoint.signature]
-        return bool(await self._save(keys=[self.key(checkpoint.metadata["partition"])], args=args))
+        key = self.key(checkpoint.kind, checkpoint.metadata["partition"])
+        return bool(await self._save(keys=[key], args=args))
 
-    async def load(self, partition: int) -> Checkpoint | None:
-        fields = await self.client.hgetall(self.key(partition))
+    async def load(self, kind: str, partition: int) -> Checkpoint | None:
+        fields = await self.client.hgetall(self.key(kind, partition))
         if not fields:
             return None
         try:

@@ -137,12 +137,14 @@ class LabelsSpec(BaseModel):
 
 
 class DedupeSpec(BaseModel):
-    """Redeliveries: how many recent event ids a partition remembers, so that an event delivered
-    again (a producer retry, an upstream replay after a crash) is neither learned nor scored twice."""
+    """Events produced twice: how many recent event ids a partition remembers, so that an event sent
+    again at a new offset (a producer retry without idempotence, an upstream replay) is neither
+    learned nor scored twice. 0 (the default) remembers none: the engine's own replays are already
+    recognised by their offsets."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window: int = Field(default=50_000, ge=1)
+    window: int = Field(default=0, ge=0)
 
 
 class AlertsSpec(BaseModel):

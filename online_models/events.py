@@ -20,6 +20,7 @@ online_models.exceptions.InvalidEventError: empty_features: features must be a n
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -34,6 +35,15 @@ from online_models.features import Features
 Label = bool | int | float | str | None
 MAX_EVENT_BYTES = 1_000_000
 MAX_EVENT_ID_LENGTH = 256
+MAX_JSON_DEPTH = 1024  # orjson's own limit: deeper nesting is a too_deep dead letter
+# Records of the learn log are written by Streamwise itself: a vector is a raw event with its source.
+MAX_LEARN_RECORD_BYTES = 4 * MAX_EVENT_BYTES
+# A dead letter always fits a Kafka message (1 MB by default): the original value is cut to this
+# prefix (its size and sha256 kept), the key and the detail likewise. Even a prefix of control
+# characters, escaped six-fold, stays under 400 KB.
+DEAD_LETTER_VALUE_BYTES = 65_536
+DEAD_LETTER_KEY_BYTES = 1_024
+DEAD_LETTER_DETAIL_CHARS = 2_000
 _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
 
 
@@ -72,14 +82,31 @@ class RawEvent:
 class FeatureVector(RawEvent):
     """What the learner consumes: the model inputs of one event and its label, if known.
 
-    It has the raw event's wire format, so ``features`` can be read by any raw-event consumer.
+    It has the raw event's wire format, so ``features`` can be read by any raw-event consumer, plus
+    ``source``: where its raw event was read, which is how a learner recognises a vector written
+    again by a replay (see :mod:`online_models.learner`).
     """
+
+    source: Origin | None = None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "event_id": self.event_id,
+                "ts": _format_ts(self.ts),
+                "key": self.key,
+                "features": self.features,
+                "label": self.label,
+                "source": _source_json(self.source),
+            }
+        )
 
     @classmethod
     def from_json(cls, data: bytes) -> FeatureVector:
         """Decode a feature vector; it goes through the same checks as a raw event."""
-        event = parse_raw_event(data)
-        return cls(event.event_id, event.ts, event.key, event.features, event.label)
+        obj = _decode(data, MAX_LEARN_RECORD_BYTES)
+        event = _parse_event(obj, None)
+        return cls(event.event_id, event.ts, event.key, event.features, event.label, parse_source(obj.get("source")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +151,13 @@ class DeadLetter:
     model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record of ``events.dlq``. The original value is kept whole up to
+        ``DEAD_LETTER_VALUE_BYTES`` (else its prefix, with ``value_truncated``); ``value_bytes`` and
+        ``value_sha256`` always describe the whole original."""
+        value = self.value if isinstance(self.value, bytes | bytearray) else None
         record: dict[str, Any] = {
             "reason": self.reason,
-            "detail": self.detail,
+            "detail": self.detail[:DEAD_LETTER_DETAIL_CHARS],
             "event_id": self.event_id,
             "model": self.model,
             "topic": self.origin.topic if self.origin else None,
@@ -134,21 +165,57 @@ class DeadLetter:
             "offset": self.origin.offset if self.origin else None,
             "failed_at": _format_ts(self.failed_at),
         }
-        record.update(_text_or_base64("key", self.key))
-        record.update(_text_or_base64("value", self.value))
+        record.update(_text_or_base64("key", self.key, DEAD_LETTER_KEY_BYTES))
+        record.update(_text_or_base64("value", value, DEAD_LETTER_VALUE_BYTES))
+        record["value_bytes"] = len(value) if value is not None else None
+        record["value_sha256"] = hashlib.sha256(value).hexdigest() if value is not None else None
+        record["value_truncated"] = value is not None and len(value) > DEAD_LETTER_VALUE_BYTES
         return record
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
 
 
-def _text_or_base64(name: str, data: bytes | None) -> dict[str, str | None]:
+def _text_or_base64(name: str, data: bytes | None, limit: int) -> dict[str, str | None]:
+    """``data`` (at most its first ``limit`` bytes) as text when it is UTF-8, else as base64.
+
+    >>> _text_or_base64("value", "é".encode() * 3, 5)   # a prefix cut inside a character stays text
+    {'value': 'éé'}
+    >>> _text_or_base64("value", b"\\xff\\xfe", 10)
+    {'value_base64': '//4='}
+    """
     if data is None:
         return {name: None}
+    prefix = bytes(data[:limit])
     try:
-        return {name: data.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {f"{name}_base64": base64.b64encode(data).decode("ascii")}
+        return {name: prefix.decode("utf-8")}
+    except UnicodeDecodeError as bad:
+        # A cut through the last character is still text; anything else is binary.
+        if len(data) > limit and bad.reason == "unexpected end of data" and bad.start >= len(prefix) - 3:
+            return {name: prefix[: bad.start].decode("utf-8")}
+        return {f"{name}_base64": base64.b64encode(prefix).decode("ascii")}
+
+
+def _source_json(source: Origin | None) -> list[Any] | None:
+    return [source.topic, source.partition, source.offset] if source is not None else None
+
+
+def parse_source(value: Any) -> Origin | None:
+    """The ``source`` of a learn-log record, ``[topic, partition, offset]``; None when absent.
+
+    >>> parse_source(["events.raw", 1, 42])
+    Origin(topic='events.raw', partition=1, offset=42)
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and all(type(v) is int and v >= 0 for v in value[1:])
+    ):
+        return Origin(value[0], value[1], value[2])
+    raise InvalidEventError("invalid_type", "source must be [topic, partition, offset]")
 
 
 def _format_ts(ts: datetime) -> str:
@@ -180,8 +247,10 @@ def _decode(data: bytes | None, max_bytes: int) -> dict[str, Any]:
             text = data.decode("utf-8")
         except UnicodeDecodeError as bad:
             raise InvalidEventError("not_utf8", f"not UTF-8 at byte {bad.start}") from None
+        if str(exc).startswith("depth limit"):
+            raise InvalidEventError("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
         _reject_non_finite_literal(text)
-        raise InvalidEventError("invalid_json", str(exc)) from None
+        raise InvalidEventError("invalid_json", str(exc)[:200]) from None
     if not isinstance(value, dict):
         raise InvalidEventError("not_an_object", f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -201,7 +270,7 @@ def _reject_non_finite_literal(text: str) -> None:
 
     try:
         json.loads(text, parse_constant=constant, parse_float=number)
-    except ValueError:
+    except (ValueError, RecursionError):  # other malformed JSON: the caller says invalid_json
         return
 
 
@@ -276,13 +345,29 @@ def _parse_event_id(event_id: Any) -> str:
 
 
 def parse_raw_event(data: bytes, *, max_bytes: int = MAX_EVENT_BYTES, default_ts: datetime | None = None) -> RawEvent:
-    """Decode and validate one raw event; ``default_ts`` stands in for a missing ``ts``."""
-    obj = _decode(data, max_bytes)
-    event_id = _parse_event_id(obj.get("event_id"))
-    features = _parse_features(obj.get("features"))
-    label = _parse_label(obj.get("label"))
-    key = _parse_optional_str(obj, "key")
-    return RawEvent(event_id, _parse_ts(obj.get("ts"), default_ts), key, features, label)
+    """Decode and validate one raw event; ``default_ts`` stands in for a missing ``ts``.
+
+    An InvalidEventError carries the event_id whenever the message had a readable one.
+    """
+    return _parse_event(_decode(data, max_bytes), default_ts)
+
+
+def _parse_event(obj: dict[str, Any], default_ts: datetime | None) -> RawEvent:
+    try:
+        event_id = _parse_event_id(obj.get("event_id"))
+        features = _parse_features(obj.get("features"))
+        label = _parse_label(obj.get("label"))
+        key = _parse_optional_str(obj, "key")
+        return RawEvent(event_id, _parse_ts(obj.get("ts"), default_ts), key, features, label)
+    except InvalidEventError as error:
+        error.event_id = readable_event_id(obj)
+        raise
+
+
+def readable_event_id(obj: Any) -> str | None:
+    """The event_id of a decoded message when it is a usable one, for its dead letter."""
+    event_id = obj.get("event_id") if isinstance(obj, dict) else None
+    return event_id if isinstance(event_id, str) and 0 < len(event_id) <= MAX_EVENT_ID_LENGTH else None
 
 
 def decode_label(text: str) -> Label:

@@ -20,12 +20,14 @@ class ConfigError(StreamwiseError, ValueError):
 
 
 class InvalidEventError(StreamwiseError):
-    """A raw event failed validation. ``reason`` is a short stable code used as a metric label."""
+    """A message failed validation. ``reason`` is a short stable code used as a metric label;
+    ``event_id`` is the message's event id when it could be read (its dead letter carries it)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, event_id: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.event_id = event_id
 
 
 class ModelError(StreamwiseError):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from online_models.evaluation import ModelAnswer
-from online_models.events import Label
+from online_models.events import Label, Origin
 from online_models.features import Features
 
 _EVENT, _LABEL = "e", "l"
@@ -57,18 +57,22 @@ class PendingEvent:
 
 @dataclass(frozen=True, slots=True)
 class PendingLabel:
-    """A label that arrived before its event."""
+    """A label that arrived before its event (``source``: where it was read, for its dead letter)."""
 
     event_id: str
     label: Label
     ts_ms: int
+    source: Origin | None = None
 
     def encode(self) -> dict[str, Any]:
-        return {"k": _LABEL, "ts": self.ts_ms, "y": self.label}
+        source = self.source
+        where = (source.topic, source.partition, source.offset) if source is not None else None
+        return {"k": _LABEL, "ts": self.ts_ms, "y": self.label, "s": where}
 
     @classmethod
     def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingLabel:
-        return cls(event_id, entry["y"], entry["ts"])
+        where = entry.get("s")
+        return cls(event_id, entry["y"], entry["ts"], Origin(*where) if where is not None else None)
 
 
 @dataclass

@@ -63,6 +63,16 @@ class PromotionJudge:
         self._bigger_is_better = factory().bigger_is_better
         self.labeled = 0
         self.last_promotion = 0
+        self.pinned = False  # a person chose the champion: no automatic promotion until unpinned
+
+    def change_champion(self, candidate: str, pinned: bool) -> bool:
+        """A person made ``candidate`` the champion (``pinned``), or unpinned it; False for a
+        candidate this judge does not know (a config without it)."""
+        if candidate not in self.rolling:
+            return False
+        self.champion = candidate
+        self.pinned = pinned
+        return True
 
     def observe(self, candidate: str, y: Label, answer: ModelAnswer) -> None:
         prediction: Any = answer.proba if self._proba else answer.prediction
@@ -74,7 +84,7 @@ class PromotionJudge:
     def labeled_event(self) -> Promotion | None:
         """Count one labeled event; the promotion it triggers, if any."""
         self.labeled += 1
-        if not self.spec.auto or self.labeled - self.last_promotion < self.spec.cooldown_events:
+        if self.pinned or not self.spec.auto or self.labeled - self.last_promotion < self.spec.cooldown_events:
             return None
         if min(self.scored.values()) < self.spec.window:
             return None

@@ -33,7 +33,7 @@ from redis.exceptions import WatchError
 
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
-from online_models.snapshot import Snapshot, canonical, restore, take
+from online_models.snapshot import Frozen, Snapshot, canonical, freeze, restore, seal
 
 LOG_LENGTH = 1000
 
@@ -278,14 +278,18 @@ async def register(
     partition: int = 0,
     offsets: dict[str, dict[int, int]] | None = None,
 ) -> Snapshot:
-    """Snapshot ``model`` into ``registry`` (either kind): reserve a version, pickle and sign off
-    the event loop, save. The caller must not change the model until this returns."""
-    version = await registry.next_version(model.slot)
-    snap = await asyncio.to_thread(
-        functools.partial(
-            take, model, version=version, partition=partition, offsets=offsets or {}, reason=reason, key=registry.key
-        )
+    """Snapshot ``model`` into ``registry`` (either kind), pickling off the event loop. The caller
+    must not change the model until this returns (the engine freezes it itself: register_frozen)."""
+    frozen = await asyncio.to_thread(
+        functools.partial(freeze, model, partition=partition, offsets=offsets or {}, reason=reason)
     )
+    return await register_frozen(registry, frozen)
+
+
+async def register_frozen(registry: Any, frozen: Frozen) -> Snapshot:
+    """Reserve the next version of a frozen model, sign it (off the event loop) and save it."""
+    version = await registry.next_version(frozen.name)
+    snap = await asyncio.to_thread(seal, frozen, version, registry.key)
     await registry.save(snap)
     return snap
 

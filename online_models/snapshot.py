@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import pickle
 import platform
 from dataclasses import dataclass
@@ -143,12 +144,39 @@ def take(
     created_at: datetime | None = None,
 ) -> Snapshot:
     """Pickle, describe and sign ``model`` (CPU-bound: call it from an executor for big models)."""
+    return seal(freeze(model, partition=partition, offsets=offsets, reason=reason, created_at=created_at), version, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """A model pickled and described at one moment, not yet numbered nor signed: what the engine
+    hands over while the model goes on learning (the version is reserved in the registry after)."""
+
+    name: str
+    blob: bytes
+    metadata: dict[str, Any]
+
+
+def freeze(
+    model: PrequentialModel,
+    *,
+    partition: int,
+    offsets: dict[str, dict[int, int]],
+    reason: str,
+    created_at: datetime | None = None,
+) -> Frozen:
+    """Pickle and describe ``model`` now (the caller keeps it still meanwhile)."""
     blob = serialize(model)
     metadata = describe(
-        model, blob, version=version, partition=partition, offsets=offsets, reason=reason, created_at=created_at
+        model, blob, version=0, partition=partition, offsets=offsets, reason=reason, created_at=created_at
     )
-    metadata = orjson.loads(canonical(metadata))  # exactly what is stored and read back
-    return Snapshot(blob, metadata, signature(blob, metadata, key))
+    return Frozen(model.slot, blob, metadata)
+
+
+def seal(frozen: Frozen, version: int, key: bytes) -> Snapshot:
+    """Number and sign a frozen model."""
+    metadata = orjson.loads(canonical({**frozen.metadata, "version": version}))  # exactly what is stored and read back
+    return Snapshot(frozen.blob, metadata, signature(frozen.blob, metadata, key))
 
 
 def verify(snapshot: Snapshot, key: bytes) -> None:
@@ -222,3 +250,9 @@ class SnapshotSchedule:
     def taken(self, labeled: int, now: float) -> None:
         self.last_labeled = labeled
         self.last_time = now
+
+    @property
+    def next_labeled(self) -> float:
+        """The count of labeled events at which the next snapshot is due by count (inf: never)."""
+        every = self.spec.every_events
+        return self.last_labeled + every if every is not None else math.inf

@@ -9,6 +9,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from online_models.exceptions import StreamwiseError
 from streams import topics
+from streams.kafka_config import KafkaConnection
 from streams.settings import Settings
 
 
@@ -16,25 +17,24 @@ class TopicAdminError(StreamwiseError):
     """A topic could not be created or the broker could not be reached."""
 
 
-def admin_client(bootstrap: str, *, client_config: Mapping[str, str] | None = None) -> AdminClient:
-    """``client_config``: the security settings (``Settings.kafka_client_config()``), merged in."""
-    return AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000, **(client_config or {})}
-    )
+def admin_client(kafka: KafkaConnection | str) -> AdminClient:
+    return AdminClient(_connection(kafka).admin())
+
+
+def _connection(kafka: KafkaConnection | str) -> KafkaConnection:
+    return KafkaConnection(kafka) if isinstance(kafka, str) else kafka
 
 
 def create_topics(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     names: Iterable[str],
     partitions: int,
     replication_factor: int = 1,
     timeout: float = 30.0,
     configs: Mapping[str, dict[str, str]] | None = None,
-    *,
-    client_config: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Create ``names`` with ``partitions`` each (and ``configs[name]``); name -> "created" | "exists"."""
-    admin = admin_client(bootstrap, client_config=client_config)
+    admin = admin_client(kafka)
     configs = configs or {}
     futures = admin.create_topics(
         [
@@ -60,22 +60,27 @@ def create_topics(
 
 
 def create_stream_topics(settings: Settings) -> dict[str, str]:
-    """Every topic of the stream, with the settings' partitions and the compacted ones compacted."""
+    """Every topic of the stream, with the settings' partitions and each topic's configs."""
     return create_topics(
-        settings.kafka_bootstrap,
+        settings.kafka(),
         topics.topic_names(settings),
         settings.partitions,
         settings.replication_factor,
         configs=topics.topic_configs(settings),
-        client_config=settings.kafka_client_config(),
     )
 
 
-def delete_topics(
-    bootstrap: str, names: Iterable[str], timeout: float = 30.0, *, client_config: Mapping[str, str] | None = None
-) -> None:
+def partition_count(kafka: KafkaConnection | str, topic: str, timeout: float = 10.0) -> int:
+    """How many partitions ``topic`` has (TopicAdminError when it does not exist)."""
+    metadata = admin_client(kafka).list_topics(topic, timeout=timeout).topics.get(topic)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        raise TopicAdminError(f"topic {topic!r} does not exist: run streamwise topics create")
+    return len(metadata.partitions)
+
+
+def delete_topics(kafka: KafkaConnection | str, names: Iterable[str], timeout: float = 30.0) -> None:
     # Keep a reference: the futures fail if the client is collected.
-    admin = admin_client(bootstrap, client_config=client_config)
+    admin = admin_client(kafka)
     futures = admin.delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)
     for future in futures.values():
         try:

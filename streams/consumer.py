@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
+
+from streams.kafka_config import KafkaConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,26 +21,17 @@ class Record:
 
 
 def read_topic(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     topic: str,
     *,
     expected: int | None = None,
     timeout: float = 30.0,
     idle: float = 2.0,
-    client_config: Mapping[str, str] | None = None,
 ) -> list[Record]:
     """Every record of ``topic`` from the start; stops at ``expected`` records, after ``idle``
-    seconds without one (when ``expected`` is None), or at ``timeout``. ``client_config``: the
-    security settings (``Settings.kafka_client_config()``), merged in."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"streamwise-reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            **(client_config or {}),
-        }
-    )
+    seconds without one (when ``expected`` is None), or at ``timeout``."""
+    connection = KafkaConnection(kafka) if isinstance(kafka, str) else kafka
+    consumer = Consumer(connection.consumer(f"streamwise-reader-{uuid.uuid4().hex}"))
     records: list[Record] = []
     try:
         consumer.subscribe([topic])

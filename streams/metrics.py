@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from online_models.alerts import Alert
 from online_models.evaluation import PrequentialModel
-from online_models.pipeline import LearnResult
+from online_models.learner import LearnResult
 
 # Label delays from a click (seconds) to a chargeback (weeks).
 DELAY_BUCKETS = (0.1, 1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
@@ -34,7 +34,12 @@ class StreamMetrics:
 
     def __init__(self, model_names: Iterable[str], registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.events = Counter("streamwise_events", "Messages consumed, per agent.", ["agent"], registry=self.registry)
+        self.events = Counter(
+            "streamwise_events",
+            "Messages read by the engine, per stage (intake: events.raw, labels: events.labels, learn: the learn log).",
+            ["stage"],
+            registry=self.registry,
+        )
         self.dead_letters = Counter(
             "streamwise_dead_letters",
             "Messages sent to the dead-letter topic, per reason.",
@@ -125,9 +130,32 @@ class StreamMetrics:
         self.checkpoint_failures = Counter(
             "streamwise_checkpoint_failures", "Checkpoints that could not be saved.", registry=self.registry
         )
-        self.held_events = Gauge(
-            "streamwise_held_events",
-            "Messages learned but not yet in a checkpoint (their offsets are not committed yet).",
+        self.checkpoint_pause = Histogram(
+            "streamwise_checkpoint_pause_seconds",
+            "How long the engine's loop stood still for one checkpoint round (flushing outputs, pickling states).",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.checkpoint_pause_max = Gauge(
+            "streamwise_checkpoint_pause_max_seconds",
+            "The longest pause of the engine's loop for a checkpoint round since the worker started.",
+            registry=self.registry,
+        )
+        self.delivery_failures = Counter(
+            "streamwise_delivery_failures",
+            "Messages the producer could not deliver (after its retries), per topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.component_up = Gauge(
+            "streamwise_component_up",
+            "1 while a component the worker depends on answers (kafka, redis), 0 while its calls fail.",
+            ["component"],
+            registry=self.registry,
+        )
+        self.held = Gauge(
+            "streamwise_held_messages",
+            "Events and labels read but held back until the other topic has been read up to their time.",
             registry=self.registry,
         )
         self.restores = Counter(
@@ -154,16 +182,15 @@ class StreamMetrics:
             registry=self.registry,
         )
         self._lag_series: set[tuple[str, str]] = set()
+        self.longest_pause = 0.0
         self.duplicates = Counter(
             "streamwise_duplicate_events",
             "Events delivered again (same event_id): neither learned nor scored twice.",
             registry=self.registry,
         )
-        self.validated = self.events.labels("validate")
-        self.featurized = self.events.labels("features")
-        self.learn_events = self.events.labels("learn")
+        self.intake_events = self.events.labels("intake")
         self.label_events = self.events.labels("labels")
-        self.chained_events = self.events.labels("chain")  # validate, features and learn in one loop
+        self.learn_events = self.events.labels("learn")
         names = list(model_names)
         self.predictions_by_model = {name: self.predictions.labels(name) for name in names}
         self.expired_by_model = {name: self.expired.labels(name) for name in names}
@@ -188,6 +215,12 @@ class StreamMetrics:
         self.checkpoints.inc()
         self.checkpoint_seconds.observe(seconds)
         self.checkpoint_bytes.set(size)
+
+    def observe_checkpoint_pause(self, seconds: float) -> None:
+        self.checkpoint_pause.observe(seconds)
+        if seconds > self.longest_pause:
+            self.longest_pause = seconds
+            self.checkpoint_pause_max.set(seconds)
 
     def observe_snapshot(self, model: str, metadata: dict, seconds: float) -> None:
         self.snapshots.labels(model, metadata["reason"]).inc()

@@ -1,6 +1,6 @@
 """What the worker writes to Redis for the API: latest features per key, recent alerts, status.
 
-The agents only put into in-memory buffers (no await, no Redis round trip per event); a timer
+The engine only hands over in-memory buffers (no Redis round trip per event); the status timer
 flushes them. Buffers are bounded: features keep the newest vector per key until the next flush
 (and are dropped if Redis is down: the next event of the key writes it again); alerts keep the
 newest ``max_alerts``.
@@ -32,6 +32,10 @@ class OnlineState:
 
     def remember_features(self, key: str, features: dict[str, Any]) -> None:
         self._features[key] = features
+
+    def remember_many(self, features: dict[str, dict[str, Any]]) -> None:
+        """The newest vector per key of one batch of the engine (called on the event loop)."""
+        self._features.update(features)
 
     def remember_alert(self, alert: Alert) -> None:
         self._alerts.append(alert)

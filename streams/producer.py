@@ -1,12 +1,14 @@
-"""Producing raw events to Kafka at full speed with confluent-kafka, reporting delivery errors."""
+"""Producing raw events and labels to Kafka at full speed with confluent-kafka, reporting delivery errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
+
+from streams.kafka_config import KafkaConnection
 
 
 @dataclass
@@ -14,23 +16,6 @@ class DeliveryReport:
     sent: int = 0
     delivered: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def make_producer(bootstrap: str, *, client_config: Mapping[str, str] | None = None) -> Producer:
-    """``client_config``: the security settings (``Settings.kafka_client_config()``), merged in."""
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 5,
-            "enable.idempotence": True,  # no duplicates or reordering from producer retries
-            "compression.type": "lz4",
-            # Kafka's own (Java) partitioner, which Faust's producer uses too: a label forwarded by
-            # the worker lands in the partition of its event (STREAMWISE_CHAIN).
-            "partitioner": "murmur2_random",
-            "message.max.bytes": 4_194_304,
-            **(client_config or {}),
-        }
-    )
 
 
 def kafka_key(event: object) -> bytes | None:
@@ -59,16 +44,15 @@ def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
 
 
 def produce(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     messages: Iterable[tuple[str, bytes | None, bytes]],
     on_delivered: Callable[[int], None] | None = None,
     flush_timeout: float = 60.0,
-    *,
-    client_config: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
     """Send (topic, key, value) in order, wait for every delivery, and count what failed."""
     report = DeliveryReport()
-    producer = make_producer(bootstrap, client_config=client_config)
+    connection = KafkaConnection(kafka) if isinstance(kafka, str) else kafka
+    producer = Producer(connection.producer())
 
     def delivered(error: KafkaError | None, _message: Message) -> None:
         if error is not None:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models import snapshot
 from online_models.events import MAX_EVENT_BYTES
+from streams.kafka_config import KafkaConnection
 
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT
@@ -66,12 +67,6 @@ def check_redis_ca_certs(ca_certs: Path | None, redis_url: str | None) -> Path |
     return ca_certs
 
 
-def redis_tls_options(ca_certs: Path | None) -> dict[str, Any]:
-    """Keyword arguments of ``redis.from_url`` / ``redis.asyncio.from_url`` beyond the URL (which
-    carries the password and, as ``rediss://``, TLS): ``ssl_ca_certs`` when set, else none."""
-    return {"ssl_ca_certs": str(ca_certs)} if ca_certs is not None else {}
-
-
 class Settings(BaseSettings):
     """Everything the worker, the producer and the topic admin need to know about their world."""
 
@@ -91,7 +86,6 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     # Loopback by default; a container sets 0.0.0.0 so that Prometheus in another one can scrape it.
     metrics_host: str = Field(default="127.0.0.1", min_length=1)
-    store: str = "memory://"
     # How long the broker waits for a silent worker before moving its partitions to another one.
     session_timeout: float = Field(default=10.0, ge=6.0)
     log_level: str = "info"
@@ -106,17 +100,17 @@ class Settings(BaseSettings):
     alert_webhook_backoff: float = Field(default=0.5, gt=0)
     alert_webhook_timeout: float = Field(default=5.0, gt=0)
     alert_webhook_queue: int = Field(default=1000, ge=1)
-    # Partition checkpoints (the learn agent's whole state, for exact recovery): taken after this
-    # many events or seconds, whichever comes first. Offsets are committed only up to a checkpoint.
+    # Partition checkpoints (each partition's whole state, for exact recovery): taken after this
+    # many messages or seconds, whichever comes first. Offsets are committed only up to a checkpoint.
     checkpoint_every_events: int = Field(default=10_000, ge=1)
     checkpoint_every_seconds: float = Field(default=10.0, gt=0)
-    # The chained fast path (README "Performance"): validate, features and learn in one loop over
-    # events.raw, consumed in batches by confluent-kafka in a thread of its own, instead of three
-    # Faust agents and two internal hops. Feature vectors still go to `features`; delayed labels
-    # must then carry their event's `key` (they are routed to its partition of events.raw).
-    chain: bool = False
-    chain_batch: int = Field(default=1000, ge=1, le=100_000)  # most messages taken per poll
-    chain_within: float = Field(default=0.05, gt=0, le=10)  # seconds a poll waits for its first message
+    # The engine's loop (streams.engine): most messages taken per poll, and how long a poll waits
+    # for its first message (also how often an idle loop does its periodic work).
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    poll_timeout: float = Field(default=0.05, gt=0, le=10)
+    # A stop (SIGTERM) ends the worker within this many seconds, even with Kafka or Redis away:
+    # what is not checkpointed by then is read again by the next worker.
+    shutdown_timeout: float = Field(default=25.0, ge=1, le=300)
     # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see README "Security".
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
@@ -195,6 +189,10 @@ class Settings(BaseSettings):
     def _redis_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return check_redis_ca_certs(value, info.data.get("redis_url"))
 
+    def kafka(self) -> KafkaConnection:
+        """Where the brokers are and how to reach them: every Kafka client's config starts here."""
+        return KafkaConnection(self.kafka_bootstrap, self.kafka_client_config())
+
     def kafka_client_config(self) -> dict[str, str]:
         """The security part of every confluent-kafka client's config (admin, producer, consumer),
         merged into it: empty with PLAINTEXT. Holds the SASL password: never log it."""
@@ -246,11 +244,6 @@ class Settings(BaseSettings):
             mechanism=self.kafka_sasl_mechanism,
             ssl_context=context,  # None: SASL_PLAINTEXT; a context: SASL_SSL
         )
-
-    def redis_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``redis.asyncio.from_url(settings.redis_url, ...)`` for TLS (the
-        URL carries the password and, as ``rediss://``, TLS itself): empty unless redis_ssl_ca_certs."""
-        return redis_tls_options(self.redis_ssl_ca_certs)
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         """repr() and str() mask URL passwords; SecretStr fields mask themselves."""

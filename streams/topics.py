@@ -1,27 +1,36 @@
-"""The Kafka topics of the core loop: one declaration each, with its partition count."""
+"""The Kafka topics of the stream: one name each, and how each is created.
+
+``features`` is the learn log: feature vectors, and the labels and champion changes marked by the
+header ``streamwise-kind``, all keyed by event_id (a champion change by its model name) with
+Streamwise's own producer. An event and its label meet in one partition of it whatever partitioner
+their producers used, and each partition is one learning order that a replay reads again exactly.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import faust
-
+from online_models.learnlog import CONTROL, LABEL
+from streams.kafka_config import MAX_MESSAGE_BYTES
 from streams.settings import Settings
 
 RAW = "events.raw"
-VALID = "events.valid"
-# The learn log: feature vectors, and under a LABEL_HEADER the labels re-keyed from events.labels.
-# Both are keyed by event_id, so an event and its label meet in one partition, in one order that
-# a replay reads again exactly.
-FEATURES = "features"
-LABEL_HEADER = ("streamwise-kind", b"label")
+LABELS = "events.labels"
+FEATURES = "features"  # the learn log
 PREDICTIONS = "predictions"
 DLQ = "events.dlq"
-LABELS = "events.labels"
 ALERTS = "drift.alerts"
 SNAPSHOTS = "model.snapshots"  # compacted: the newest metadata per model name
-ALL = (RAW, VALID, FEATURES, PREDICTIONS, DLQ, LABELS, ALERTS, SNAPSHOTS)
-COMPACTED = {SNAPSHOTS}
+CONTROL_TOPIC = "models.control"  # a person's promote, rollback and unpin, for the workers' judges
+ALL = (RAW, LABELS, FEATURES, PREDICTIONS, DLQ, ALERTS, SNAPSHOTS, CONTROL_TOPIC)
+INPUTS = (RAW, LABELS, FEATURES)  # what the engine's consumer group reads
+KIND_HEADER = "streamwise-kind"
+LABEL_HEADER = (KIND_HEADER, LABEL.encode())
+CONTROL_HEADER = (KIND_HEADER, CONTROL.encode())
+# Per-topic broker configs at creation: the learn log takes a raw event with its source.
+CONFIGS = {
+    SNAPSHOTS: {"cleanup.policy": "compact"},
+    FEATURES: {"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+    RAW: {"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+}
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -30,40 +39,18 @@ def topic_names(settings: Settings) -> list[str]:
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """Per-topic broker configs for topic creation."""
-    return {settings.topic(name): {"cleanup.policy": "compact"} for name in COMPACTED}
+    return {settings.topic(name): config for name, config in CONFIGS.items()}
 
 
-@dataclass(frozen=True)
-class Topics:
-    """Faust topic handles. Values and keys are raw bytes: online_models encodes and decodes."""
+def record_kind(headers: list[tuple[str, bytes]] | None) -> str | None:
+    """The learn-log record kind a message's headers give (None: a feature vector).
 
-    raw: faust.TopicT
-    valid: faust.TopicT
-    features: faust.TopicT
-    predictions: faust.TopicT
-    dlq: faust.TopicT
-    labels: faust.TopicT
-    alerts: faust.TopicT
-    snapshots: faust.TopicT
-
-    @classmethod
-    def declare(cls, app: faust.App, settings: Settings) -> Topics:
-        def topic(*names: str) -> faust.TopicT:
-            return app.topic(
-                *(settings.topic(name) for name in names),
-                partitions=settings.partitions,
-                replicas=settings.replication_factor,
-                key_serializer="raw",
-                value_serializer="raw",
-            )
-
-        return cls(
-            topic(RAW),
-            topic(VALID),
-            topic(FEATURES),
-            topic(PREDICTIONS),
-            topic(DLQ),
-            topic(LABELS),
-            topic(ALERTS),
-            topic(SNAPSHOTS),
-        )
+    >>> record_kind(None), record_kind([LABEL_HEADER]), record_kind([("other", b"x"), CONTROL_HEADER])
+    (None, 'label', 'control')
+    """
+    if not headers:
+        return None
+    for name, value in headers:
+        if name == KIND_HEADER:
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return None

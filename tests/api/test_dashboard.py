@@ -25,7 +25,7 @@ from online_models.policy import BACKGROUND_SWAP, RESET
 from online_models.snapshot import DEVELOPMENT_KEY
 from online_models.status import ModelStatusStore, model_status
 from online_models.stores import AlertLog
-from streams.demo import demo_app
+from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
 from tests.api.conftest import ADMIN, ApiEnv, trained
 

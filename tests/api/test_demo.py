@@ -12,7 +12,7 @@ from online_models.config import load_config
 from online_models.datasets import synthetic_events
 from online_models.snapshot import DEVELOPMENT_KEY
 from streams.cli import app as cli
-from streams.demo import demo_app
+from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -84,8 +84,8 @@ class StreamEnv:
         )
 
     def create_topics(self) -> None:
-        compacted = {self.topic(t): {"cleanup.policy": "compact"} for t in topics.COMPACTED}
-        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=compacted)
+        configs = {self.topic(t): config for t, config in topics.CONFIGS.items()}
+        admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=configs)
 
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")

@@ -17,67 +17,39 @@ import redis.asyncio as aioredis
 from online_models import checkpoint
 from online_models.checkpoint import CheckpointStore, state_digest
 from online_models.config import StreamwiseConfig
-from online_models.events import FeatureVector, Origin
-from online_models.exceptions import InvalidEventError
-from online_models.labels import parse_label_event
-from online_models.pipeline import Learner, Pipeline
+from online_models.events import Origin
+from online_models.learner import Learner
 from streams.consumer import read_topic
-from streams.topics import LABEL_HEADER
+from streams.topics import record_kind
 from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv, _free_port
 
 REPORT = ROOT / "reports" / "faults.md"
 
 
-def final_learner(env: StreamEnv, config: StreamwiseConfig, partition: int, *, chain: bool = False) -> Learner:
-    """The learner of a partition's newest checkpoint, as a restarted worker would restore it
-    (``chain``: of the chained fast path, whose partitions are those of events.raw)."""
-    owner = f"{env.name}.chain" if chain else env.name
+def final_learner(env: StreamEnv, config: StreamwiseConfig, partition: int) -> Learner:
+    """The learner of a learn-log partition's newest checkpoint, as a restarted worker restores it."""
 
     async def load() -> Learner:
         client = aioredis.from_url(env.redis_url)
         try:
-            found = await CheckpointStore(client, env.name, owner).load(partition)
+            found = await CheckpointStore(client, env.name, env.name).load("learner", partition)
         finally:
             await client.aclose()
         assert found is not None, f"no checkpoint of partition {partition}"
-        return checkpoint.restore(found, config, SIGNING_KEY.encode())
+        return checkpoint.restore(found, config, SIGNING_KEY.encode(), Learner)
 
     return asyncio.run(load())
 
 
 def replay_log(env: StreamEnv, config: StreamwiseConfig, partitions: int) -> dict[int, Learner]:
-    """A fault-free learner per partition fed the ``features`` log as it stands, read back from
-    Kafka: what any crash-free run over the same log computes."""
+    """A fault-free learner per partition fed the learn log (``features``) as it stands, read back
+    from Kafka: what any crash-free run over the same log computes (records written twice by a
+    replay included, as the engine reads them)."""
     learners = {p: Learner(config, partition=p) for p in range(partitions)}
     records = read_topic(env.bootstrap, env.topic("features"), timeout=120, idle=4)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        learner = learners[record.partition]
         origin = Origin(env.topic("features"), record.partition, record.offset)
-        if b'"features"' in record.value:
-            learner.learn(FeatureVector.from_json(record.value), origin)
-        else:
-            learner.join_label(parse_label_event(record.value), origin)
-        learner.consumed(origin)
-    return learners
-
-
-def replay_raw(env: StreamEnv, config: StreamwiseConfig, partitions: int) -> dict[int, Learner]:
-    """A fault-free learner per partition fed ``events.raw`` as it stands (events and the labels
-    forwarded into it), as the chained fast path learns it: what any crash-free run computes."""
-    pipeline = Pipeline(config)
-    learners = {p: pipeline.new_learner(p) for p in range(partitions)}
-    records = read_topic(env.bootstrap, env.topic("events.raw"), timeout=120, idle=4)
-    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        learner = learners[record.partition]
-        origin = Origin(env.topic("events.raw"), record.partition, record.offset)
-        try:
-            if LABEL_HEADER in (record.headers or []):
-                learner.join_label(parse_label_event(record.value), origin)
-            else:
-                learner.learn(pipeline.featurize(pipeline.validate(record.value), learner.key_states), origin)
-        except InvalidEventError:
-            pass
-        learner.consumed(origin)
+        learners[record.partition].read(record.value, record_kind(record.headers), origin)
     return learners
 
 

@@ -34,7 +34,6 @@ from tests.integration.faults import (
     predicted_ids,
     print_table,
     replay_log,
-    replay_raw,
     same_state,
 )
 
@@ -52,10 +51,9 @@ def labeled(env: StreamEnv, model: str = "lr") -> int:
     return sum(status["labeled"] for status in model_status(env, model).values())
 
 
-@pytest.mark.parametrize("chain", [False, True], ids=["agents", "chained"])
-def test_kill_9_five_times_loses_nothing_and_learns_nothing_twice(stream_env: StreamEnv, chain: bool) -> None:
+def test_kill_9_five_times_loses_nothing_and_learns_nothing_twice(stream_env: StreamEnv) -> None:
     n = 50_000
-    settings = {**CHECKPOINTS, "STREAMWISE_CHAIN": "1" if chain else "0"}
+    settings = CHECKPOINTS
     stream_env.write_config(MODELS)
     config = parse_config({"models": MODELS})
     events = list(synthetic_events("agrawal_drift", n, seed=11))  # labels inline: learned on arrival
@@ -75,13 +73,13 @@ def test_kill_9_five_times_loses_nothing_and_learns_nothing_twice(stream_env: St
     reference = EmbeddedRunner(Pipeline(config))  # the same events, in one process, no faults
     for event in events:
         reference.process(encode_event(event)[1])
-    final = final_learner(stream_env, config, partition=0, chain=chain)
+    final = final_learner(stream_env, config, partition=0)
     predictions = predicted_ids(stream_env)
     learned = final.models[0].labeled
     print_table(
         [
             FaultRow(
-                f"kill -9 x5 at {kills} events" + (" (chained fast path)" if chain else ""),
+                f"kill -9 x5 at {kills} events",
                 n,
                 len(predictions),
                 learned,
@@ -96,21 +94,15 @@ def test_kill_9_five_times_loses_nothing_and_learns_nothing_twice(stream_env: St
     assert "Traceback" not in stream_env.worker_logs()
 
 
-@pytest.mark.parametrize("chain", [False, True], ids=["agents", "chained"])
-def test_two_workers_over_four_partitions_one_killed(stream_env: StreamEnv, chain: bool) -> None:
+def test_two_workers_over_four_partitions_one_killed(stream_env: StreamEnv) -> None:
     n, partitions = 20_000, 4
-    settings = {**CHECKPOINTS, "STREAMWISE_CHAIN": "1" if chain else "0"}
+    settings = CHECKPOINTS
     stream_env.partitions = partitions
     stream_env.write_config(MODELS)
     config = parse_config({"models": MODELS})
     messages = list(with_delayed_labels(synthetic_events("agrawal_drift", n, seed=12), 200))
-    keys = {m["event_id"]: m["key"] for kind, m in messages if kind == EVENT}
     events = [(stream_env.topic("events.raw"), *encode_event(m)) for kind, m in messages if kind == EVENT]
-    labels = [  # with their event's key, which the chained path routes them by
-        (stream_env.topic("events.labels"), *encode_label({**m, "key": keys[m["event_id"]]}))
-        for kind, m in messages
-        if kind != EVENT
-    ]
+    labels = [(stream_env.topic("events.labels"), *encode_label(m)) for kind, m in messages if kind != EVENT]
     stream_env.create_topics()
     assert not produce(stream_env.bootstrap, events + labels).errors
 
@@ -121,11 +113,11 @@ def test_two_workers_over_four_partitions_one_killed(stream_env: StreamEnv, chai
     wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every label learned")
     stream_env.stop_worker(second, signal.SIGTERM)
 
-    reference = (replay_raw if chain else replay_log)(stream_env, config, partitions)
-    finals = {p: final_learner(stream_env, config, p, chain=chain) for p in range(partitions)}
+    reference = replay_log(stream_env, config, partitions)
+    finals = {p: final_learner(stream_env, config, p) for p in range(partitions)}
     predictions = predicted_ids(stream_env)
     learned = sum(f.models[0].labeled for f in finals.values())
-    fault = "2 workers, 4 partitions, one kill -9" + (" (chained fast path)" if chain else "")
+    fault = "2 workers, 4 partitions, one kill -9"
     print_table([FaultRow(fault, n, len(predictions), learned, n - len(predictions), learned - n)])
     assert len(predictions) == n
     assert learned == n

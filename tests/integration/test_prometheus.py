@@ -124,7 +124,7 @@ def check_metrics(stream_env: StreamEnv, prometheus: Prometheus, api: httpx.Clie
     stream_env.cli("produce", "--synthetic", "agrawal_drift", "--n", str(N), "--label-delay", str(DELAY))
     alerts = 'sum(streamwise_drift_alerts_total{job="streamwise-worker",model="ht",kind="concept_drift"})'
     assert wait_for(lambda: prometheus.value(alerts), timeout=90, what="a drift alert in Prometheus") >= 1
-    learned = 'streamwise_events_total{job="streamwise-worker",agent="learn"}'
+    learned = 'streamwise_events_total{job="streamwise-worker",stage="learn"}'
     wait_for(lambda: (prometheus.value(learned) or 0) >= N, timeout=60, what=f"{N} events learned")
     resets = 'streamwise_drift_actions_total{job="streamwise-worker",model="ht",action="reset"}'
     assert prometheus.value(resets) == 1

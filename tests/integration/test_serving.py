@@ -63,8 +63,13 @@ def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: Strea
     assert champion["by"] == "auto" and "beat lr" in champion["reason"] and champion["pinned"] is False
     wait_for(lambda: served_version(api) == api.get("/models/lr").json()["champion"]["version"], timeout=5)
 
-    by_key = api.post("/predict", json={"model": "lr", "key": "k5"})
-    assert by_key.status_code == 200 and by_key.json()["model"] == "lr"
+    # The online features are written every status interval: the key is there soon after its events.
+    by_key = wait_for(
+        lambda: (r := api.post("/predict", json={"model": "lr", "key": "k5"})).status_code == 200 and r,
+        timeout=30,
+        what="the features of key k5 in the online store",
+    )
+    assert by_key.json()["model"] == "lr"
 
     # Hot reload: each new snapshot of the champion's candidate is served within a second.
     before = api.get("/models/lr").json()["champion"]["version"]

@@ -88,7 +88,7 @@ def test_stack_runs_reports_and_stops_only_its_processes(stream_env: StreamEnv, 
     env = stream_env.env(
         STREAMWISE_RUN_DIR=str(run_dir),
         STREAMWISE_PYTHON=sys.executable,
-        STREAMWISE_CHECKPOINT_EVERY_SECONDS="1",  # the learn agent commits at each checkpoint
+        STREAMWISE_CHECKPOINT_EVERY_SECONDS="1",  # the engine commits at each checkpoint
         **{f"STREAMWISE_{name}_PORT": str(port) for name, port in ports.items()},
     )
     try:
@@ -111,9 +111,7 @@ def test_stack_runs_reports_and_stops_only_its_processes(stream_env: StreamEnv, 
         assert states["kafka"][0] in {"running", "external"} and states["redis"][0] in {"running", "external"}
         assert doc["lag"]["group"] == stream_env.name and doc["lag"]["error"] is None
         lag = {(r["topic"], r["partition"]): r for r in doc["lag"]["rows"]}
-        assert set(lag) == {
-            (stream_env.topic(t), p) for t in (topics.RAW, topics.VALID, topics.LABELS, topics.FEATURES) for p in (0, 1)
-        }
+        assert set(lag) == {(stream_env.topic(t), p) for t in topics.INPUTS for p in (0, 1)}
         assert sum(lag[(raw, p)]["high"] for p in (0, 1)) == EVENTS
         lr = next(m for m in doc["models"]["rows"] if m["model"] == "lr")
         assert lr["champion"] is not None and lr["champion"] in lr["versions"]

@@ -30,6 +30,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from api.metrics import ApiMetrics
 from api.routes.health import router as health_router
 from streams.metrics import StreamMetrics
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -224,8 +225,9 @@ def test_ports_are_strings(services: dict[str, dict[str, Any]]) -> None:
 
 def test_healthchecks_probe_the_ports_the_services_listen_on(services: dict[str, dict[str, Any]]) -> None:
     worker, api = services["worker"], services["api"]
-    metrics_port = environment(worker)["STREAMWISE_METRICS_PORT"]
-    assert f"127.0.0.1:{metrics_port}/metrics" in " ".join(worker["healthcheck"]["test"])
+    web_port = Settings.model_fields["web_port"].default  # the worker's Faust web server: its /health page
+    assert f"127.0.0.1:{web_port}/health" in " ".join(worker["healthcheck"]["test"])
+    assert str(web_port) in worker["expose"]
     api_port = option(api["command"], "--port")
     assert option(api["command"], "--host") == "0.0.0.0"  # reachable from Prometheus and the host
     assert f"127.0.0.1:{api_port}/healthz" in " ".join(api["healthcheck"]["test"])
@@ -316,7 +318,13 @@ def dockerignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_keeps_what_the_image_needs_and_nothing_else() -> None:
     lines = DOCKERIGNORE.read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    for needed in ("pyproject.toml", "README.md", "online_models/__init__.py", "streams/cli.py", "api/main.py"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "online_models/__init__.py",
+        "streams/cli/__init__.py",
+        "api/main.py",
+    ):
         assert not dockerignored(needed, patterns), needed
     assert not dockerignored("config/models.yaml", patterns)
     for junk in (

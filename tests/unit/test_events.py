@@ -1,4 +1,5 @@
 import base64
+import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
@@ -6,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from online_models.events import DeadLetter, Origin, Prediction, _format_ts, decode_label, parse_raw_event
+from online_models.events import (
+    DEAD_LETTER_VALUE_BYTES,
+    DeadLetter,
+    Origin,
+    Prediction,
+    _format_ts,
+    decode_label,
+    parse_raw_event,
+)
 from online_models.exceptions import InvalidEventError
 from online_models.labels import parse_label_event
 
@@ -93,10 +102,40 @@ def test_timestamps_are_written_as_isoformat_to_the_millisecond(ts: datetime) ->
     assert _format_ts(ts) == ts.isoformat(timespec="milliseconds")
 
 
-def test_a_label_may_name_its_events_key() -> None:
-    label = parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0, "key": "k7"}')
-    assert label.key == "k7"
-    assert orjson.loads(label.to_json())["key"] == "k7"
-    assert "key" not in orjson.loads(parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0}').to_json())
-    with pytest.raises(InvalidEventError, match="key must be a string"):
-        parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0, "key": 7}')
+def test_a_label_needs_only_its_event_id_and_other_fields_are_ignored() -> None:
+    label = parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0, "key": 7, "note": "x"}')
+    assert (label.event_id, label.label) == ("e1", 1)
+    assert orjson.loads(label.to_json()) == {"event_id": "e1", "label": 1, "ts": "1970-01-01T00:00:00.000+00:00"}
+
+
+def test_json_nested_past_the_decoders_depth_is_too_deep_not_a_crash() -> None:
+    assert reason_of(b"[" * 100_000 + b"]" * 100_000) == "too_deep"
+    assert reason_of(b'{"event_id": "e", "features": ' + b'{"a": ' * 2000 + b"1" + b"}" * 2001) == "too_deep"
+    assert reason_of(b"[" * 100_000) == "too_deep"  # unterminated too
+
+
+def test_an_invalid_event_keeps_its_event_id_when_it_has_a_readable_one() -> None:
+    with pytest.raises(InvalidEventError) as info:
+        parse_raw_event(b'{"event_id": "e9", "features": {"a": [1]}}', default_ts=NOW)
+    assert info.value.event_id == "e9"
+    with pytest.raises(InvalidEventError) as info:
+        parse_raw_event(b'{"event_id": 9, "features": {"a": 1}}', default_ts=NOW)
+    assert info.value.event_id is None
+
+
+@pytest.mark.parametrize("original", [b"x" * 3_000_000, b"\xff" * 3_000_000, b"\x01" * 3_000_000])
+def test_a_dead_letter_always_fits_a_kafka_message(original: bytes) -> None:
+    letter = DeadLetter("too_large", "d" * 10_000, original, Origin("raw", 0, 1), NOW, key=b"k" * 5000, event_id="e")
+    data = letter.to_json()
+    record = orjson.loads(data)
+    assert len(data) < 512 * 1024
+    assert record["value_bytes"] == len(original) and record["value_truncated"] is True
+    assert record["value_sha256"] == hashlib.sha256(original).hexdigest()
+    prefix = record["value"].encode() if "value" in record else base64.b64decode(record["value_base64"])
+    assert original.startswith(prefix) and len(prefix) == DEAD_LETTER_VALUE_BYTES
+    assert len(record["detail"]) == 2000 and record["event_id"] == "e"
+
+
+def test_a_small_dead_letter_keeps_its_whole_value() -> None:
+    record = orjson.loads(DeadLetter("x", "y", b'{"a": 1}', None, NOW).to_json())
+    assert (record["value"], record["value_bytes"], record["value_truncated"]) == ('{"a": 1}', 8, False)

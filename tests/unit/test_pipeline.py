@@ -60,4 +60,4 @@ def test_key_state_is_kept_per_key() -> None:
     for i in range(3):
         r.process(event(i))
     r.process(event(9, key="other"))
-    assert r.key_state["k"]["a"]["count"] == 3 and r.key_state["other"]["a"]["count"] == 1
+    assert r.intake.key_states["k"]["a"]["count"] == 3 and r.intake.key_states["other"]["a"]["count"] == 1

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from online_models.config import load_config
 from streams.cli import _synthetic_messages
 from streams.cli import app as cli
+from streams.cli.plot import ACTION_GID, ALERT_GID, MODEL_GID, plot_report, report_figure
 from streams.embedded import EmbeddedReport, run_embedded
-from streams.plot import ACTION_GID, ALERT_GID, MODEL_GID, plot_report, report_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -12,18 +12,24 @@ from typing import Any
 
 import certifi
 import pytest
-import redis
 import redis.asyncio as aioredis
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
 
 import api.main
 from api.settings import ApiSettings
+from online_models.config import parse_config
 from online_models.exceptions import ConfigError
-from streams import admin, alerts_cli, consumer, models_cli, producer
-from streams.app import create_app
+from online_models.pipeline import Pipeline
+from streams import admin, consumer, producer, redis_connect
+from streams.cli import alerts as alerts_cli
+from streams.cli import models as models_cli
+from streams.engine import engine, outputs
+from streams.metrics import StreamMetrics
 from streams.settings import Settings, redacted_url
+from streams.worker.app import create_app
 
 PASSWORD = "hunter2-s3cret"
 CA = certifi.where()  # a real CA bundle, so that ssl.create_default_context accepts it
@@ -65,7 +71,7 @@ def test_plaintext_adds_nothing_to_any_client() -> None:
     assert settings.kafka_client_config() == {}
     assert settings.faust_credentials() is None
     assert settings.kafka_ssl_context() is None
-    assert settings.redis_options() == {}
+    assert redis_connect.options(settings) == {}
 
 
 def test_ssl_config(client_cert: tuple[Path, Path]) -> None:
@@ -136,47 +142,60 @@ class Recorder:
     def poll(self, timeout: float) -> None:
         return None
 
+    def flush(self, timeout: float) -> int:
+        return 0
+
     def close(self) -> None:
         pass
 
 
+CLIENTS = ("admin", "producer", "consumer", "alerts", "engine consumer", "engine producer")
+
+
 @pytest.fixture
 def clients(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
-    recorders = {"admin": Recorder(), "producer": Recorder(), "consumer": Recorder(), "alerts": Recorder()}
+    recorders = {name: Recorder() for name in CLIENTS}
     monkeypatch.setattr(admin, "AdminClient", recorders["admin"])
     monkeypatch.setattr(producer, "Producer", recorders["producer"])
     monkeypatch.setattr(consumer, "Consumer", recorders["consumer"])
     monkeypatch.setattr(alerts_cli, "Consumer", recorders["alerts"])
+    monkeypatch.setattr(engine, "Consumer", recorders["engine consumer"])
+    monkeypatch.setattr(outputs, "Producer", recorders["engine producer"])
     return recorders
 
 
 def build_every_client(settings: Settings) -> None:
-    config = settings.kafka_client_config()
-    admin.admin_client(settings.kafka_bootstrap, client_config=config)
-    producer.make_producer(settings.kafka_bootstrap, client_config=config)
-    consumer.read_topic(settings.kafka_bootstrap, "t", expected=0, client_config=config)
+    admin.admin_client(settings.kafka())
+    producer.produce(settings.kafka(), [])
+    consumer.read_topic(settings.kafka(), "t", expected=0)
+    config = parse_config({"models": [{"name": "lr", "recipe": "logistic_regression", "task": "binary"}]})
+    metrics = StreamMetrics(["lr"], CollectorRegistry())
+    engine.Engine(settings.model_copy(update={"dev": True}), Pipeline(config), metrics)
 
 
-def test_plaintext_client_configs_are_unchanged(clients: dict[str, Recorder]) -> None:
+def test_plaintext_client_configs_are_exactly_the_clients_own(clients: dict[str, Recorder]) -> None:
     build_every_client(Settings())
-    admin.admin_client("127.0.0.1:9092")
-    producer.make_producer("127.0.0.1:9092")
     alerts_cli.tail(as_json=False, from_beginning=False, max_alerts=None, timeout=0.0)
-    expected_admin = {"bootstrap.servers": "127.0.0.1:9092", "socket.connection.setup.timeout.ms": 5000}
-    assert clients["admin"].configs == [expected_admin, expected_admin]
-    expected_producer = {
-        "bootstrap.servers": "127.0.0.1:9092",
-        "linger.ms": 5,
-        "enable.idempotence": True,
-        "compression.type": "lz4",
-        "partitioner": "murmur2_random",
-        "message.max.bytes": 4_194_304,
-    }
-    assert clients["producer"].configs == [expected_producer, expected_producer]
+    assert clients["admin"].configs == [
+        {"bootstrap.servers": "127.0.0.1:9092", "socket.connection.setup.timeout.ms": 5000}
+    ]
+    assert clients["producer"].configs == [
+        {
+            "bootstrap.servers": "127.0.0.1:9092",
+            "linger.ms": 5,
+            "enable.idempotence": True,
+            "compression.type": "lz4",
+            "partitioner": "murmur2_random",
+            "message.max.bytes": 4_194_304,
+        }
+    ]
     (read,) = clients["consumer"].configs
     assert set(read) == {"bootstrap.servers", "group.id", "auto.offset.reset", "enable.auto.commit"}
     (tail,) = clients["alerts"].configs
     assert set(tail) == {"bootstrap.servers", "group.id", "auto.offset.reset", "enable.auto.commit"}
+    (engine_consumer,) = clients["engine consumer"].configs
+    assert engine_consumer["partition.assignment.strategy"] == "cooperative-sticky"
+    assert not any(k.startswith(("sasl.", "ssl.", "security.")) for k in engine_consumer)
 
 
 def test_every_client_gets_the_security_config(clients: dict[str, Recorder], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,7 +207,7 @@ def test_every_client_gets_the_security_config(clients: dict[str, Recorder], mon
     monkeypatch.setenv("STREAMWISE_KAFKA_SASL_PASSWORD", PASSWORD)  # model_dump masks it
     alerts_cli.tail(as_json=False, from_beginning=False, max_alerts=None, timeout=0.0)
     security = settings.kafka_client_config()
-    for name in ("admin", "producer", "consumer", "alerts"):
+    for name in CLIENTS:
         (config,) = clients[name].configs
         assert {k: config[k] for k in security} == security, name
 
@@ -310,21 +329,27 @@ def test_snapshot_signing_needs_a_key_outside_development_mode() -> None:
 
 
 def test_redis_options_only_with_a_ca_bundle() -> None:
-    assert Settings(redis_url="rediss://:pw@h:6380/0").redis_options() == {}
-    assert Settings(redis_url="rediss://:pw@h:6380/0", redis_ssl_ca_certs=CA).redis_options() == {"ssl_ca_certs": CA}
-    assert ApiSettings(redis_url="rediss://:pw@h:6380/0", redis_ssl_ca_certs=CA).redis_options() == {"ssl_ca_certs": CA}
+    assert redis_connect.options(Settings(redis_url="rediss://:pw@h:6380/0")) == {}
+    with_ca = Settings(redis_url="rediss://:pw@h:6380/0", redis_ssl_ca_certs=CA)
+    assert redis_connect.options(with_ca) == {"ssl_ca_certs": CA}
+    api_with_ca = ApiSettings(redis_url="rediss://:pw@h:6380/0", redis_ssl_ca_certs=CA)
+    assert redis_connect.options(api_with_ca, 5, 5) == {
+        "ssl_ca_certs": CA,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+    }
 
 
 async def test_redis_clients_get_password_and_tls_from_the_url() -> None:
     settings = Settings(redis_url=f"rediss://default:{PASSWORD}@redis.example:6380/2", redis_ssl_ca_certs=CA)
-    client = aioredis.from_url(settings.redis_url, **settings.redis_options())  # no connection made yet
+    client = redis_connect.connect(settings)  # no connection made yet
     pool = client.connection_pool
     assert pool.connection_class is aioredis.SSLConnection
     assert pool.connection_kwargs["password"] == PASSWORD
     assert pool.connection_kwargs["ssl_ca_certs"] == CA
     assert PASSWORD not in repr(client)
     await client.aclose()
-    assert PASSWORD not in repr(redis.Redis.from_url(settings.redis_url, **settings.redis_options()))
+    assert PASSWORD not in repr(redis_connect.connect_sync(settings))
 
 
 async def test_the_api_and_the_models_cli_pass_the_redis_options(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
-from faust.exceptions import ConsumerNotStarted
-from faust.types import TP
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 from typer.testing import CliRunner
 
 from streams.cli import app
-from streams.lag import consumer_lags
-from streams.metrics import StreamMetrics, partition_lag
-from streams.status_cli import (
+from streams.cli.status import (
     PartitionLag,
     Process,
     Report,
@@ -33,6 +28,7 @@ from streams.status_cli import (
     process_state,
     render,
 )
+from streams.metrics import StreamMetrics, partition_lag
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -222,41 +218,3 @@ def test_snapshot_timestamp_gauge_is_the_snapshot_time() -> None:
     metrics = StreamMetrics(["lr"], registry)
     metrics.observe_snapshot("lr", {"reason": "every_events", "size": 10, "created_at": NOW.isoformat()}, 0.01)
     assert registry.get_sample_value("streamwise_snapshot_timestamp_seconds", {"model": "lr"}) == NOW.timestamp()
-
-
-class FakeConsumer:
-    """Faust's consumer as consumer_lags() sees it: assignment, highwater, read and committed offsets."""
-
-    def __init__(self, assigned: set[TP], highwaters: dict[TP, int | None], started: bool = True) -> None:
-        self.assigned, self.highwaters, self.started = assigned, highwaters, started
-        self._read_offset: dict[TP, int | None] = {}
-        self._committed_offset: dict[TP, int | None] = {}
-
-    def assignment(self) -> set[TP]:
-        if not self.started:
-            raise ConsumerNotStarted("Consumer thread not yet started")
-        return self.assigned
-
-    def highwater(self, tp: TP) -> int | None:
-        assert tp in self.highwaters, "Partition is not assigned"  # aiokafka's behaviour
-        return self.highwaters[tp]
-
-
-def _app(consumer: FakeConsumer) -> Any:
-    agent = SimpleNamespace(get_topic_names=lambda: ("raw",))
-    return SimpleNamespace(consumer=consumer, agents={"validate": agent})
-
-
-def test_consumer_lags_of_the_agents_partitions_only() -> None:
-    raw0, raw1, raw2, raw3, changelog = TP("raw", 0), TP("raw", 1), TP("raw", 2), TP("raw", 3), TP("changelog", 0)
-    consumer = FakeConsumer(
-        {raw0, raw1, raw2, raw3, changelog},
-        {raw0: 100, raw1: 50, raw2: None, changelog: 9},  # raw2 not fetched yet; raw3 revoked meanwhile
-    )
-    consumer._read_offset[raw0] = 89  # the last message handed to the agent: position 90
-    consumer._committed_offset[raw1] = 40  # nothing read yet since the assignment
-    assert consumer_lags(_app(consumer)) == {("raw", 0): 10, ("raw", 1): 10}
-
-
-def test_consumer_lags_before_the_consumer_started() -> None:
-    assert consumer_lags(_app(FakeConsumer(set(), {}, started=False))) == {}

@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import redis.asyncio as aioredis
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from online_models.registry import ModelRegistry
+from streams import redis_connect
 from streams.settings import Settings
 
 models_app = typer.Typer(help="The model registry (Redis).", no_args_is_help=True)
@@ -22,7 +22,7 @@ def _run(action: Callable[[ModelRegistry], Awaitable[T]]) -> T:
     settings = Settings()
 
     async def main() -> T:
-        client = aioredis.from_url(settings.redis_url, **settings.redis_options())
+        client = redis_connect.connect(settings)
         try:
             return await action(ModelRegistry(client, settings.redis_namespace, settings.signing_key()))
         finally:

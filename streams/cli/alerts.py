@@ -27,13 +27,10 @@ def tail(
     """Print drift alerts as they arrive: one line each, human-readable unless --json."""
     settings = Settings()
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"streamwise-alerts-tail-{uuid.uuid4().hex}",  # a reader, not a member
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "enable.auto.commit": False,
-            **settings.kafka_client_config(),
-        }
+        settings.kafka().consumer(
+            f"streamwise-alerts-tail-{uuid.uuid4().hex}",  # a reader, not a member
+            **{"auto.offset.reset": "earliest" if from_beginning else "latest"},
+        )
     )
     consumer.subscribe([settings.topic(topics.ALERTS)])
     deadline = time.monotonic() + timeout if timeout is not None else None

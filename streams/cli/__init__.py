@@ -20,12 +20,12 @@ from online_models.datasets import EVENT, GENERATORS, synthetic_events, with_del
 from online_models.exceptions import StreamwiseError
 from online_models.pipeline import EmbeddedRunner, ProcessResult
 from streams import admin, topics
-from streams.alerts_cli import alerts_app
+from streams.cli.alerts import alerts_app
+from streams.cli.models import models_app
+from streams.cli.status import status
 from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
-from streams.models_cli import models_app
 from streams.producer import encode_event, encode_label, encode_line, produce
 from streams.settings import Settings
-from streams.status_cli import status
 
 app = typer.Typer(
     help="Streamwise: online River models learning from Kafka, evaluated prequentially.",
@@ -140,7 +140,7 @@ def run(
 
 def _write_run_outputs(report: EmbeddedReport, out: Path) -> tuple[Path, Path]:
     """The JSON report at ``out`` and its plot next to it (same name, ``.png``)."""
-    from streams.plot import plot_report
+    from streams.cli.plot import plot_report
 
     write_report(report, out)
     plot = plot_report(report, out.with_suffix(".png"))
@@ -153,7 +153,7 @@ def _serve_demo(
 ) -> None:
     import uvicorn
 
-    from streams.demo import demo_app
+    from streams.cli.demo import demo_app
 
     app = demo_app(runner, report.alerts, root, key, config)
 
@@ -232,12 +232,7 @@ def produce_command(
         total = 2 * n
     with _progress() as progress:
         task = progress.add_task(f"produce -> {target}", total=total, status="")
-        report = produce(
-            settings.kafka_bootstrap,
-            messages,
-            lambda k: progress.advance(task, k),
-            client_config=settings.kafka_client_config(),
-        )
+        report = produce(settings.kafka(), messages, lambda k: progress.advance(task, k))
     console.print(f"sent {report.sent}, delivered {report.delivered}, errors {len(report.errors)}")
     for error in report.errors[:10]:
         console.print(f"[red]delivery error:[/] {error}")
@@ -256,22 +251,20 @@ def topics_create() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the Faust worker (validate, features, learn agents) against the configured Kafka."""
+    """Run the worker: the engine (events, labels, learning) against the configured Kafka and Redis."""
     from prometheus_client import start_http_server
 
     from streams.gc_tuning import tune_gc
-    from streams.worker import build_worker_app
+    from streams.worker import Worker, build_worker
 
     settings = _settings()
     cfg = load_config(settings.config)
     admin.create_stream_topics(settings)
-    faust_app, ctx = build_worker_app(settings, cfg)
+    faust_app, runtime = build_worker(settings, cfg)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=ctx.metrics.registry)
-    import faust
-
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=runtime.metrics.registry)
     tune_gc()
-    faust.Worker(faust_app, loglevel=settings.log_level.upper()).execute_from_commandline()
+    Worker(faust_app, runtime, loglevel=settings.log_level.upper()).execute_from_commandline()
 
 
 @app.command()

@@ -32,12 +32,12 @@ from rich.table import Table
 from online_models.registry import ModelRegistry
 from online_models.status import ModelStatusStore
 from online_models.stores import AlertLog
-from streams import topics
+from streams import redis_connect, topics
 from streams.metrics import partition_lag
 from streams.settings import Settings, redacted_url
 
-# The topics the worker's agents read (validate, features, labels, learn): its consumer group's lag.
-INPUT_TOPICS = (topics.RAW, topics.VALID, topics.LABELS, topics.FEATURES)
+# The topics the engine reads (events, labels, the learn log): its consumer group's lag.
+INPUT_TOPICS = topics.INPUTS
 ROOT = Path(__file__).resolve().parents[1]
 _kafka_log = logging.getLogger("streamwise.status.kafka")  # librdkafka's connection errors: not for the user
 _kafka_log.addHandler(logging.NullHandler())
@@ -239,11 +239,9 @@ def tcp_ok(address: str, timeout: float) -> bool:
         return False
 
 
-def redis_ok(url: str, settings: Settings, timeout: float) -> bool:
+def redis_ok(settings: Settings, timeout: float) -> bool:
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout, **settings.redis_options()
-        )
+        client = redis_connect.connect_sync(settings, timeout)
         with client:
             return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -267,7 +265,7 @@ def processes(settings: Settings, stack: StackSettings, timeout: float) -> list[
             "redis",
             redacted_url(settings.redis_url),
             pid_alive(run / "redis" / "redis.pid"),
-            redis_ok(settings.redis_url, settings, timeout),
+            redis_ok(settings, timeout),
             str(logs / "redis.log"),
         ),
         Process(
@@ -289,14 +287,10 @@ def consumer_lag(settings: Settings, timeout: float) -> Section:
     names = [settings.topic(t) for t in INPUT_TOPICS]
     try:
         consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": settings.app_id,  # only reads the group's offsets: never subscribes, never commits
-                "enable.auto.commit": False,
-                "socket.connection.setup.timeout.ms": max(int(timeout * 1000), 1000),
-                "logger": _kafka_log,
-                **settings.kafka_client_config(),
-            }
+            settings.kafka().consumer(
+                settings.app_id,  # the engine's group: only reads its offsets, never subscribes, never commits
+                **{"socket.connection.setup.timeout.ms": max(int(timeout * 1000), 1000), "logger": _kafka_log},
+            )
         )
     except KafkaException as exc:
         return Section(error=f"Kafka client not configured: {exc.args[0].str()}")
@@ -323,9 +317,7 @@ def _group_lag(consumer: Consumer, names: list[str], timeout: float) -> Section:
 
 async def _redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Section, Section, Section]:
     namespace = settings.redis_namespace
-    client = aioredis.from_url(
-        settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout, **settings.redis_options()
-    )
+    client = redis_connect.connect(settings, timeout, timeout)
     try:
         await client.ping()
         registry = ModelRegistry(client, namespace, b"")  # reads metadata only: never signs nor verifies

@@ -1,0 +1,21 @@
+"""Time in the core: an injectable clock (a test passes its own) and epoch milliseconds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def epoch_ms(ts: datetime) -> int:
+    """Milliseconds since the epoch.
+
+    >>> epoch_ms(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
+    1000
+    """
+    return int(ts.timestamp() * 1000)

@@ -1,0 +1,85 @@
+"""The first step of every event, per partition of the raw topic: decode, validate, featurize.
+
+An :class:`Intake` turns the bytes of one raw message into the feature vector the learn log
+carries, or into a dead letter with its reason: no message can stop the partition. Its state is
+the per-key aggregates of the keys of its partition (events of one key stay in one partition),
+so a checkpoint of it at an offset is exact, like a learner's.
+
+>>> from online_models.config import parse_config
+>>> intake = Intake(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
+>>> intake.event(b'{"event_id": "e1", "ts": 0, "features": {"x": 1}}', None, None, Origin("raw", 0, 0)).features
+{'x': 1}
+>>> letter = intake.event(b'{"event_id": "e2", "features": {}}', None, None, Origin("raw", 0, 1))
+>>> letter.reason, letter.event_id, intake.offsets
+('empty_features', 'e2', {'raw': {0: 2}})
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from online_models.clock import Clock, utc_now
+from online_models.config import StreamwiseConfig
+from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin, RawEvent, parse_raw_event
+from online_models.exceptions import InvalidEventError
+from online_models.features import FeatureEngineer, KeyState
+from online_models.partition import PartitionState
+
+
+class Intake(PartitionState):
+    def __init__(
+        self,
+        config: StreamwiseConfig,
+        partition: int = 0,
+        *,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(partition)
+        self.engineer = FeatureEngineer(config.features)
+        self.max_event_bytes = max_event_bytes
+        self.clock = clock or utc_now
+        self.key_states: dict[str, KeyState] = {}  # per-key aggregates of this partition's keys
+
+    @property
+    def is_stateful(self) -> bool:
+        """Whether it keeps state (per-key aggregates) that a checkpoint must hold."""
+        return self.engineer.is_stateful
+
+    def event(
+        self, value: bytes | None, key: bytes | None, broker_time: datetime | None, origin: Origin | None
+    ) -> FeatureVector | DeadLetter:
+        """The feature vector of one raw message, or its dead letter. ``key`` is the message's key
+        (the entity key of an event without a ``key`` field); ``broker_time`` stands in for a
+        missing ``ts``. Never raises."""
+        if origin is not None:
+            self.consumed(origin)
+        try:
+            event = parse_raw_event(value, max_bytes=self.max_event_bytes, default_ts=broker_time or self.clock())  # type: ignore[arg-type]
+            return self.featurize(event, origin, key)
+        except InvalidEventError as error:
+            return DeadLetter(error.reason, error.detail, value, origin, self.clock(), key=key, event_id=error.event_id)
+        except Exception as exc:  # a bug or a library failure on one message must not stop the stream
+            detail = f"{type(exc).__name__}: {exc}"
+            return DeadLetter("unexpected_error", detail, value, origin, self.clock(), key=key)
+
+    def featurize(
+        self, event: RawEvent, source: Origin | None = None, message_key: bytes | None = None
+    ) -> FeatureVector:
+        """The model inputs of ``event``; updates its key's aggregates (a new dict, never in place)."""
+        key = event.key if event.key is not None else _text(message_key)
+        state = self.key_states.get(key) if key is not None and self.engineer.is_stateful else None
+        x, new_state = self.engineer.transform(event.features, state, keyed=key is not None)
+        if key is not None and new_state is not None:
+            self.key_states[key] = new_state
+        return FeatureVector(event.event_id, event.ts, key, x, event.label, source)
+
+
+def _text(key: bytes | None) -> str | None:
+    """A message key as the entity key, when it is UTF-8 text."""
+    if not key:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,324 @@
+"""The learner of one partition of the learn log: predict, join delayed labels, score and learn in
+River's order, watch for drift and apply the drift policies.
+
+The learn log carries three kinds of record, each with its ``source`` (where it was first read):
+feature vectors (from the raw topic), labels (from the labels topic) and champion changes (from
+the control topic). A learner is a deterministic function of that log, so a checkpoint of it at
+an offset is the exact state after that offset. A record written to the log twice (a replay of
+its source after a crash) is recognised by its source offset and skipped, so every source message
+is learned exactly once without any window of event ids.
+
+>>> from online_models.config import parse_config
+>>> from online_models.events import FeatureVector
+>>> from datetime import UTC, datetime
+>>> learner = Learner(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
+>>> vector = FeatureVector("e1", datetime(2026, 1, 1, tzinfo=UTC), None, {"x": 1.0}, True, Origin("raw", 0, 7))
+>>> len(learner.apply(vector).predictions), learner.apply(vector).duplicate   # the same source offset again
+(1, True)
+>>> learner.models[0].labeled
+1
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from online_models.alerts import Alert, AlertGate
+from online_models.clock import Clock, epoch_ms, utc_now
+from online_models.config import StreamwiseConfig
+from online_models.control import ChampionChange
+from online_models.dedupe import RecentIds
+from online_models.drift import DataDriftMonitor, Signal
+from online_models.evaluation import ModelAnswer, PrequentialModel
+from online_models.events import DeadLetter, FeatureVector, Label, Origin, Prediction
+from online_models.exceptions import InvalidEventError, ModelError
+from online_models.features import Features
+from online_models.labels import LabelEvent
+from online_models.learnlog import LearnRecord, decode_record
+from online_models.partition import PartitionState
+from online_models.pending import PendingEvent, PendingJoin, PendingLabel
+from online_models.policy import DriftGuard, prediction_error
+from online_models.promotion import Promotion, PromotionJudge
+
+MAX_CLOCK_SKEW_MS = 86_400_000  # event times further ahead of the clock do not move event time
+
+
+@dataclass
+class LearnResult:
+    """What one record produced: predictions, alerts, dead letters, join facts."""
+
+    predictions: list[Prediction] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    label_delays: list[float] = field(default_factory=list)  # seconds from event to label
+    promotions: list[Promotion] = field(default_factory=list)
+    expired: Counter[str] = field(default_factory=Counter)  # predictions expired unlabeled, per model
+    duplicate: bool = False  # a record seen before (its source offset, or a redelivered event_id)
+
+
+class Learner(PartitionState):
+    """Every configured model of one learn-log partition, with everything they depend on (drift
+    detectors, promotion judges, the delayed-label join, the source offsets) in one picklable object."""
+
+    def __init__(self, config: StreamwiseConfig, clock: Clock = utc_now, partition: int = 0) -> None:
+        super().__init__(partition)
+        self.clock = clock
+        self.models = [PrequentialModel(spec, config.evaluation.history_every) for spec in config.models]
+        self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in config.models if spec.drift}
+        self.data_drift = DataDriftMonitor(**config.data_drift.model_dump()) if config.data_drift else None
+        self.judges = {
+            spec.name: PromotionJudge(spec.name, config.candidates(spec.name), spec.promotion)
+            for spec in config.models
+            if spec.promotion is not None and len(config.candidates(spec.name)) > 1
+        }
+        self.gate = AlertGate(config.alerts.cooldown_events, config.alerts.max_per_minute)
+        self.pending = PendingJoin(int(config.labels.ttl_seconds * 1000), config.labels.max_pending)
+        # Optional: producers that may send one event twice (at two offsets) can have recent ids dropped.
+        self.seen = RecentIds(config.dedupe.window) if config.dedupe.window else None
+        self.events_seen = 0
+        self.actions: Counter[tuple[str, str]] = Counter()
+        self.sources: dict[tuple[str, int], int] = {}  # next offset per source topic and partition
+
+    # -- the entry points of a driver -------------------------------------------------------------
+
+    def read(self, value: bytes | None, kind: str | None, origin: Origin) -> LearnResult:
+        """One message of the learn log, as bytes (see :mod:`online_models.learnlog`). Never raises:
+        a message that is not a learn-log record becomes a dead letter and the partition goes on."""
+        try:
+            record = decode_record(value, kind)
+        except InvalidEventError as error:
+            self.consumed(origin)
+            letter = DeadLetter(error.reason, error.detail, value, origin, self.clock(), event_id=error.event_id)
+            return LearnResult(dead_letters=[letter])
+        return self.apply(record, origin)
+
+    def apply(self, record: LearnRecord, origin: Origin | None = None) -> LearnResult:
+        """One record of the learn log (read at ``origin``). Never raises: an unexpected failure
+        becomes a dead letter and the partition goes on."""
+        if origin is not None:
+            self.consumed(origin)
+        if not self._first_time(record.source):
+            return LearnResult(duplicate=True)
+        try:
+            if isinstance(record, FeatureVector):
+                return self.learn(record, origin)
+            if isinstance(record, LabelEvent):
+                return self.join_label(record, origin)
+            return self.change_champion(record, origin)
+        except Exception as exc:  # a bug or a library failure on one record must not stop the stream
+            letter = DeadLetter(
+                "unexpected_error",
+                f"{type(exc).__name__}: {exc}",
+                record.to_json(),
+                record.source or origin,
+                self.clock(),
+                event_id=getattr(record, "event_id", None),
+            )
+            return LearnResult(dead_letters=[letter])
+
+    def _first_time(self, source: Origin | None) -> bool:
+        """Record ``source`` as read; False when this learner has read it (or a later offset) before."""
+        if source is None:
+            return True
+        key = (source.topic, source.partition)
+        if source.offset < self.sources.get(key, 0):
+            return False
+        self.sources[key] = source.offset + 1
+        return True
+
+    # -- feature vectors ---------------------------------------------------------------------------
+
+    def learn(self, vector: FeatureVector, origin: Origin | None = None) -> LearnResult:
+        """Predict with every model; learn now if the label is inline or already waiting, else hold."""
+        result = LearnResult()
+        where = vector.source or origin
+        found = self.pending.find(vector.event_id)
+        if isinstance(found, PendingEvent) and vector.label is None:
+            return self._republish(result, vector, found)
+        if self.seen is not None and not self.seen.add(vector.event_id):
+            result.duplicate = True
+            return result
+        self.events_seen += 1
+        ts_ms = epoch_ms(vector.ts)
+        if self.data_drift is not None:
+            for signal in self.data_drift.update(vector.features):
+                self._alert(result, None, signal, vector.event_id, vector.ts)
+        waiting = found if isinstance(found, PendingLabel) else None
+        if waiting is not None:
+            self.pending.take(vector.event_id)
+            if vector.label is not None:  # labeled inline and on the labels topic
+                result.dead_letters.append(_duplicate(waiting, self.clock()))
+                waiting = None
+        label = waiting.label if waiting is not None else vector.label
+        answers: dict[str, ModelAnswer] = {}
+        now = self.clock()
+        for model in self.models:
+            try:
+                answer = model.predict(vector.features)
+                if label is not None:
+                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, vector.ts)
+            except Exception as exc:  # a model raising on one event must not stop the stream
+                result.dead_letters.append(_model_error(model, vector.event_id, vector.to_json(), where, exc, now))
+                continue
+            answers[model.name] = answer
+            result.predictions.append(_prediction(vector, model, answer, now))
+        if label is not None:
+            self._judge(result)
+        if ts_ms <= epoch_ms(now) + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
+            self.pending.observe_time(ts_ms)
+        if waiting is not None:
+            result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
+        elif label is None and answers:
+            self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
+        self._expire(result, self.pending.watermark_ms, now)
+        return result
+
+    def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
+        """The same event again while it waits for its label: the same answers, nothing learned."""
+        result.duplicate = True
+        now = self.clock()
+        for model in self.models:
+            answer = held.answers.get(model.name)
+            if answer is not None:
+                result.predictions.append(_prediction(vector, model, answer, now))
+        return result
+
+    # -- labels ------------------------------------------------------------------------------------
+
+    def join_label(self, label: LabelEvent, origin: Origin | None = None) -> LearnResult:
+        """Score the stored predictions of the label's event and learn from its stored features.
+
+        A label whose event has not come yet waits (bounded); one for an event that expired or
+        was already labeled becomes a dead letter. Expired waiting labels are dead letters too.
+        """
+        result = LearnResult()
+        now = self.clock()
+        where = label.source or origin
+        found = self.pending.find(label.event_id)
+        if isinstance(found, PendingEvent):
+            self.pending.take(label.event_id)
+            self._join(result, found, label, where, now)
+        else:
+            settled = "labeled" if found is not None else self.pending.settled_as(label.event_id)
+            if settled is None:
+                self.pending.hold_label(PendingLabel(label.event_id, label.label, epoch_ms(label.ts), where))
+            else:
+                reason = "label_expired" if settled == "expired" else "label_duplicate"  # joined or labeled
+                detail = f"event {label.event_id!r} was already {settled}"
+                result.dead_letters.append(
+                    DeadLetter(reason, detail, label.to_json(), where, now, event_id=label.event_id)
+                )
+        self._expire(result, self.pending.watermark_ms, now)
+        return result
+
+    def _join(
+        self, result: LearnResult, event: PendingEvent, label: LabelEvent, where: Origin | None, now: datetime
+    ) -> None:
+        result.label_delays.append((epoch_ms(label.ts) - event.ts_ms) / 1000)
+        for model in self.models:
+            answer = event.answers.get(model.name)
+            if answer is None:  # the model failed on this event: it has nothing to score
+                continue
+            try:
+                self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts)
+            except Exception as exc:
+                result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), where, exc, now))
+        self._judge(result)
+
+    def _expire(self, result: LearnResult, ts_ms: int, now: datetime) -> None:
+        """Event time moved to ``ts_ms`` (labels do not move it: their clocks are not trusted)."""
+        expired = self.pending.advance(ts_ms)
+        for event in expired.events:
+            result.expired.update(event.answers.keys())
+        for label in expired.labels:
+            result.dead_letters.append(_unmatched(label, now))
+
+    # -- champion changes --------------------------------------------------------------------------
+
+    def change_champion(self, change: ChampionChange, origin: Origin | None = None) -> LearnResult:
+        """A person promoted, rolled back or unpinned a model: its judge compares against that champion."""
+        judge = self.judges.get(change.name)
+        if judge is not None:
+            judge.change_champion(change.candidate, change.pinned)
+        return LearnResult()
+
+    # -- scoring, promotion and drift --------------------------------------------------------------
+
+    def _judge(self, result: LearnResult) -> None:
+        for judge in self.judges.values():
+            promotion = judge.labeled_event()
+            if promotion is not None:
+                result.promotions.append(promotion)
+
+    def _score_and_learn(
+        self,
+        result: LearnResult,
+        model: PrequentialModel,
+        x: Features,
+        y: Label,
+        answer: ModelAnswer,
+        event_id: str,
+        ts: datetime,
+    ) -> None:
+        model.score_and_learn(x, y, answer)
+        judge = self.judges.get(model.slot)
+        if judge is not None:
+            judge.observe(model.name, y, answer)
+        guard = self.guards.get(model.name)
+        if guard is None:
+            return
+        guard.learn_background(x, y)
+        error = prediction_error(model, y, answer)
+        if error is None:
+            return
+        for signal in guard.monitor.update(error):
+            self._alert(result, model, signal, event_id, ts, guard)
+
+    def _alert(
+        self,
+        result: LearnResult,
+        model: PrequentialModel | None,
+        signal: Signal,
+        event_id: str,
+        ts: datetime,
+        guard: DriftGuard | None = None,
+    ) -> None:
+        name = model.name if model is not None else None
+        seen = self.events_seen
+        alert = Alert(name, signal.kind, signal.detector, signal.feature, event_id, seen, ts, signal.details)
+        acts = guard is not None and guard.wants_action(signal)
+        admitted = self.gate.admit(alert, has_action=acts)
+        if admitted is None:
+            return
+        if acts and guard is not None and model is not None:
+            action = guard.act(model, signal)
+            self.actions[(model.name, action or "none")] += 1
+            admitted = replace(admitted, action=action, details={**admitted.details, "model_version": model.version})
+        result.alerts.append(admitted)
+
+
+def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now: datetime) -> Prediction:
+    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
+
+
+def _model_error(
+    model: PrequentialModel, event_id: str, value: bytes, where: Origin | None, exc: Exception, now: datetime
+) -> DeadLetter:
+    error = ModelError(model.name, "learn", exc)
+    return DeadLetter("model_error", str(error), value, where, now, event_id=event_id, model=model.name)
+
+
+def _label_json(label: PendingLabel) -> bytes:
+    return LabelEvent(label.event_id, label.label, datetime.fromtimestamp(label.ts_ms / 1000, tz=UTC)).to_json()
+
+
+def _unmatched(label: PendingLabel, now: datetime) -> DeadLetter:
+    detail = f"no event {label.event_id!r} arrived while the label waited"
+    return DeadLetter("label_unmatched", detail, _label_json(label), label.source, now, event_id=label.event_id)
+
+
+def _duplicate(label: PendingLabel, now: datetime) -> DeadLetter:
+    detail = f"event {label.event_id!r} carried its own label"
+    return DeadLetter("label_duplicate", detail, _label_json(label), label.source, now, event_id=label.event_id)

@@ -1,0 +1,129 @@
+"""Checkpoint rounds: every partition's progress made durable, then its offset committed.
+
+A round flushes the producer first, so every output of every message a checkpoint includes is
+delivered. Then each part that is due is made durable: a stateful one (a learner; an intake with
+per-key aggregates) is pickled here, in the engine's thread, where nothing else changes it, and
+saved to Redis on the event loop, its offset committed once the save succeeds; a stateless one
+(labels, an intake without aggregates) just has its offset committed. The loop stands still only
+for the flush and the pickling: that pause is measured (``streamwise_checkpoint_pause_seconds``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import pickle
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from online_models import checkpoint
+from online_models.checkpoint import CheckpointStore
+from online_models.config import StreamwiseConfig
+from streams.engine.bridge import Bridge
+from streams.engine.health import Health
+from streams.engine.outputs import Outputs
+from streams.engine.parts import Part, Saving
+from streams.metrics import StreamMetrics
+
+log = logging.getLogger("streamwise.checkpoints")
+FLUSH_SECONDS = 10.0  # a round waits this long for its outputs; else it is retried when due again
+
+
+class Checkpoints:
+    def __init__(
+        self,
+        consumer: Consumer,
+        outputs: Outputs,
+        store: CheckpointStore | None,
+        bridge: Bridge | None,
+        config: StreamwiseConfig,
+        key: bytes,
+        metrics: StreamMetrics,
+        health: Health,
+        every_events: int,
+        every_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.consumer = consumer
+        self.outputs = outputs
+        self.store = store
+        self.bridge = bridge
+        self.config = config
+        self.key = key
+        self.metrics = metrics
+        self.health = health
+        self.every_events = every_events
+        self.every_seconds = every_seconds
+        self.clock = clock
+
+    def due(self, parts: Iterable[Part]) -> list[Part]:
+        now = self.clock()
+        return [p for p in parts if p.saving is None and p.due(now, self.every_events, self.every_seconds)]
+
+    def round(self, parts: list[Part], flush_seconds: float = FLUSH_SECONDS) -> bool:
+        """Checkpoint ``parts`` (those with progress); False when the outputs could not all be delivered."""
+        parts = [p for p in parts if p.since and p.saving is None]
+        if not parts:
+            return True
+        started = time.perf_counter()
+        now = self.clock()
+        if not self.outputs.flush(flush_seconds):
+            for part in parts:
+                part.last_time = now  # tried again after every_seconds
+            return False
+        commits = []
+        for part in parts:
+            offset = part.next_offset
+            if part.stateful and self.store is not None and self.bridge is not None and part.state is not None:
+                blob = pickle.dumps(part.state, protocol=pickle.HIGHEST_PROTOCOL)
+                metadata = checkpoint.describe(part.state, self.config)
+                part.saving = Saving(self.bridge.submit(self._save(blob, metadata)), offset)
+            elif offset is not None:
+                commits.append(TopicPartition(part.topic, part.partition, offset))
+            part.since, part.last_time = 0, now
+        self.metrics.observe_checkpoint_pause(time.perf_counter() - started)
+        self._commit(commits, asynchronous=True)
+        return True
+
+    def collect(self, parts: Iterable[Part], wait: float = 0.0, asynchronous: bool = True) -> None:
+        """Commit the offsets of the checkpoints saved since (waiting up to ``wait`` seconds for them)."""
+        saving = [p for p in parts if p.saving is not None]
+        if wait and saving:
+            concurrent.futures.wait([p.saving.future for p in saving], timeout=wait)  # type: ignore[union-attr]
+        commits = []
+        for part in saving:
+            assert part.saving is not None
+            future, offset = part.saving.future, part.saving.offset
+            if not future.done():
+                continue
+            part.saving = None
+            try:
+                future.result()
+            except Exception as exc:  # Redis away or slow: the part is due again after every_seconds
+                self.metrics.checkpoint_failures.inc()
+                self.health.failed("redis", f"checkpoint of {part.topic}[{part.partition}] not saved: {exc}")
+                part.since = max(part.since, 1)
+                continue
+            self.health.succeeded("redis")
+            if offset is not None:
+                commits.append(TopicPartition(part.topic, part.partition, offset))
+        self._commit(commits, asynchronous)
+
+    async def _save(self, blob: bytes, metadata: dict[str, Any]) -> None:
+        assert self.store is not None
+        started = time.perf_counter()
+        cp = await asyncio.to_thread(checkpoint.seal, blob, metadata, self.key)
+        await self.store.save(cp)  # False: the stored one goes as far already, which is as good
+        self.metrics.observe_checkpoint(len(blob), time.perf_counter() - started)
+
+    def _commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
+        except KafkaException as exc:  # committed offsets are a restart point: the next round commits again
+            self.health.failed("kafka", f"offsets not committed: {exc.args[0].str()}")

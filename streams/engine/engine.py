@@ -1,0 +1,376 @@
+"""The engine: the one data path of Streamwise, a confluent-kafka loop in batches.
+
+One consumer (group ``STREAMWISE_APP_ID``) reads three topics; one producer writes every output.
+
+* ``events.raw``: each partition's :class:`~online_models.intake.Intake` turns a message into a
+  feature vector, written to the learn log keyed by its event_id, or into a dead letter.
+* ``events.labels``: each label is checked and written to the learn log keyed by its event_id
+  (paced by :mod:`streams.engine.pacing`), so it meets its event whatever partitioner produced either.
+* the learn log (``features``): each partition's :class:`~online_models.learner.Learner` predicts,
+  joins labels, scores, learns and watches for drift; predictions, alerts and dead letters go out.
+
+Every decision about a message is made in ``online_models``; this module moves bytes, keeps each
+partition's state, and makes progress durable (:mod:`streams.engine.checkpoints`). No message can
+stop a partition: whatever fails becomes a dead letter with its reason. Infrastructure errors are
+retried, logged and shown on the worker's health page.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from online_models.alerts import Alert
+from online_models.checkpoint import CheckpointStore
+from online_models.events import DeadLetter, Origin
+from online_models.learner import Learner
+from online_models.pipeline import Pipeline
+from online_models.registry import ModelRegistry
+from streams import topics
+from streams.engine.bridge import Bridge
+from streams.engine.checkpoints import Checkpoints
+from streams.engine.health import Health
+from streams.engine.outputs import Outputs, OutputsDropped
+from streams.engine.pacing import EVENTS, LABELS, LabelPacer
+from streams.engine.parts import Assignment, Part
+from streams.engine.snapshots import Snapshots
+from streams.metrics import StreamMetrics
+from streams.settings import Settings
+
+log = logging.getLogger("streamwise.engine")
+_PARTITION_EOF = KafkaError._PARTITION_EOF
+
+
+def broker_time(message: Message) -> datetime | None:
+    """The message's timestamp: what stands in for a missing ``ts``."""
+    kind, ms = message.timestamp()
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if kind and ms > 0 else None
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: Pipeline,
+        metrics: StreamMetrics,
+        *,
+        bridge: Bridge | None = None,
+        store: CheckpointStore | None = None,
+        registry: ModelRegistry | None = None,
+        alert_sinks: list[Callable[[Alert], None]] | None = None,
+        remember_features: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+        health: Health | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.bridge = bridge
+        self.health = health or Health()
+        self.remember_features = remember_features
+        self.stopping = threading.Event()
+        self.raw, self.labels = settings.topic(topics.RAW), settings.topic(topics.LABELS)
+        self.learn = settings.topic(topics.FEATURES)
+        self.consumer = Consumer(
+            settings.kafka().consumer(
+                settings.app_id,
+                **{
+                    "partition.assignment.strategy": "cooperative-sticky",
+                    "session.timeout.ms": int(settings.session_timeout * 1000),
+                    "enable.partition.eof": True,  # tells the label pacing a raw partition is read to its end
+                    "on_commit": self._committed,
+                    "error_cb": self._kafka_error,
+                },
+            )
+        )
+        self.outputs = Outputs(settings, metrics, self.health, self.stopping, bridge, alert_sinks)
+        key = settings.signing_key()
+        self.assignment = Assignment(
+            self.raw, self.labels, self.learn, pipeline, store, key, bridge, metrics, self.health
+        )
+        self.checkpoints = Checkpoints(
+            self.consumer,
+            self.outputs,
+            store,
+            bridge,
+            pipeline.config,
+            key,
+            metrics,
+            self.health,
+            settings.checkpoint_every_events,
+            settings.checkpoint_every_seconds,
+        )
+        self.snapshots = (
+            Snapshots(registry, bridge, self.outputs, metrics, self.health)
+            if registry is not None and bridge is not None
+            else None
+        )
+        self.pacer = LabelPacer()
+        self.paused: set[tuple[str, int]] = set()  # partitions paused because the pacer holds too much of them
+        self.lags: dict[tuple[str, int], int] = {}  # read by the status timer
+        self._features: dict[str, dict[str, Any]] = {}  # newest vector per key, handed over per batch
+        self._counts = [0, 0, 0]  # messages of this batch: intake, labels, learn
+        self._next_lag = 0.0
+
+    @property
+    def learners(self) -> dict[int, Learner]:
+        return self.assignment.learners()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until ``stop``: poll a batch, process it, do the batch's duties; then close cleanly."""
+        self.consumer.subscribe(
+            [self.raw, self.labels, self.learn], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+        )
+        try:
+            while not self.stopping.is_set():
+                batch = self.consumer.consume(self.settings.batch_size, self.settings.poll_timeout)
+                for message in batch:
+                    try:
+                        self._dispatch(message)
+                    except OutputsDropped:
+                        raise
+                    except Exception as exc:  # a bug of ours: that message is a dead letter, the partition goes on
+                        self._unexpected(message, exc)
+                try:
+                    self._end_of_batch()
+                except OutputsDropped:
+                    raise
+                except Exception as exc:
+                    log.exception("the end of a batch failed (the loop goes on)")
+                    self.health.failed("engine", f"{type(exc).__name__}: {exc}")
+        except OutputsDropped:
+            log.warning(
+                "stopping with the broker away: %d outputs not queued; nothing is checkpointed", self.outputs.dropped
+            )
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _dispatch(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() == _PARTITION_EOF:
+                part = self.assignment.parts.get(message.topic(), {}).get(message.partition())
+                if part is not None:
+                    self.pacer.at_end(part)
+            else:
+                self._kafka_error(error)
+            return
+        topic = message.topic()
+        if topic == self.learn:
+            self._learn(message)
+        elif topic == self.raw:
+            self._intake(message)
+        else:
+            self._label(message)
+
+    def _intake(self, message: Message) -> None:
+        part = self.assignment.parts[self.raw].get(message.partition())
+        if part is None or part.state is None:  # revoked while the batch was in flight: its next owner reads it
+            return
+        if self.pacer.admit(part, EVENTS, message, message.timestamp()[1]):
+            self._event(part, message)
+        else:
+            self._hold(part)
+
+    def _event(self, part: Part, message: Message) -> None:
+        self._counts[0] += 1
+        part.since += 1
+        origin = Origin(self.raw, part.partition, message.offset())
+        vector = part.state.event(message.value(), message.key(), broker_time(message), origin)  # type: ignore[union-attr]
+        if isinstance(vector, DeadLetter):
+            self.outputs.dead_letter(vector)
+            return
+        self.outputs.vector(vector)
+        if vector.key is not None and self.remember_features is not None:
+            self._features[vector.key] = vector.features
+
+    def _label(self, message: Message) -> None:
+        part = self.assignment.parts[self.labels].get(message.partition())
+        if part is None:
+            return
+        if self.pacer.admit(part, LABELS, message, message.timestamp()[1]):
+            self._forward(part, message)
+        else:
+            self._hold(part)
+
+    def _forward(self, part: Part, message: Message) -> None:
+        """A label into the learn log, keyed by its event_id (or its dead letter)."""
+        self._counts[1] += 1
+        part.since += 1
+        part.read_to = message.offset() + 1
+        origin = Origin(self.labels, part.partition, message.offset())
+        label = self.pipeline.label(message.value(), message.key(), broker_time(message), origin)
+        if isinstance(label, DeadLetter):
+            self.outputs.dead_letter(label)
+        else:
+            self.outputs.record(label)
+
+    def _hold(self, part: Part) -> None:
+        """Pause a part the pacer holds too much of (the consumer drops what it fetched ahead: no memory grows)."""
+        key = (part.topic, part.partition)
+        if len(part.held) >= self.settings.batch_size and key not in self.paused:
+            self.paused.add(key)
+            self.consumer.pause([TopicPartition(*key)])
+
+    def _learn(self, message: Message) -> None:
+        partition = message.partition()
+        part = self.assignment.parts[self.learn].get(partition)
+        if part is None or part.state is None:
+            return
+        learner: Learner = part.state  # type: ignore[assignment]
+        origin = Origin(self.learn, partition, message.offset())
+        if learner.has_consumed(origin):  # already in the restored state (a seek makes this rare)
+            self.metrics.replayed.inc()
+            return
+        self._counts[2] += 1
+        part.since += 1
+        result = learner.read(message.value(), topics.record_kind(message.headers()), origin)
+        self.metrics.observe_result(result)
+        self.outputs.result(result)
+        if self.snapshots is not None:
+            self.snapshots.after(learner, result)
+
+    # -- once per batch ----------------------------------------------------------------------------
+
+    def _end_of_batch(self) -> None:
+        self.outputs.poll()
+        self._release()
+        self._count()
+        self.assignment.poll_restores(self.consumer)
+        if self._features and self.remember_features is not None and self.bridge is not None:
+            features, self._features = self._features, {}
+            self.bridge.call(self.remember_features, features)
+        if self.snapshots is not None:
+            self.snapshots.tick(self.learners.values())
+            self.snapshots.collect()
+        self.checkpoints.collect(self.assignment.all())
+        due = self.checkpoints.due(self.assignment.all())
+        if due:
+            self.checkpoints.round(due)
+        now = time.monotonic()
+        if now >= self._next_lag:
+            self._next_lag = now + self.settings.status_interval
+            self._measure_lag()
+
+    def _count(self) -> None:
+        intake, labels, learn = self._counts
+        if intake:
+            self.metrics.intake_events.inc(intake)
+        if labels:
+            self.metrics.label_events.inc(labels)
+        if learn:
+            self.metrics.learn_events.inc(learn)
+        self._counts = [0, 0, 0]
+
+    def _release(self) -> None:
+        """Read the held messages the pacer lets pass now; resume the parts it no longer holds."""
+        for part, message in self.pacer.release():
+            try:
+                if part.topic == self.raw:
+                    self._event(part, message)
+                else:
+                    self._forward(part, message)
+            except OutputsDropped:
+                raise
+            except Exception as exc:
+                self._unexpected(message, exc)
+        for key in list(self.paused):
+            part = self.assignment.parts[key[0]].get(key[1])
+            if part is None or not part.held:
+                self.paused.discard(key)
+                if part is not None:
+                    self.consumer.resume([TopicPartition(*key)])
+        self.metrics.held.set(self.pacer.held())
+
+    def _measure_lag(self) -> None:
+        """High watermark minus position of every assigned partition, from the consumer's cache."""
+        lags = {}
+        for part in self.assignment.all():
+            low, high = self.consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)
+            position = part.next_offset
+            if high >= 0:
+                lags[(part.topic, part.partition)] = max(high - (position if position is not None else low), 0)
+        self.lags = lags
+
+    # -- rebalances (inside consume, on this thread) -------------------------------------------------
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for part in self.assignment.assign(consumer, partitions):
+            if part.topic != self.learn:  # events and labels wait for it from now on, restored or not
+                self.pacer.assigned(part, EVENTS if part.topic == self.raw else LABELS)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Checkpoint what is going (the next owner reads less again), then let it go."""
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        going = [p for p in self.assignment.all() if (p.topic, p.partition) in keys]
+        if self.checkpoints.round(going, flush_seconds=5.0):
+            self.checkpoints.collect(going, wait=5.0, asynchronous=False)
+        self._forget(partitions)
+        consumer.incremental_unassign(partitions)
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Another worker may own them already: its state wins, ours is dropped."""
+        self._forget(partitions)
+        consumer.incremental_unassign(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for part in self.assignment.drop(partitions):
+            self.paused.discard((part.topic, part.partition))
+            if part.topic == self.learn and self.snapshots is not None:
+                self.snapshots.forget(part.partition)
+            elif part.topic != self.learn:
+                self.pacer.revoked(part, EVENTS if part.topic == self.raw else LABELS)
+        log.info("gave up %s", sorted((tp.topic, tp.partition) for tp in partitions))
+
+    # -- errors and stopping -------------------------------------------------------------------------
+
+    def _unexpected(self, message: Message, exc: Exception) -> None:
+        origin = Origin(message.topic(), message.partition(), message.offset())
+        log.exception("unexpected error on %s[%d]@%d", origin.topic, origin.partition, origin.offset)
+        detail = f"{type(exc).__name__}: {exc}"
+        now = self.pipeline.clock()
+        self.outputs.dead_letter(
+            DeadLetter("unexpected_error", detail, message.value(), origin, now, key=message.key())
+        )
+
+    def _kafka_error(self, error: KafkaError) -> None:
+        self.health.failed("kafka", error.str())
+
+    def _committed(self, error: KafkaError | None, offsets: list[TopicPartition]) -> None:
+        if error is not None:
+            self.health.failed("kafka", f"offsets not committed: {error.str()}")
+        else:
+            self.health.succeeded("kafka")
+
+    def _close(self) -> None:
+        """The final checkpoints and snapshots (bounded in time: the broker or Redis may be away)."""
+        deadline = time.monotonic() + max(self.settings.shutdown_timeout - 5.0, 1.0)
+        parts = self.assignment.all()
+        if not self.outputs.dropped:
+            try:
+                if self.snapshots is not None:
+                    self.snapshots.take_all(self.learners.values(), "shutdown")
+                if self.checkpoints.round(parts, flush_seconds=_left(deadline, 0.5)):
+                    self.checkpoints.collect(parts, wait=_left(deadline, 0.4), asynchronous=False)
+                if self.snapshots is not None:
+                    self.snapshots.collect(wait=_left(deadline, 0.2))
+                    self.outputs.flush(_left(deadline, 0.1))
+            except OutputsDropped:
+                log.warning("stopping with the broker away: the final checkpoints are skipped")
+        self.consumer.close()
+        log.info("engine stopped")
+
+
+def _left(deadline: float, share: float) -> float:
+    """``share`` of the time left until ``deadline`` (at least a little)."""
+    return max((deadline - time.monotonic()) * share, 0.1)

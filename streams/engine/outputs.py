@@ -1,0 +1,153 @@
+"""Everything the engine writes, through one confluent-kafka producer: learn-log records,
+predictions, drift alerts, dead letters and snapshot metadata.
+
+Delivery is retried by the producer itself without a time limit (``message.timeout.ms=0``): while
+the broker is away the local queue fills, ``produce`` waits, and the loop stops reading, so nothing
+is dropped. A message the broker refuses for good (too large, say) is reported by the delivery
+callback: it becomes an ``undeliverable`` dead letter, is counted, and marks Kafka degraded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from online_models.alerts import Alert
+from online_models.clock import utc_now
+from online_models.events import DeadLetter, FeatureVector
+from online_models.learner import LearnResult
+from online_models.learnlog import CONTROL, LABEL, LearnRecord, kind_of
+from streams import topics
+from streams.engine.bridge import Bridge
+from streams.engine.health import Health
+from streams.kafka_config import KafkaConnection
+from streams.metrics import StreamMetrics
+from streams.settings import Settings
+
+log = logging.getLogger("streamwise.engine")
+KIND_HEADERS = {LABEL: [topics.LABEL_HEADER], CONTROL: [topics.CONTROL_HEADER]}
+
+
+class OutputsDropped(Exception):
+    """The engine is stopping and an output could not be queued: nothing after it may be checkpointed."""
+
+
+class Outputs:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: StreamMetrics,
+        health: Health,
+        stopping: threading.Event,
+        bridge: Bridge | None = None,
+        alert_sinks: list[Callable[[Alert], None]] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.metrics = metrics
+        self.health = health
+        self.stopping = stopping
+        self.bridge = bridge
+        self.alert_sinks = alert_sinks or []
+        self.clock = clock
+        self.learn_log = settings.topic(topics.FEATURES)
+        self.predictions = settings.topic(topics.PREDICTIONS)
+        self.alerts = settings.topic(topics.ALERTS)
+        self.dlq = settings.topic(topics.DLQ)
+        self.snapshots = settings.topic(topics.SNAPSHOTS)
+        self.producer = Producer(producer_config(settings.kafka(), self._failed))
+        self.dropped = 0  # outputs not queued because the engine stopped with the broker away
+
+    # -- the learn log -------------------------------------------------------------------------------
+
+    def record(self, record: LearnRecord) -> None:
+        """A vector, label or champion change into the learn log, keyed by its event_id (its model name)."""
+        kind = kind_of(record)
+        key = record.name if kind == CONTROL else record.event_id  # type: ignore[union-attr]
+        self.produce(self.learn_log, record.to_json(), key.encode(), KIND_HEADERS[kind] if kind else None)
+
+    def vector(self, vector: FeatureVector) -> None:
+        """The hot path's own copy of ``record`` for vectors (no kind, no headers)."""
+        self.produce(self.learn_log, vector.to_json(), vector.event_id.encode())
+
+    # -- results -------------------------------------------------------------------------------------
+
+    def result(self, result: LearnResult) -> None:
+        produce, topic = self.produce, self.predictions
+        for prediction in result.predictions:
+            produce(topic, prediction.to_json(), prediction.event_id.encode())
+        for alert in result.alerts:
+            self.alert(alert)
+        for letter in result.dead_letters:
+            self.dead_letter(letter)
+
+    def alert(self, alert: Alert) -> None:
+        log.warning("drift alert %s", alert.describe())
+        self.produce(self.alerts, alert.to_json(), (alert.model or alert.feature or "").encode())
+        if self.bridge is not None:
+            for sink in self.alert_sinks:
+                self.bridge.call(sink, alert)
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """The error callback of every stage: log where the message came from, count, send to the DLQ."""
+        origin = letter.origin
+        where = f"{origin.topic}[{origin.partition}]@{origin.offset}" if origin else "(no origin)"
+        log.warning("dead letter %s from %s: %s", letter.reason, where, letter.detail[:300])
+        self.metrics.dead_letters.labels(letter.reason).inc()
+        key = letter.event_id.encode() if letter.event_id else None
+        self.produce(self.dlq, letter.to_json(), key)
+
+    def snapshot(self, name: str, metadata: bytes) -> None:
+        self.produce(self.snapshots, metadata, name.encode())
+
+    # -- producing -----------------------------------------------------------------------------------
+
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, headers=headers)
+                return
+            except BufferError:  # the local queue is full: the broker is slow or away
+                self.health.failed("kafka", "producer queue full: waiting for the broker")
+                if self.stopping.is_set():
+                    self.dropped += 1
+                    raise OutputsDropped(topic) from None
+                self.producer.poll(0.1)
+            except KafkaException as exc:  # refused before it was queued (too large for the producer)
+                self._refused(topic, value, key, exc.args[0])
+                return
+
+    def poll(self) -> None:
+        """Serve delivery reports (only failures are reported)."""
+        self.producer.poll(0)
+
+    def flush(self, timeout: float) -> bool:
+        """True when everything produced so far is delivered."""
+        remaining = self.producer.flush(timeout)
+        if remaining:
+            self.health.failed("kafka", f"{remaining} outputs not delivered within {timeout:g} s")
+            return False
+        return True
+
+    def _failed(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._refused(message.topic(), message.value(), message.key(), error)
+
+    def _refused(self, topic: str, value: bytes | None, key: bytes | None, error: KafkaError) -> None:
+        self.metrics.delivery_failures.labels(topic).inc()
+        self.health.failed("kafka", f"delivery to {topic} failed: {error.str()}")
+        if topic == self.dlq:  # nothing left to tell: it is counted and logged
+            log.error("a dead letter could not be delivered to %s: %s", topic, error.str())
+            return
+        detail = f"could not be written to {topic}: {error.str()}"
+        self.dead_letter(DeadLetter("undeliverable", detail, value, None, self.clock(), key=key))
+
+
+def producer_config(kafka: KafkaConnection, on_failure: Callable[[KafkaError | None, Message], None]) -> dict:
+    """The engine's producer: retries without a time limit, reports only failures."""
+    return kafka.producer(**{"message.timeout.ms": 0, "delivery.report.only.error": True, "on_delivery": on_failure})

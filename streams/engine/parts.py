@@ -1,0 +1,227 @@
+"""The input partitions assigned to this worker, each with its state, and their restore.
+
+A partition of ``events.raw`` has an :class:`~online_models.intake.Intake`, a partition of the
+learn log a :class:`~online_models.learner.Learner`, and a partition of ``events.labels`` no state
+(it is read on from its committed offset). A state with something to keep (every learner; an
+intake with per-key aggregates) is restored from its checkpoint when the partition is assigned:
+the partition is paused, the checkpoint loaded on the event loop, and reading resumes at the
+checkpoint's offset, so everything after it is read exactly once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from redis.exceptions import RedisError
+
+from online_models import checkpoint
+from online_models.checkpoint import CheckpointError, CheckpointStore
+from online_models.intake import Intake
+from online_models.learner import Learner
+from online_models.partition import PartitionState
+from online_models.pipeline import Pipeline
+from streams.engine.bridge import Bridge
+from streams.engine.health import Health
+from streams.metrics import StreamMetrics
+
+log = logging.getLogger("streamwise.engine")
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while a checkpoint cannot be loaded; then every 5 s
+
+
+class Part:
+    """One assigned input partition: its state, and how much it has read since its last checkpoint."""
+
+    __slots__ = (
+        "caught_up",
+        "held",
+        "last_time",
+        "last_ts",
+        "partition",
+        "read_to",
+        "saving",
+        "since",
+        "state",
+        "stateful",
+        "topic",
+    )
+
+    def __init__(self, topic: str, partition: int, state: PartitionState | None, stateful: bool, now: float) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.state = state
+        self.stateful = stateful  # its state must be in a checkpoint (else its offset is enough)
+        self.read_to: int | None = None  # next offset, for a part without state (labels)
+        self.since = 0  # messages read since its last checkpoint
+        self.last_time = now
+        self.saving: Saving | None = None
+        # Pacing (streams.engine.pacing): newest broker timestamp read, read to its end, held messages.
+        self.last_ts = -1
+        self.caught_up = False
+        self.held: deque[tuple[int, Any]] = deque()
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.state.next_offset(self.topic) if self.state is not None else self.read_to
+
+    def due(self, now: float, every_events: int, every_seconds: float) -> bool:
+        return self.since >= every_events or (self.since > 0 and now - self.last_time >= every_seconds)
+
+
+@dataclass
+class Saving:
+    """A checkpoint being saved: its offset is committed once the save succeeds."""
+
+    future: concurrent.futures.Future[None]
+    offset: int | None
+
+
+@dataclass
+class Restore:
+    kind: type[PartitionState]
+    future: concurrent.futures.Future[PartitionState | None]
+    attempts: int = 0
+    retry_at: float = 0.0
+
+
+class Assignment:
+    """Parts by topic and partition; learners and intakes are read by the status timer too."""
+
+    def __init__(
+        self,
+        raw: str,
+        labels: str,
+        learn: str,
+        pipeline: Pipeline,
+        store: CheckpointStore | None,
+        key: bytes,
+        bridge: Bridge | None,
+        metrics: StreamMetrics,
+        health: Health,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.raw, self.labels, self.learn = raw, labels, learn
+        self.pipeline = pipeline
+        self.store = store
+        self.key = key
+        self.bridge = bridge
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        self.parts: dict[str, dict[int, Part]] = {raw: {}, labels: {}, learn: {}}
+        self.restoring: dict[tuple[str, int], Restore] = {}
+
+    def all(self) -> list[Part]:
+        return [part for parts in self.parts.values() for part in parts.values()]
+
+    def learners(self) -> dict[int, Learner]:
+        """The learner of each learn-log partition, restored ones only."""
+        return {p: part.state for p, part in list(self.parts[self.learn].items()) if part.state is not None}  # type: ignore[misc]
+
+    # -- rebalances (on the engine's thread, inside consume) ----------------------------------------
+
+    def assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[Part]:
+        """Take up ``partitions``: a part each at once; the ones whose state is being restored are
+        paused, with no state until it is loaded."""
+        consumer.incremental_assign(partitions)
+        parts, waiting = [], []
+        for tp in partitions:
+            if tp.topic == self.labels:
+                parts.append(self._install(tp.topic, tp.partition, None, stateful=False))
+                continue
+            kind: type[PartitionState] = Intake if tp.topic == self.raw else Learner
+            fresh = self._fresh(kind, tp.partition)
+            if self.store is None or self.bridge is None or not _stateful(fresh):
+                parts.append(self._install(tp.topic, tp.partition, fresh, _stateful(fresh)))
+                continue
+            parts.append(self._install(tp.topic, tp.partition, None, stateful=True))
+            self.restoring[(tp.topic, tp.partition)] = Restore(kind, self.bridge.submit(self._load(kind, tp.partition)))
+            waiting.append(tp)
+        if waiting:
+            consumer.pause(waiting)
+        log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in partitions))
+        return parts
+
+    def drop(self, partitions: list[TopicPartition]) -> list[Part]:
+        """Give ``partitions`` up (revoked or lost); the parts that were installed."""
+        gone = []
+        for tp in partitions:
+            self.restoring.pop((tp.topic, tp.partition), None)
+            part = self.parts.get(tp.topic, {}).pop(tp.partition, None)
+            if part is not None:
+                gone.append(part)
+        return gone
+
+    # -- restores (at the end of a batch) -------------------------------------------------------------
+
+    def poll_restores(self, consumer: Consumer) -> None:
+        """Install the states loaded since; seek each to its checkpoint and resume it."""
+        now = self.clock()
+        for (topic, partition), restore in list(self.restoring.items()):
+            if not restore.future.done():
+                continue
+            try:
+                state = restore.future.result() or self._fresh(restore.kind, partition)
+            except (RedisError, OSError) as exc:  # nothing is read until the state is back
+                self._retry(topic, partition, restore, now, exc)
+                continue
+            self.health.succeeded("redis")
+            del self.restoring[(topic, partition)]
+            part = self.parts[topic].get(partition)
+            if part is None:  # given up meanwhile
+                continue
+            part.state = state
+            offset = state.next_offset(topic)
+            if offset is not None:
+                consumer.seek(TopicPartition(topic, partition, offset))
+            consumer.resume([TopicPartition(topic, partition)])
+
+    def _retry(self, topic: str, partition: int, restore: Restore, now: float, exc: BaseException) -> None:
+        if restore.retry_at == 0.0:
+            delay = RETRY_SECONDS[min(restore.attempts, len(RETRY_SECONDS) - 1)]
+            restore.retry_at = now + delay
+            self.health.failed("redis", f"checkpoint of {topic}[{partition}] not loaded (retry in {delay:g} s): {exc}")
+            return
+        if now >= restore.retry_at and self.bridge is not None:
+            restore.attempts += 1
+            restore.retry_at = 0.0
+            restore.future = self.bridge.submit(self._load(restore.kind, partition))
+
+    async def _load(self, kind: type[PartitionState], partition: int) -> PartitionState | None:
+        """The state of the stored checkpoint; None without one or when it is refused (then fresh)."""
+        assert self.store is not None
+        name = checkpoint.kind_name(kind)
+        found = await self.store.load(name, partition)
+        if found is None:
+            self.metrics.restores.labels("fresh").inc()
+            return None
+        try:
+            state = await asyncio.to_thread(checkpoint.restore, found, self.pipeline.config, self.key, kind)
+        except CheckpointError as exc:
+            # A new model config, a wrong key, tampering: start fresh from the committed offsets, loudly.
+            log.error("%s checkpoint of partition %d refused, starting fresh: %s", name, partition, exc)
+            self.metrics.restores.labels(exc.reason).inc()
+            return None
+        state.clock = self.pipeline.clock  # type: ignore[attr-defined]
+        self.metrics.restores.labels("restored").inc()
+        log.info("%s of partition %d restored at offsets %s", name, partition, found.metadata["offsets"])
+        return state
+
+    def _fresh(self, kind: type[PartitionState], partition: int) -> PartitionState:
+        return self.pipeline.new_intake(partition) if kind is Intake else self.pipeline.new_learner(partition)
+
+    def _install(self, topic: str, partition: int, state: PartitionState | None, stateful: bool) -> Part:
+        part = Part(topic, partition, state, stateful, self.clock())
+        self.parts[topic][partition] = part
+        return part
+
+
+def _stateful(state: PartitionState) -> bool:
+    return not isinstance(state, Intake) or state.is_stateful

@@ -1,0 +1,140 @@
+"""Model snapshots into the registry: the engine decides when and freezes the model (pickled in its
+own thread, where nothing else changes it); the event loop numbers, signs and saves it, and the
+engine publishes the metadata to ``model.snapshots`` once it is saved.
+
+A snapshot is due after a drift action, when a challenger is promoted, every ``every_events``
+labeled events and every ``every_seconds`` (each model's ``snapshot`` config), and at a clean stop.
+A snapshot that cannot be saved never stops the stream: it is logged, counted and retried when due
+again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from online_models.evaluation import PrequentialModel
+from online_models.learner import Learner, LearnResult
+from online_models.promotion import Promotion
+from online_models.registry import ModelRegistry, register_frozen
+from online_models.snapshot import Frozen, Snapshot, SnapshotSchedule, canonical, freeze
+from streams.engine.bridge import Bridge
+from streams.engine.health import Health
+from streams.engine.outputs import Outputs
+from streams.metrics import StreamMetrics
+
+log = logging.getLogger("streamwise.snapshots")
+
+
+class Snapshots:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        bridge: Bridge,
+        outputs: Outputs,
+        metrics: StreamMetrics,
+        health: Health,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.bridge = bridge
+        self.outputs = outputs
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        self.schedules: dict[tuple[int, str], SnapshotSchedule] = {}
+        self._next: dict[int, list[float]] = {}  # per partition, per model: labeled count of its next snapshot
+        self.saving: list[concurrent.futures.Future[Snapshot | None]] = []
+
+    def after(self, learner: Learner, result: LearnResult) -> None:
+        """After each record: the promotions and drift actions it made, and the models that reached
+        their count of labeled events (exactly at it: the check costs a comparison per model)."""
+        for promotion in result.promotions:
+            self._promote(learner, promotion)
+        acted = {alert.model for alert in result.alerts if alert.action} if result.alerts else ()
+        for model, at in zip(learner.models, self._thresholds(learner), strict=True):
+            if model.name in acted and self._schedule(learner.partition, model).due(model.labeled, self.clock(), True):
+                self._take(learner, model, "drift_action")
+            elif model.labeled >= at:
+                self._take(learner, model, "every_events")
+
+    def tick(self, learners: Iterable[Learner]) -> None:
+        """Once per batch: the models due by time."""
+        now = self.clock()
+        for learner in learners:
+            for model in learner.models:
+                if self._schedule(learner.partition, model).due(model.labeled, now) == "every_seconds":
+                    self._take(learner, model, "every_seconds")
+
+    def forget(self, partition: int) -> None:
+        """A learn-log partition went elsewhere: its next owner schedules its snapshots."""
+        self._next.pop(partition, None)
+        for key in [k for k in self.schedules if k[0] == partition]:
+            del self.schedules[key]
+
+    def take_all(self, learners: Iterable[Learner], reason: str) -> None:
+        for learner in learners:
+            for model in learner.models:
+                if model.spec.snapshot.on_shutdown or reason != "shutdown":
+                    self._take(learner, model, reason)
+
+    def collect(self, wait: float = 0.0) -> None:
+        """Publish the metadata of the snapshots saved since; log and count those that failed."""
+        if wait and self.saving:
+            concurrent.futures.wait(self.saving, timeout=wait)
+        done = [f for f in self.saving if f.done()]
+        self.saving = [f for f in self.saving if not f.done()]
+        for future in done:
+            try:
+                snap = future.result()
+            except Exception as exc:  # a snapshot that fails must never stop the stream
+                self.metrics.snapshot_failures.inc()
+                self.health.failed("redis", f"snapshot not saved (retried when due): {type(exc).__name__}: {exc}")
+                continue
+            if snap is not None:
+                self.health.succeeded("redis")
+                self.outputs.snapshot(snap.name, canonical(snap.metadata))
+
+    def _schedule(self, partition: int, model: PrequentialModel) -> SnapshotSchedule:
+        key = (partition, model.name)
+        schedule = self.schedules.get(key)
+        if schedule is None:
+            schedule = self.schedules[key] = SnapshotSchedule(model.spec.snapshot, self.clock())
+        return schedule
+
+    def _thresholds(self, learner: Learner) -> list[float]:
+        thresholds = self._next.get(learner.partition)
+        if thresholds is None:
+            thresholds = self._next[learner.partition] = [
+                self._schedule(learner.partition, m).next_labeled for m in learner.models
+            ]
+        return thresholds
+
+    def _freeze(self, learner: Learner, model: PrequentialModel, reason: str) -> Frozen:
+        schedule = self._schedule(learner.partition, model)
+        schedule.taken(model.labeled, self.clock())
+        self._next.pop(learner.partition, None)  # recomputed at the next record
+        return freeze(model, partition=learner.partition, offsets=learner.offsets, reason=reason)
+
+    def _take(self, learner: Learner, model: PrequentialModel, reason: str) -> None:
+        self.saving.append(self.bridge.submit(self._save(self._freeze(learner, model, reason))))
+
+    def _promote(self, learner: Learner, promotion: Promotion) -> None:
+        """Snapshot the winning challenger and make it the champion (not pinned: it follows)."""
+        model = next(m for m in learner.models if m.name == promotion.to_candidate)
+        frozen = self._freeze(learner, model, "promotion")
+        self.saving.append(self.bridge.submit(self._save(frozen, promotion)))
+
+    async def _save(self, frozen: Frozen, promotion: Promotion | None = None) -> Snapshot:
+        started = time.perf_counter()
+        snap = await register_frozen(self.registry, frozen)
+        self.metrics.observe_snapshot(frozen.metadata["candidate"], snap.metadata, time.perf_counter() - started)
+        if promotion is not None:
+            # None when a person pinned a champion: the judge learns of the pin through the learn log.
+            champion = await self.registry.auto_promote(promotion.name, snap.version, promotion.reason)
+            if champion is not None:
+                self.metrics.promotions.labels(promotion.name, promotion.to_candidate).inc()
+                log.warning("promoted %s v%d: %s", promotion.name, snap.version, promotion.reason)
+        return snap

@@ -1,0 +1,37 @@
+"""The control agent: a person's champion changes, from ``models.control`` into every partition of
+the learn log, where each partition's promotion judge reads them in order."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import faust
+
+from online_models.events import DeadLetter, Origin
+from online_models.pipeline import Pipeline
+from streams.topics import CONTROL_HEADER
+
+
+def register(
+    app: faust.App,
+    pipeline: Pipeline,
+    control: faust.TopicT,
+    learn_log: faust.TopicT,
+    partitions: int,
+    reject: Callable[[DeadLetter], Awaitable[None]],
+) -> faust.types.AgentT:
+    @app.agent(control, name="control", concurrency=1)
+    async def forward(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            origin = Origin(message.topic, message.partition, message.offset)
+            change = pipeline.champion_change(message.value, message.key, origin)
+            if isinstance(change, DeadLetter):
+                await reject(change)
+                continue
+            for partition in range(partitions):
+                await learn_log.send(
+                    key=change.name.encode(), value=change.to_json(), partition=partition, headers=[CONTROL_HEADER]
+                )
+
+    return forward
