@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,34 +22,43 @@ from api.routes import alerts, dashboard, health, models, predict
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.config import load_config
+from online_models.control import ChampionChange
 from online_models.features import FeatureEngineer, FeatureSpec
 from online_models.registry import ModelRegistry
 from online_models.status import ModelStatusStore
 from online_models.stores import AlertLog, FeatureStore
 from streams import redis_connect
+from streams.control import notify_workers
 from streams.gc_tuning import tune_gc
 
 
 @dataclass
 class Backends:
     """Where the API reads models, features, alerts and the worker's model status: Redis, or the
-    embedded demo's own (``status`` None: the dashboard shows the registry and alerts only)."""
+    embedded demo's own (``status`` None: the dashboard shows the registry and alerts only), and how
+    it tells the workers of a champion change (``control`` None: there are none to tell)."""
 
     registry: Any
     features: Any
     alerts: Any
     close: Callable[[], Awaitable[None]] | None = None
     status: Any = None
+    control: Callable[[ChampionChange], Awaitable[str | None]] | None = None
 
 
 def redis_backends(settings: ApiSettings) -> Backends:
     client = redis_connect.connect(settings, timeout=5, connect_timeout=5)
+
+    async def control(change: ChampionChange) -> str | None:
+        return await asyncio.to_thread(notify_workers, settings, change)
+
     return Backends(
         ModelRegistry(client, settings.redis_namespace, settings.signing_key()),
         FeatureStore(client, settings.redis_namespace),
         AlertLog(client, settings.redis_namespace),
         client.aclose,
         ModelStatusStore(client, settings.redis_namespace),
+        control,
     )
 
 
@@ -96,6 +106,7 @@ def create_app(
         app.state.features = parts.features
         app.state.alerts = parts.alerts
         app.state.status = parts.status
+        app.state.control = parts.control
         app.state.engineer = FeatureEngineer(spec)
         app.state.predictor = predict.Predictor(server, parts.features, app.state.engineer, settings, metrics)
         await server.start()

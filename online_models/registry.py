@@ -31,6 +31,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from online_models.control import ChampionChange
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
 from online_models.snapshot import Frozen, Snapshot, canonical, freeze, restore, seal
@@ -51,6 +52,10 @@ class Champion:
     at: str
     candidate: str = ""  # the model (of the name's candidates) whose snapshots it follows
     labeled: int = 0  # labeled events its model had learned
+
+    def change(self, name: str, event: str) -> ChampionChange:
+        """This champion of model ``name`` as the control topic tells the workers of it."""
+        return ChampionChange(name, self.candidate or name, self.version, self.pinned, event, self.by, self.reason)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -67,50 +67,14 @@ def check_redis_ca_certs(ca_certs: Path | None, redis_url: str | None) -> Path |
     return ca_certs
 
 
-class Settings(BaseSettings):
-    """Everything the worker, the producer and the topic admin need to know about their world."""
+class KafkaSettings(BaseSettings):
+    """Where the Kafka brokers are and how to reach them, and the topics' names: one definition for
+    the worker, the CLI and the API (which tells the workers of a person's champion changes)."""
 
     model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", min_length=1)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
-    partitions: int = Field(default=1, ge=1, le=1024)
-    replication_factor: int = Field(default=1, ge=1)
-    app_id: str = Field(default="streamwise", pattern=r"^[A-Za-z0-9._-]+$")
-    config: Path = Path("config/models.yaml")
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_namespace: str = Field(default="streamwise", min_length=1)
-    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=64)
-    status_interval: float = Field(default=1.0, gt=0)
-    web_port: int = Field(default=6066, ge=0, le=65535)
-    metrics_port: int = Field(default=9464, ge=0, le=65535)
-    # Loopback by default; a container sets 0.0.0.0 so that Prometheus in another one can scrape it.
-    metrics_host: str = Field(default="127.0.0.1", min_length=1)
-    # How long the broker waits for a silent worker before moving its partitions to another one.
-    session_timeout: float = Field(default=10.0, ge=6.0)
-    log_level: str = "info"
-    # HMAC-SHA256 key of model snapshots; no default outside development mode.
-    snapshot_key: SecretStr | None = None
-    dev: bool = False
-    registry_retain: int = Field(default=10, ge=1)
-    feature_ttl_seconds: int = Field(default=86_400, ge=1)  # online feature store entries
-    # Optional HTTP endpoint that receives every drift alert as a JSON POST.
-    alert_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
-    alert_webhook_retries: int = Field(default=5, ge=0, le=20)
-    alert_webhook_backoff: float = Field(default=0.5, gt=0)
-    alert_webhook_timeout: float = Field(default=5.0, gt=0)
-    alert_webhook_queue: int = Field(default=1000, ge=1)
-    # Partition checkpoints (each partition's whole state, for exact recovery): taken after this
-    # many messages or seconds, whichever comes first. Offsets are committed only up to a checkpoint.
-    checkpoint_every_events: int = Field(default=10_000, ge=1)
-    checkpoint_every_seconds: float = Field(default=10.0, gt=0)
-    # The engine's loop (streams.engine): most messages taken per poll, and how long a poll waits
-    # for its first message (also how often an idle loop does its periodic work).
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
-    poll_timeout: float = Field(default=0.05, gt=0, le=10)
-    # A stop (SIGTERM) ends the worker within this many seconds, even with Kafka or Redis away:
-    # what is not checkpointed by then is read again by the next worker.
-    shutdown_timeout: float = Field(default=25.0, ge=1, le=300)
     # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see README "Security".
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
@@ -119,21 +83,6 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: FilePath | None = None  # CA bundle verifying the brokers (default: the system's)
     kafka_ssl_certfile: FilePath | None = None  # client certificate (mutual TLS), with kafka_ssl_keyfile
     kafka_ssl_keyfile: FilePath | None = Field(default=None, validate_default=True)
-    # CA bundle verifying the Redis server of a rediss:// URL (default: the system's).
-    redis_ssl_ca_certs: FilePath | None = None
-
-    @field_validator("alert_webhook_url")
-    @classmethod
-    def _valid_url(cls, url: str | None) -> str | None:
-        if url is not None:
-            try:
-                httpx.URL(url)
-            except httpx.InvalidURL as exc:
-                raise ValueError(f"not a valid URL: {exc}") from None
-        return url
-
-    def signing_key(self) -> bytes:
-        return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)
 
     def topic(self, name: str) -> str:
         """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""
@@ -153,7 +102,6 @@ class Settings(BaseSettings):
         "kafka_ssl_cafile",
         "kafka_ssl_certfile",
         "kafka_ssl_keyfile",
-        "redis_ssl_ca_certs",
         mode="before",
     )
     @classmethod
@@ -183,11 +131,6 @@ class Settings(BaseSettings):
         if info.field_name == "kafka_ssl_keyfile" and (certfile is None) != (value is None):
             raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together (certificate and its key)")
         return value
-
-    @field_validator("redis_ssl_ca_certs")
-    @classmethod
-    def _redis_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return check_redis_ca_certs(value, info.data.get("redis_url"))
 
     def kafka(self) -> KafkaConnection:
         """Where the brokers are and how to reach them: every Kafka client's config starts here."""
@@ -245,6 +188,83 @@ class Settings(BaseSettings):
             ssl_context=context,  # None: SASL_PLAINTEXT; a context: SASL_SSL
         )
 
+
+class RedisSettings(BaseSettings):
+    """Where Redis is (its URL carries the password, and TLS as ``rediss://``) and the prefix of
+    Streamwise's keys: one definition for the worker, the CLI and the API."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_namespace: str = Field(default="streamwise", min_length=1)
+    # CA bundle verifying the Redis server of a rediss:// URL (default: the system's).
+    redis_ssl_ca_certs: FilePath | None = None
+
+    @field_validator("redis_ssl_ca_certs", mode="before")
+    @classmethod
+    def _empty_ca_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # STREAMWISE_X= in a compose file means "not set"
+
+    @field_validator("redis_ssl_ca_certs")
+    @classmethod
+    def _redis_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return check_redis_ca_certs(value, info.data.get("redis_url"))
+
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         """repr() and str() mask URL passwords; SecretStr fields mask themselves."""
         return redacted_repr_args(super().__repr_args__())
+
+
+class Settings(KafkaSettings, RedisSettings):
+    """Everything the worker, the producer and the topic admin need to know about their world."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+
+    partitions: int = Field(default=1, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+    app_id: str = Field(default="streamwise", pattern=r"^[A-Za-z0-9._-]+$")
+    config: Path = Path("config/models.yaml")
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=64)
+    status_interval: float = Field(default=1.0, gt=0)
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Loopback by default; a container sets 0.0.0.0 so that Prometheus in another one can scrape it.
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    # How long the broker waits for a silent worker before moving its partitions to another one.
+    session_timeout: float = Field(default=10.0, ge=6.0)
+    log_level: str = "info"
+    # HMAC-SHA256 key of model snapshots; no default outside development mode.
+    snapshot_key: SecretStr | None = None
+    dev: bool = False
+    registry_retain: int = Field(default=10, ge=1)
+    feature_ttl_seconds: int = Field(default=86_400, ge=1)  # online feature store entries
+    # Optional HTTP endpoint that receives every drift alert as a JSON POST.
+    alert_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    alert_webhook_retries: int = Field(default=5, ge=0, le=20)
+    alert_webhook_backoff: float = Field(default=0.5, gt=0)
+    alert_webhook_timeout: float = Field(default=5.0, gt=0)
+    alert_webhook_queue: int = Field(default=1000, ge=1)
+    # Partition checkpoints (each partition's whole state, for exact recovery): taken after this
+    # many messages or seconds, whichever comes first. Offsets are committed only up to a checkpoint.
+    checkpoint_every_events: int = Field(default=10_000, ge=1)
+    checkpoint_every_seconds: float = Field(default=10.0, gt=0)
+    # The engine's loop (streams.engine): most messages taken per poll, and how long a poll waits
+    # for its first message (also how often an idle loop does its periodic work).
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    poll_timeout: float = Field(default=0.05, gt=0, le=10)
+    # A stop (SIGTERM) ends the worker within this many seconds, even with Kafka or Redis away:
+    # what is not checkpointed by then is read again by the next worker.
+    shutdown_timeout: float = Field(default=25.0, ge=1, le=300)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                httpx.URL(url)
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"not a valid URL: {exc}") from None
+        return url
+
+    def signing_key(self) -> bytes:
+        return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)

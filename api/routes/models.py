@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from api.dependencies import AdminKey, RegistryDep, ServerDep
+from api.dependencies import AdminKey, ControlDep, RegistryDep, ServerDep
 from api.limits import StrictJSONRoute
 from api.schemas import ModelSummary, RollbackRequest, VersionRequest, errors
-from online_models.registry import RegistryError
+from online_models.registry import Champion, RegistryError
 
 router = APIRouter(prefix="/models", tags=["models"], route_class=StrictJSONRoute)
 
@@ -48,20 +48,34 @@ async def list_versions(name: str, registry: RegistryDep) -> dict[str, Any]:
 
 
 @router.post("/{name}/promote", responses=errors(401, 403, 404, 413, 503))
-async def promote(name: str, body: VersionRequest, registry: RegistryDep, _: AdminKey) -> dict[str, Any]:
+async def promote(
+    name: str, body: VersionRequest, registry: RegistryDep, control: ControlDep, _: AdminKey
+) -> dict[str, Any]:
     await _known(name, registry)
     try:
         champion = await registry.promote(name, body.version, by="api", reason=body.reason or "promoted over HTTP")
     except RegistryError as exc:
         raise HTTPException(404, str(exc)) from None
-    return {"name": name, "champion": champion.to_dict()}
+    return await _changed(name, champion, "promoted" if body.version is not None else "unpinned", control)
 
 
 @router.post("/{name}/rollback", responses=errors(401, 403, 404, 409, 413, 503))
-async def rollback(name: str, body: RollbackRequest, registry: RegistryDep, _: AdminKey) -> dict[str, Any]:
+async def rollback(
+    name: str, body: RollbackRequest, registry: RegistryDep, control: ControlDep, _: AdminKey
+) -> dict[str, Any]:
     await _known(name, registry)
     try:
         champion = await registry.rollback(name, body.version, by="api", reason=body.reason or "rolled back over HTTP")
     except RegistryError as exc:
         raise HTTPException(409 if "older" in str(exc) else 404, str(exc)) from None
-    return {"name": name, "champion": champion.to_dict()}
+    return await _changed(name, champion, "rolled_back", control)
+
+
+async def _changed(name: str, champion: Champion, event: str, control: ControlDep) -> dict[str, Any]:
+    """The new champion, and whether the workers' promotion judges were told (``workers``)."""
+    problem = await control(champion.change(name, event)) if control is not None else "no workers (embedded)"
+    return {
+        "name": name,
+        "champion": champion.to_dict(),
+        "workers": f"not notified: {problem}" if problem else "notified",
+    }

@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from online_models.control import ChampionChange
 from online_models.registry import ModelRegistry
 from streams import redis_connect
+from streams.control import notify_workers
 from streams.settings import Settings
 
 models_app = typer.Typer(help="The model registry (Redis).", no_args_is_help=True)
@@ -78,6 +80,7 @@ def promote(
     """Serve VERSION of NAME (pinned: new versions do not replace it until promoted again)."""
     champion = _run(lambda r: r.promote(name, version, by="cli", reason=reason))
     Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
+    _notify(champion.change(name, "promoted"))
 
 
 @models_app.command("rollback")
@@ -89,3 +92,13 @@ def rollback(
     """Serve an older VERSION of NAME again (pinned)."""
     champion = _run(lambda r: r.rollback(name, version, by="cli", reason=reason))
     Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
+    _notify(champion.change(name, "rolled_back"))
+
+
+def _notify(change: ChampionChange) -> None:
+    """Tell the workers' promotion judges (models.control); a failure is shown, not fatal."""
+    problem = notify_workers(Settings(), change)
+    if problem is None:
+        Console().print("workers notified")
+    else:
+        Console(stderr=True).print(f"[yellow]workers not notified:[/] {problem}")

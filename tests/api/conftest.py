@@ -78,6 +78,7 @@ class ApiEnv:
 def api(redis_url: str) -> Iterator[ApiEnv]:
     namespace = f"api-{uuid.uuid4().hex[:10]}"
     settings = ApiSettings(
+        kafka_bootstrap="",  # no workers to tell of champion changes
         redis_url=redis_url,
         redis_namespace=namespace,
         snapshot_key=SecretStr(KEY),

@@ -60,6 +60,7 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "422", "42
 def fuzz_settings(redis_url: str, namespace: str, **overrides: object) -> ApiSettings:
     """The settings of conftest's ``api`` fixture."""
     values: dict[str, object] = {
+        "kafka_bootstrap": "",  # no workers to tell of champion changes
         "redis_url": redis_url,
         "redis_namespace": namespace,
         "snapshot_key": SecretStr(KEY),

@@ -11,7 +11,9 @@ from pydantic import SecretStr
 
 from api.main import create_app
 from api.settings import ApiSettings
+from online_models.config import parse_config
 from tests.integration.conftest import SIGNING_KEY, StreamEnv, wait_for
+from tests.integration.faults import final_learner
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 X = {"salary": 50_000.0, "commission": 10_000.0, "age": 40, "elevel": 2, "car": 5, "zipcode": 3,
@@ -21,6 +23,8 @@ X = {"salary": 50_000.0, "commission": 10_000.0, "age": 40, "elevel": 2, "car": 
 @pytest.fixture
 def api(stream_env: StreamEnv) -> Iterator[TestClient]:
     settings = ApiSettings(
+        kafka_bootstrap=stream_env.bootstrap,
+        topic_prefix=stream_env.prefix,
         redis_url=stream_env.redis_url,
         redis_namespace=stream_env.name,
         snapshot_key=SecretStr(SIGNING_KEY),
@@ -39,20 +43,13 @@ def served_version(api: TestClient) -> int | None:
 def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: StreamEnv, api: TestClient) -> None:
     promotion = {"metric": "Accuracy", "window": 300, "margin": 0.05, "cooldown_events": 1000}
     snapshots = {"every_events": 500, "every_seconds": None}
-    stream_env.write_config(
-        [
-            {"name": "lr", "recipe": "logistic_regression", "task": "binary", "promotion": promotion},
-            {
-                "name": "lr-ht",
-                "recipe": "hoeffding_tree",
-                "task": "binary",
-                "challenger_of": "lr",
-                "snapshot": snapshots,
-            },
-        ]
-    )
+    models = [
+        {"name": "lr", "recipe": "logistic_regression", "task": "binary", "promotion": promotion},
+        {"name": "lr-ht", "recipe": "hoeffding_tree", "task": "binary", "challenger_of": "lr", "snapshot": snapshots},
+    ]
+    stream_env.write_config(models)
     stream_env.create_topics()
-    stream_env.start_worker()
+    stream_env.start_worker(STREAMWISE_CHECKPOINT_EVERY_SECONDS="1")
     stream_env.cli("produce", "--synthetic", "agrawal", "--n", "3000")
 
     champion = wait_for(
@@ -83,8 +80,18 @@ def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: Strea
     wait_for(lambda: (served_version(api) or 0) >= newer, timeout=5, interval=0.01, what="the new version served")
     assert time.monotonic() - started < 1.0
 
-    # A person rolls back from the CLI: the API serves the old version again.
-    stream_env.cli("models", "rollback", "lr", str(before), "--reason", "integration test")
+    # A person rolls back from the CLI: the API serves the old version again, and the worker's
+    # promotion judge learns of the pin through the control topic and the learn log.
+    rollback = stream_env.cli("models", "rollback", "lr", str(before), "--reason", "integration test")
+    assert "workers notified" in rollback.stdout, rollback.stdout + rollback.stderr
     wait_for(lambda: served_version(api) == before, timeout=5, interval=0.01, what="the rollback served")
     listing = stream_env.cli("models", "list").stdout
     assert "lr-ht" in listing and "True" in listing
+    config = parse_config({"models": models})
+
+    def pinned() -> bool:
+        judge = final_learner(stream_env, config, 0).judges["lr"]
+        return judge.pinned and judge.champion == "lr-ht"
+
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", "100", "--seed", "8")  # a checkpoint follows
+    wait_for(pinned, timeout=60, interval=0.5, what="the pin in the worker's checkpointed promotion judge")
