@@ -27,7 +27,7 @@ test: $(STAMP) services
 # Kill -9, broker and Redis restarts, a worker lost from a group: prints the fault table.
 faults: $(STAMP) services
 	rm -f reports/faults.md
-	$(BIN)/python -m pytest -m faults tests/integration/test_faults.py
+	$(BIN)/python -m pytest -m faults tests/integration
 	cat reports/faults.md
 
 unit: $(STAMP)

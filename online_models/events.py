@@ -236,8 +236,8 @@ def _format_ts(ts: datetime) -> str:
 
 
 def _decode(data: bytes | None, max_bytes: int) -> dict[str, Any]:
-    if not isinstance(data, bytes | bytearray):
-        raise InvalidEventError("empty_message", "the message has no value")
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise InvalidEventError("empty_message", "the message has no value (null or empty)")
     if len(data) > max_bytes:
         raise InvalidEventError("too_large", f"{len(data)} bytes exceeds the limit of {max_bytes}")
     try:

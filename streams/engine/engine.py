@@ -74,6 +74,7 @@ class Engine:
         self.health = health or Health()
         self.remember_features = remember_features
         self.stopping = threading.Event()
+        self.stopped = threading.Event()  # set once the loop has closed (final checkpoints done or given up)
         self.raw, self.labels = settings.topic(topics.RAW), settings.topic(topics.LABELS)
         self.learn = settings.topic(topics.FEATURES)
         self.consumer = Consumer(
@@ -150,7 +151,10 @@ class Engine:
                 "stopping with the broker away: %d outputs not queued; nothing is checkpointed", self.outputs.dropped
             )
         finally:
-            self._close()
+            try:
+                self._close()
+            finally:
+                self.stopped.set()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -310,10 +314,11 @@ class Engine:
                 self.pacer.assigned(part, EVENTS if part.topic == self.raw else LABELS)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Checkpoint what is going (the next owner reads less again), then let it go."""
+        """Checkpoint what is going (the next owner reads less again), then let it go. (At a stop the
+        final round is done already.)"""
         keys = {(tp.topic, tp.partition) for tp in partitions}
         going = [p for p in self.assignment.all() if (p.topic, p.partition) in keys]
-        if self.checkpoints.round(going, flush_seconds=5.0):
+        if not self.stopping.is_set() and self.checkpoints.round(going, flush_seconds=5.0):
             self.checkpoints.collect(going, wait=5.0, asynchronous=False)
         self._forget(partitions)
         consumer.incremental_unassign(partitions)
@@ -354,7 +359,8 @@ class Engine:
 
     def _close(self) -> None:
         """The final checkpoints and snapshots (bounded in time: the broker or Redis may be away)."""
-        deadline = time.monotonic() + max(self.settings.shutdown_timeout - 5.0, 1.0)
+        # Leave time for the consumer's close: a broker that is away costs it a few seconds too.
+        deadline = time.monotonic() + min(max(self.settings.shutdown_timeout - 10.0, 1.0), 15.0)
         parts = self.assignment.all()
         if not self.outputs.dropped:
             try:

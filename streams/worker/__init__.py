@@ -40,8 +40,10 @@ from streams.settings import Settings
 from streams.webhook import WebhookSink
 from streams.worker import control
 from streams.worker.app import create_app
+from streams.worker.logs import quiet_repeats
 
 log = logging.getLogger("streamwise.worker")
+STOP_GRACE_SECONDS = 3.0
 
 
 @dataclass
@@ -73,6 +75,7 @@ def build_worker(
     settings: Settings, config: StreamwiseConfig, registry: CollectorRegistry | None = None
 ) -> tuple[faust.App, Runtime]:
     app = create_app(settings)
+    quiet_repeats()
     metrics = StreamMetrics([m.name for m in config.models], registry)
     health = Health(on_change=lambda name, ok: metrics.component_up.labels(name).set(1 if ok else 0))
     runtime = Runtime(settings, Pipeline(config, max_event_bytes=settings.max_event_bytes), metrics, health)
@@ -224,12 +227,22 @@ class Worker(faust.Worker):
 
     def _stop_in_time(self) -> None:
         self.runtime.stop_engine()
+        engine = self.runtime.engine
         seconds = self.runtime.settings.shutdown_timeout
-        threading.Thread(target=_exit_after, args=(seconds,), name="streamwise-shutdown", daemon=True).start()
+        threading.Thread(target=_exit_in_time, args=(engine, seconds), name="streamwise-shutdown", daemon=True).start()
 
 
-def _exit_after(seconds: float) -> None:
-    time.sleep(seconds)
-    log.error("the worker did not stop within %g s (Kafka or Redis unreachable?): exiting now", seconds)
+def _exit_in_time(engine: Engine | None, seconds: float) -> None:
+    """Once the engine has closed, Faust gets a few seconds to stop (its consumer of the control
+    topic waits for an unreachable broker in vain); the whole stop never takes over ``seconds``."""
+    deadline = time.monotonic() + seconds
+    if engine is not None and engine.stopped.wait(seconds):
+        time.sleep(min(STOP_GRACE_SECONDS, max(deadline - time.monotonic(), 0.0)))
+        log.warning("the engine has stopped; Faust did not within %g s more: exiting", STOP_GRACE_SECONDS)
+        code = 0
+    else:
+        time.sleep(max(deadline - time.monotonic(), 0.0))
+        log.error("the worker did not stop within %g s (Kafka or Redis unreachable?): exiting now", seconds)
+        code = 1
     logging.shutdown()
-    os._exit(1)
+    os._exit(code)

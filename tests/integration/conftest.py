@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 import yaml
@@ -41,6 +42,7 @@ class StreamEnv:
     partitions: int = 1
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
     workers: list[subprocess.Popen] = field(default_factory=list)
+    web_ports: dict[int, int] = field(default_factory=dict)  # worker pid -> its web server's port
 
     @property
     def prefix(self) -> str:
@@ -89,15 +91,25 @@ class StreamEnv:
 
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")
+        port = _free_port()
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams", "worker"],
-            env=self.env(STREAMWISE_WEB_PORT=str(_free_port()), **extra_env),
+            env=self.env(STREAMWISE_WEB_PORT=str(port), **extra_env),
             cwd=self.tmp,  # Faust's <app-id>-data folder goes there, not into the repository
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         self.workers.append(worker)
+        self.web_ports[worker.pid] = port
         return worker
+
+    def health(self, worker: subprocess.Popen) -> tuple[int, dict]:
+        """The worker's /health page: status code and report (0, {} while it does not answer)."""
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.web_ports[worker.pid]}/health", timeout=2)
+        except httpx.HTTPError:
+            return 0, {}
+        return response.status_code, response.json()
 
     def stop_worker(self, worker: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         worker.send_signal(sig)
@@ -153,11 +165,14 @@ def stream_env(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> Iterator
     env.cleanup()
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition", describe=None):  # type: ignore[no-untyped-def]
+    """``predicate()`` once it is truthy; past ``timeout`` an AssertionError that says what was
+    awaited and, with ``describe``, where things stood (the counts of a fault test)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    where = f"\n{describe()}" if describe is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{where}")

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import redis
 import redis.asyncio as aioredis
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from online_models import checkpoint
 from online_models.checkpoint import CheckpointStore, state_digest
@@ -59,6 +60,20 @@ def same_state(a: Learner, b: Learner) -> bool:
     ]
 
 
+def produce_like_librdkafka(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+    """Send (topic, key, value) as a user of confluent-kafka or kcat does: librdkafka's defaults,
+    whose partitioner (CRC32 of the key, random without one) is not Kafka's Java murmur2."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for topic, key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0, "not every message was delivered"
+
+
 def predicted_ids(env: StreamEnv) -> Counter[str]:
     """How many predictions each event_id got (any model): redeliveries show up as > models."""
     records = read_topic(env.bootstrap, env.topic("predictions"), timeout=180, idle=5)
@@ -69,6 +84,37 @@ def model_status(env: StreamEnv, model: str) -> dict[int, dict]:
     client = redis.Redis.from_url(env.redis_url)
     raw = client.hgetall(f"{env.name}:models:{model}:status")
     return {int(p): orjson.loads(doc) for p, doc in raw.items()}
+
+
+def learned(env: StreamEnv, model: str = "lr") -> int:
+    """Labeled events learned by ``model`` over every partition, as the worker last reported."""
+    return sum(status["labeled"] for status in model_status(env, model).values())
+
+
+def counts(env: StreamEnv, model: str = "lr") -> str:
+    """Where a stream stands, for a fault test that timed out: messages per topic and partition,
+    what each learn-log partition learned, and whether each worker still runs."""
+    consumer = Consumer({"bootstrap.servers": env.bootstrap, "group.id": f"{env.name}-counts"})
+    lines = []
+    try:
+        for name in ("events.raw", "events.labels", "features", "predictions", "events.dlq"):
+            highs = []
+            for p in range(env.partitions):
+                try:
+                    highs.append(consumer.get_watermark_offsets(TopicPartition(env.topic(name), p), timeout=5)[1])
+                except Exception:  # the broker is away: say so rather than hide the rest
+                    highs.append(-1)
+            lines.append(f"  {name}: {sum(h for h in highs if h > 0)} messages {highs}")
+    finally:
+        consumer.close()
+    try:
+        statuses = model_status(env, model)
+        per_partition = {p: (s["events"], s["labeled"]) for p, s in sorted(statuses.items())}
+        lines.append(f"  {model} (events, labeled) per learn partition: {per_partition}")
+    except redis.RedisError as exc:
+        lines.append(f"  model status unreadable: {exc}")
+    lines.append(f"  workers: {[(w.pid, w.poll()) for w in env.workers]} (pid, exit code or None)")
+    return "counts:\n" + "\n".join(lines)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Each test prints a row of the fault table: events produced, predicted, learned, lost, learned twice.
 "Learned" counts labeled events in the final state; the final state of every model must equal a
-fault-free run's (a state digest over the whole River model, and every prequential metric).
+fault-free run's (a state digest over the whole River model, and every prequential metric). A wait
+that times out prints where the stream stood (messages per topic and partition, what each learn
+partition learned, which workers run).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv, wait_for
 from tests.integration.faults import (
     FaultRow,
     OwnRedis,
+    counts,
     final_learner,
-    model_status,
+    learned,
     predicted_ids,
     print_table,
+    produce_like_librdkafka,
     replay_log,
     same_state,
 )
@@ -45,84 +49,108 @@ MODELS = [
 ]
 # Small checkpoint intervals, so that crashes land between checkpoints and replay is exercised.
 CHECKPOINTS = {"STREAMWISE_CHECKPOINT_EVERY_EVENTS": "3000", "STREAMWISE_CHECKPOINT_EVERY_SECONDS": "2"}
+KAFKA = [str(ROOT / "infra" / "kafka" / "kafka.sh")]
+STOPPED_WITHIN = 30.0  # seconds from SIGTERM to exit, whatever is unreachable
 
 
-def labeled(env: StreamEnv, model: str = "lr") -> int:
-    return sum(status["labeled"] for status in model_status(env, model).values())
+def until_learned(env: StreamEnv, at_least: int, timeout: float = 300) -> None:
+    wait_for(
+        lambda: learned(env) >= at_least,
+        timeout=timeout,
+        interval=0.2,
+        what=f"{at_least} events learned",
+        describe=lambda: counts(env),
+    )
 
 
 def test_kill_9_five_times_loses_nothing_and_learns_nothing_twice(stream_env: StreamEnv) -> None:
     n = 50_000
-    settings = CHECKPOINTS
-    stream_env.write_config(MODELS)
-    config = parse_config({"models": MODELS})
-    events = list(synthetic_events("agrawal_drift", n, seed=11))  # labels inline: learned on arrival
-    stream_env.create_topics()
-    report = produce(stream_env.bootstrap, [(stream_env.topic("events.raw"), *encode_event(e)) for e in events])
-    assert not report.errors
-
-    worker = stream_env.start_worker(**settings)
+    events, reference = run_with_inline_labels(stream_env, n, seed=11)
+    worker = stream_env.start_worker(**CHECKPOINTS)
     kills = sorted(random.Random(7).sample(range(2_000, n - 5_000), 5))
     for at in kills:
-        wait_for(lambda at=at: labeled(stream_env) >= at, timeout=180, interval=0.2, what=f"{at} events learned")
+        until_learned(stream_env, at)
         stream_env.stop_worker(worker, signal.SIGKILL)
-        worker = stream_env.start_worker(**settings)
-    wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every event learned")
+        worker = stream_env.start_worker(**CHECKPOINTS)
+    until_learned(stream_env, n)
     stream_env.stop_worker(worker, signal.SIGTERM)  # the last checkpoint
-
-    reference = EmbeddedRunner(Pipeline(config))  # the same events, in one process, no faults
-    for event in events:
-        reference.process(encode_event(event)[1])
-    final = final_learner(stream_env, config, partition=0)
-    predictions = predicted_ids(stream_env)
-    learned = final.models[0].labeled
-    print_table(
-        [
-            FaultRow(
-                f"kill -9 x5 at {kills} events",
-                n,
-                len(predictions),
-                learned,
-                n - len(predictions),
-                learned - len({e["event_id"] for e in events}),
-            )
-        ]
-    )
-    assert set(predictions) == {e["event_id"] for e in events}
-    assert [m.labeled for m in final.models] == [n, n]
-    assert same_state(final, reference.learner), "the final models differ from a run without faults"
+    finish(stream_env, f"kill -9 x5 at {kills} events", events, reference)
     assert "Traceback" not in stream_env.worker_logs()
 
 
-def test_two_workers_over_four_partitions_one_killed(stream_env: StreamEnv) -> None:
+def test_two_workers_over_four_partitions_one_killed_labels_by_event_id(stream_env: StreamEnv) -> None:
+    """Events keyed by their entity with librdkafka's partitioner, labels carrying only their event_id
+    and no key: each label finds its event through the learn log, across a kill -9 and a rebalance."""
     n, partitions = 20_000, 4
-    settings = CHECKPOINTS
     stream_env.partitions = partitions
     stream_env.write_config(MODELS)
     config = parse_config({"models": MODELS})
     messages = list(with_delayed_labels(synthetic_events("agrawal_drift", n, seed=12), 200))
-    events = [(stream_env.topic("events.raw"), *encode_event(m)) for kind, m in messages if kind == EVENT]
-    labels = [(stream_env.topic("events.labels"), *encode_label(m)) for kind, m in messages if kind != EVENT]
     stream_env.create_topics()
-    assert not produce(stream_env.bootstrap, events + labels).errors
+    produce_like_librdkafka(
+        stream_env.bootstrap,
+        [
+            (stream_env.topic("events.raw"), *encode_event(m))
+            if kind == EVENT
+            else (stream_env.topic("events.labels"), None, orjson.dumps(m))
+            for kind, m in messages
+        ],
+    )
 
-    first = stream_env.start_worker(**settings)
-    second = stream_env.start_worker(**settings)
-    wait_for(lambda: labeled(stream_env) >= n // 3, timeout=180, interval=0.2, what="a third learned")
+    first = stream_env.start_worker(**CHECKPOINTS)
+    second = stream_env.start_worker(**CHECKPOINTS)
+    until_learned(stream_env, n // 3)
     stream_env.stop_worker(first, signal.SIGKILL)  # its partitions move to the second worker
-    wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every label learned")
+    until_learned(stream_env, n)
     stream_env.stop_worker(second, signal.SIGTERM)
 
     reference = replay_log(stream_env, config, partitions)
     finals = {p: final_learner(stream_env, config, p) for p in range(partitions)}
     predictions = predicted_ids(stream_env)
-    learned = sum(f.models[0].labeled for f in finals.values())
-    fault = "2 workers, 4 partitions, one kill -9"
-    print_table([FaultRow(fault, n, len(predictions), learned, n - len(predictions), learned - n)])
+    total = sum(f.models[0].labeled for f in finals.values())
+    fault = "2 workers, 4 partitions, one kill -9; labels by event_id only, events by librdkafka's partitioner"
+    print_table([FaultRow(fault, n, len(predictions), total, n - len(predictions), total - n)])
     assert len(predictions) == n
-    assert learned == n
+    assert total == n
     for p in range(partitions):
         assert same_state(finals[p], reference[p]), f"partition {p} differs from a fault-free replay of its log"
+    assert read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=5, idle=2) == []
+
+
+def test_after_an_outage_a_backlog_of_events_and_their_labels_joins_every_label(stream_env: StreamEnv) -> None:
+    """While no worker runs, 20,000 events (200 s of event time) and their labels, each 100 events
+    late, pile up in their topics. Read one topic after the other, the labels would come 20,000
+    events late: past their predictions' time to live (60 s) and past the 3,000 that may wait."""
+    n, partitions = 20_000, 2
+    stream_env.partitions = partitions
+    labels = {"ttl_seconds": 60, "max_pending": 3000}
+    stream_env.write_config(MODELS, labels=labels)
+    config = parse_config({"models": MODELS, "labels": labels})
+    messages = list(with_delayed_labels(synthetic_events("agrawal_drift", n, seed=17), 100))
+    stream_env.create_topics()
+    produce_like_librdkafka(
+        stream_env.bootstrap,
+        [
+            (stream_env.topic("events.raw"), *encode_event(m))
+            if kind == EVENT
+            else (stream_env.topic("events.labels"), *encode_label(m))
+            for kind, m in messages
+        ],
+    )
+    worker = stream_env.start_worker(**CHECKPOINTS)
+    until_learned(stream_env, n)
+    stream_env.stop_worker(worker, signal.SIGTERM)
+
+    letters = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=5, idle=2)
+    finals = {p: final_learner(stream_env, config, p) for p in range(partitions)}
+    reference = replay_log(stream_env, config, partitions)
+    predictions = predicted_ids(stream_env)
+    total = sum(f.models[0].labeled for f in finals.values())
+    row = f"backlog after an outage: {n} events and their labels (ttl 60 s, max 3000 waiting)"
+    print_table([FaultRow(row, n, len(predictions), total, n - len(predictions), total - n)])
+    assert [orjson.loads(r.value)["reason"] for r in letters] == []  # no label expired or unmatched
+    assert (total, len(predictions)) == (n, n)
+    assert all(same_state(finals[p], reference[p]) for p in range(partitions))
 
 
 def run_with_inline_labels(env: StreamEnv, n: int, seed: int) -> tuple[list[dict], EmbeddedRunner]:
@@ -141,11 +169,17 @@ def finish(env: StreamEnv, fault: str, events: list[dict], reference: EmbeddedRu
     """Every event predicted, every event learned once: the final state equals the reference's."""
     final = final_learner(env, reference.pipeline.config, partition=0)
     predictions = predicted_ids(env)
-    learned = final.models[0].labeled
     n = len(events)
-    print_table([FaultRow(fault, n, len(predictions), learned, n - len(predictions), learned - n)])
+    total = final.models[0].labeled
+    print_table([FaultRow(fault, n, len(predictions), total, n - len(predictions), total - n)])
     assert set(predictions) == {e["event_id"] for e in events}
+    assert [m.labeled for m in final.models] == [n] * len(final.models)
     assert same_state(final, reference.learner), "the final models differ from a run without faults"
+
+
+def degraded(env: StreamEnv, worker: subprocess.Popen, component: str) -> bool:
+    status, report = env.health(worker)
+    return status == 503 and not report["components"].get(component, {"ok": True})["ok"]
 
 
 def test_redis_restart_mid_stream_the_worker_and_the_api_recover(stream_env: StreamEnv, tmp_path: Path) -> None:
@@ -168,13 +202,15 @@ def test_redis_restart_mid_stream_the_worker_and_the_api_recover(stream_env: Str
             ready = api.get("/readyz")
             assert served.status_code == 200, served.text  # the loaded model keeps answering
             assert ready.status_code == 503 and "redis unreachable" in ready.json()["problems"][0]
-            time.sleep(3)  # the worker goes on learning; its checkpoints wait for Redis
+            # The worker goes on learning; its health page shows Redis failing (its checkpoints wait).
+            wait_for(lambda: degraded(stream_env, worker, "redis"), timeout=60, what="redis failing on /health")
             own.start()
-            wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every event learned")
+            until_learned(stream_env, n)
             wait_for(lambda: api.get("/readyz").status_code == 200, timeout=30, what="the API ready again")
+            wait_for(lambda: stream_env.health(worker)[0] == 200, timeout=60, what="the worker healthy again")
         stream_env.stop_worker(worker, signal.SIGTERM)
         assert "Traceback" not in stream_env.worker_logs()
-        finish(stream_env, "redis-server stopped for 3 s mid-stream", events, reference)
+        finish(stream_env, "redis-server stopped mid-stream, then started again", events, reference)
     finally:
         stream_env.redis_url = shared
         own.stop()
@@ -184,15 +220,75 @@ def test_broker_restart_mid_stream_loses_nothing(stream_env: StreamEnv) -> None:
     n = 20_000
     events, reference = run_with_inline_labels(stream_env, n, seed=14)
     worker = stream_env.start_worker(**CHECKPOINTS)
-    wait_for(lambda: labeled(stream_env) >= 4_000, timeout=180, interval=0.2, what="4000 events learned")
-    kafka = [str(ROOT / "infra" / "kafka" / "kafka.sh")]
-    subprocess.run([*kafka, "stop"], check=True, timeout=120)
-    time.sleep(2)
-    subprocess.run([*kafka, "start"], check=True, timeout=180)
-    wait_for(lambda: labeled(stream_env) == n, timeout=300, interval=0.5, what="every event learned")
+    until_learned(stream_env, 4_000)
+    subprocess.run([*KAFKA, "stop"], check=True, timeout=120)
+    wait_for(lambda: degraded(stream_env, worker, "kafka"), timeout=60, what="kafka failing on /health")
+    subprocess.run([*KAFKA, "start"], check=True, timeout=180)
+    until_learned(stream_env, n)
     assert worker.poll() is None, "the worker exited instead of reconnecting"
     stream_env.stop_worker(worker, signal.SIGTERM)
     finish(stream_env, "Kafka broker stopped and restarted mid-stream", events, reference)
+
+
+def stopped_in(env: StreamEnv, worker: subprocess.Popen) -> float:
+    """Seconds from SIGTERM to the worker's exit (at most STOPPED_WITHIN, else the test fails)."""
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=STOPPED_WITHIN + 5)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise AssertionError(
+            f"the worker did not stop within {STOPPED_WITHIN + 5} s of SIGTERM\n{counts(env)}"
+        ) from None
+    return time.monotonic() - started
+
+
+def test_sigterm_with_the_broker_away_stops_the_worker_in_time_and_loses_nothing(stream_env: StreamEnv) -> None:
+    n = 20_000
+    events, reference = run_with_inline_labels(stream_env, n, seed=16)
+    worker = stream_env.start_worker(**CHECKPOINTS)
+    until_learned(stream_env, 4_000)
+    subprocess.run([*KAFKA, "stop"], check=True, timeout=120)
+    try:
+        seconds = stopped_in(stream_env, worker)
+    finally:
+        subprocess.run([*KAFKA, "start"], check=True, timeout=180)
+    worker = stream_env.start_worker(**CHECKPOINTS)  # takes up from the last checkpoint
+    until_learned(stream_env, n)
+    stream_env.stop_worker(worker, signal.SIGTERM)
+    finish(
+        stream_env, f"SIGTERM with the broker stopped: exit after {seconds:.1f} s, then a new worker", events, reference
+    )
+    assert seconds <= STOPPED_WITHIN
+
+
+def test_sigterm_with_redis_away_stops_the_worker_in_time_and_loses_nothing(
+    stream_env: StreamEnv, tmp_path: Path
+) -> None:
+    own = OwnRedis(tmp_path)
+    own.start()
+    shared, stream_env.redis_url = stream_env.redis_url, own.url
+    try:
+        n = 20_000
+        events, reference = run_with_inline_labels(stream_env, n, seed=18)
+        worker = stream_env.start_worker(**CHECKPOINTS)
+        until_learned(stream_env, 4_000)
+        own.stop()
+        try:
+            seconds = stopped_in(stream_env, worker)
+        finally:
+            own.start()
+        worker = stream_env.start_worker(**CHECKPOINTS)
+        until_learned(stream_env, n)
+        stream_env.stop_worker(worker, signal.SIGTERM)
+        finish(
+            stream_env, f"SIGTERM with Redis stopped: exit after {seconds:.1f} s, then a new worker", events, reference
+        )
+        assert seconds <= STOPPED_WITHIN
+    finally:
+        stream_env.redis_url = shared
+        own.stop()
 
 
 def test_a_poison_event_goes_to_the_dlq_with_the_exception_and_the_stream_goes_on(stream_env: StreamEnv) -> None:
@@ -205,7 +301,7 @@ def test_a_poison_event_goes_to_the_dlq_with_the_exception_and_the_stream_goes_o
     assert not produce(stream_env.bootstrap, [(raw, *encode_event(e)) for e in stream]).errors
     worker = stream_env.start_worker(**CHECKPOINTS)
     letters = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), expected=1, timeout=120)
-    wait_for(lambda: labeled(stream_env) == 1000, timeout=120, interval=0.5, what="the good events learned")
+    until_learned(stream_env, 1000, timeout=120)
     stream_env.stop_worker(worker, signal.SIGTERM)
 
     letter = orjson.loads(letters[0].value)
