@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import base
 
@@ -31,9 +31,9 @@ from online_models.events import Label
 from online_models.features import Features
 
 
-@dataclass(frozen=True, slots=True)
-class ModelAnswer:
-    """A model's prediction for one input: the label (or value) and class probabilities."""
+class ModelAnswer(NamedTuple):
+    """A model's prediction for one input: the label (or value) and class probabilities (a tuple:
+    one is made per model and event)."""
 
     prediction: Label
     proba: dict[Any, float] | None

@@ -16,11 +16,9 @@ so a checkpoint of it at an offset is exact, like a learner's.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from online_models.clock import Clock, utc_now
 from online_models.config import StreamwiseConfig
-from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin, RawEvent, parse_raw_event
+from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin, RawEvent, parse_raw_event, to_ms
 from online_models.exceptions import InvalidEventError
 from online_models.features import FeatureEngineer, KeyState
 from online_models.partition import PartitionState
@@ -47,15 +45,16 @@ class Intake(PartitionState):
         return self.engineer.is_stateful
 
     def event(
-        self, value: bytes | None, key: bytes | None, broker_time: datetime | None, origin: Origin | None
+        self, value: bytes | None, key: bytes | None, broker_ms: int | None, origin: Origin | None
     ) -> FeatureVector | DeadLetter:
         """The feature vector of one raw message, or its dead letter. ``key`` is the message's key
-        (the entity key of an event without a ``key`` field); ``broker_time`` stands in for a
-        missing ``ts``. Never raises."""
+        (the entity key of an event without a ``key`` field); ``broker_ms``, its broker timestamp,
+        stands in for a missing ``ts``. Never raises."""
         if origin is not None:
             self.consumed(origin)
         try:
-            event = parse_raw_event(value, max_bytes=self.max_event_bytes, default_ts=broker_time or self.clock())  # type: ignore[arg-type]
+            default = broker_ms if broker_ms is not None else to_ms(self.clock())
+            event = parse_raw_event(value, max_bytes=self.max_event_bytes, default_ms=default)
             return self.featurize(event, origin, key)
         except InvalidEventError as error:
             return DeadLetter(error.reason, error.detail, value, origin, self.clock(), key=key, event_id=error.event_id)
@@ -72,7 +71,7 @@ class Intake(PartitionState):
         x, new_state = self.engineer.transform(event.features, state, keyed=key is not None)
         if key is not None and new_state is not None:
             self.key_states[key] = new_state
-        return FeatureVector(event.event_id, event.ts, key, x, event.label, source)
+        return FeatureVector(event.event_id, event.ts_ms, key, x, event.label, source)
 
 
 def _text(key: bytes | None) -> str | None:

@@ -10,9 +10,8 @@ is learned exactly once without any window of event ids.
 
 >>> from online_models.config import parse_config
 >>> from online_models.events import FeatureVector
->>> from datetime import UTC, datetime
 >>> learner = Learner(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
->>> vector = FeatureVector("e1", datetime(2026, 1, 1, tzinfo=UTC), None, {"x": 1.0}, True, Origin("raw", 0, 7))
+>>> vector = FeatureVector("e1", 1_767_225_600_000, None, {"x": 1.0}, True, Origin("raw", 0, 7))
 >>> len(learner.apply(vector).predictions), learner.apply(vector).duplicate   # the same source offset again
 (1, True)
 >>> learner.models[0].labeled
@@ -22,17 +21,17 @@ is learned exactly once without any window of event ids.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 
 from online_models.alerts import Alert, AlertGate
-from online_models.clock import Clock, epoch_ms, utc_now
+from online_models.clock import Clock, utc_now
 from online_models.config import StreamwiseConfig
 from online_models.control import ChampionChange
 from online_models.dedupe import RecentIds
 from online_models.drift import DataDriftMonitor, Signal
 from online_models.evaluation import ModelAnswer, PrequentialModel
-from online_models.events import DeadLetter, FeatureVector, Label, Origin, Prediction
+from online_models.events import DeadLetter, FeatureVector, Label, Origin, Prediction, from_ms
 from online_models.exceptions import InvalidEventError, ModelError
 from online_models.features import Features
 from online_models.labels import LabelEvent
@@ -45,17 +44,32 @@ from online_models.promotion import Promotion, PromotionJudge
 MAX_CLOCK_SKEW_MS = 86_400_000  # event times further ahead of the clock do not move event time
 
 
-@dataclass
 class LearnResult:
-    """What one record produced: predictions, alerts, dead letters, join facts."""
+    """What one record produced: predictions, alerts, dead letters, join facts. (A plain class with
+    slots, its rarely used parts empty and shared until needed: one is made per record.)"""
 
-    predictions: list[Prediction] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    label_delays: list[float] = field(default_factory=list)  # seconds from event to label
-    promotions: list[Promotion] = field(default_factory=list)
-    expired: Counter[str] = field(default_factory=Counter)  # predictions expired unlabeled, per model
-    duplicate: bool = False  # a record seen before (its source offset, or a redelivered event_id)
+    __slots__ = ("alerts", "dead_letters", "duplicate", "expired", "label_delays", "predictions", "promotions")
+
+    def __init__(
+        self,
+        predictions: list[Prediction] | None = None,
+        dead_letters: list[DeadLetter] | None = None,
+        alerts: list[Alert] | None = None,
+        label_delays: list[float] | None = None,
+        promotions: list[Promotion] | None = None,
+        expired: Counter[str] | None = None,
+        duplicate: bool = False,
+    ) -> None:
+        self.predictions = predictions if predictions is not None else []
+        self.dead_letters = dead_letters if dead_letters is not None else []
+        self.alerts = alerts if alerts is not None else []
+        self.label_delays = label_delays if label_delays is not None else []  # seconds from event to label
+        self.promotions = promotions if promotions is not None else []
+        self.expired = expired if expired is not None else Counter()  # predictions expired unlabeled, per model
+        self.duplicate = duplicate  # a record seen before (its source offset, or a redelivered event_id)
+
+    def fields(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Learner(PartitionState):
@@ -141,10 +155,10 @@ class Learner(PartitionState):
             result.duplicate = True
             return result
         self.events_seen += 1
-        ts_ms = epoch_ms(vector.ts)
+        ts_ms = vector.ts_ms
         if self.data_drift is not None:
             for signal in self.data_drift.update(vector.features):
-                self._alert(result, None, signal, vector.event_id, vector.ts)
+                self._alert(result, None, signal, vector.event_id, ts_ms)
         waiting = found if isinstance(found, PendingLabel) else None
         if waiting is not None:
             self.pending.take(vector.event_id)
@@ -158,7 +172,7 @@ class Learner(PartitionState):
             try:
                 answer = model.predict(vector.features)
                 if label is not None:
-                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, vector.ts)
+                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, ts_ms)
             except Exception as exc:  # a model raising on one event must not stop the stream
                 result.dead_letters.append(_model_error(model, vector.event_id, vector.to_json(), where, exc, now))
                 continue
@@ -166,7 +180,7 @@ class Learner(PartitionState):
             result.predictions.append(_prediction(vector, model, answer, now))
         if label is not None:
             self._judge(result)
-        if ts_ms <= epoch_ms(now) + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
+        if ts_ms <= now.timestamp() * 1000 + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
             self.pending.observe_time(ts_ms)
         if waiting is not None:
             result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
@@ -203,7 +217,7 @@ class Learner(PartitionState):
         else:
             settled = "labeled" if found is not None else self.pending.settled_as(label.event_id)
             if settled is None:
-                self.pending.hold_label(PendingLabel(label.event_id, label.label, epoch_ms(label.ts), where))
+                self.pending.hold_label(PendingLabel(label.event_id, label.label, label.ts_ms, where))
             else:
                 reason = "label_expired" if settled == "expired" else "label_duplicate"  # joined or labeled
                 detail = f"event {label.event_id!r} was already {settled}"
@@ -216,13 +230,13 @@ class Learner(PartitionState):
     def _join(
         self, result: LearnResult, event: PendingEvent, label: LabelEvent, where: Origin | None, now: datetime
     ) -> None:
-        result.label_delays.append((epoch_ms(label.ts) - event.ts_ms) / 1000)
+        result.label_delays.append((label.ts_ms - event.ts_ms) / 1000)
         for model in self.models:
             answer = event.answers.get(model.name)
             if answer is None:  # the model failed on this event: it has nothing to score
                 continue
             try:
-                self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts)
+                self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts_ms)
             except Exception as exc:
                 result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), where, exc, now))
         self._judge(result)
@@ -260,7 +274,7 @@ class Learner(PartitionState):
         y: Label,
         answer: ModelAnswer,
         event_id: str,
-        ts: datetime,
+        ts_ms: int,
     ) -> None:
         model.score_and_learn(x, y, answer)
         judge = self.judges.get(model.slot)
@@ -274,7 +288,7 @@ class Learner(PartitionState):
         if error is None:
             return
         for signal in guard.monitor.update(error):
-            self._alert(result, model, signal, event_id, ts, guard)
+            self._alert(result, model, signal, event_id, ts_ms, guard)
 
     def _alert(
         self,
@@ -282,12 +296,14 @@ class Learner(PartitionState):
         model: PrequentialModel | None,
         signal: Signal,
         event_id: str,
-        ts: datetime,
+        ts_ms: int,
         guard: DriftGuard | None = None,
     ) -> None:
         name = model.name if model is not None else None
         seen = self.events_seen
-        alert = Alert(name, signal.kind, signal.detector, signal.feature, event_id, seen, ts, signal.details)
+        alert = Alert(
+            name, signal.kind, signal.detector, signal.feature, event_id, seen, from_ms(ts_ms), signal.details
+        )
         acts = guard is not None and guard.wants_action(signal)
         admitted = self.gate.admit(alert, has_action=acts)
         if admitted is None:
@@ -300,7 +316,7 @@ class Learner(PartitionState):
 
 
 def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now: datetime) -> Prediction:
-    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts, now)
+    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, now)
 
 
 def _model_error(
@@ -311,7 +327,7 @@ def _model_error(
 
 
 def _label_json(label: PendingLabel) -> bytes:
-    return LabelEvent(label.event_id, label.label, datetime.fromtimestamp(label.ts_ms / 1000, tz=UTC)).to_json()
+    return LabelEvent(label.event_id, label.label, label.ts_ms).to_json()
 
 
 def _unmatched(label: PendingLabel, now: datetime) -> DeadLetter:

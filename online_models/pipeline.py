@@ -10,13 +10,15 @@ between. Nothing here knows about Kafka, Faust, Redis or HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
+from typing import Any
+
+import msgspec
 
 from online_models.clock import Clock, utc_now
 from online_models.config import StreamwiseConfig
 from online_models.control import ChampionChange, parse_champion_change
-from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin
+from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin, to_ms
 from online_models.exceptions import InvalidEventError
 from online_models.intake import Intake
 from online_models.labels import LabelEvent, parse_label_event
@@ -41,16 +43,18 @@ class Pipeline:
         return Learner(self.config, self.clock, partition)
 
     def label(
-        self, value: bytes | None, key: bytes | None, broker_time: datetime | None, origin: Origin | None
+        self, value: bytes | None, key: bytes | None, broker_ms: int | None, origin: Origin | None
     ) -> LabelEvent | DeadLetter:
-        """One message of the labels topic, or its dead letter. Never raises."""
+        """One message of the labels topic, or its dead letter (``broker_ms`` stands in for a
+        missing ``ts``). Never raises."""
         try:
-            label = parse_label_event(value, max_bytes=self.max_event_bytes, default_ts=broker_time or self.clock())
+            default = broker_ms if broker_ms is not None else to_ms(self.clock())
+            label = parse_label_event(value, max_bytes=self.max_event_bytes, default_ms=default)
         except InvalidEventError as error:
             return self._dead_letter(error, value, key, origin)
         except Exception as exc:  # no message can stop the stream
             return DeadLetter("unexpected_error", f"{type(exc).__name__}: {exc}", value, origin, self.clock(), key=key)
-        return replace(label, source=origin)
+        return msgspec.structs.replace(label, source=origin)
 
     def champion_change(
         self, value: bytes | None, key: bytes | None, origin: Origin | None
@@ -70,11 +74,14 @@ class Pipeline:
         return DeadLetter(error.reason, error.detail, value, origin, self.clock(), key=key, event_id=error.event_id)
 
 
-@dataclass
 class ProcessResult(LearnResult):
     """Everything one raw event or label produced in the embedded driver."""
 
-    vector: FeatureVector | None = None
+    __slots__ = ("vector",)
+
+    def __init__(self, vector: FeatureVector | None = None, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.vector = vector
 
 
 class EmbeddedRunner:
@@ -93,11 +100,11 @@ class EmbeddedRunner:
             return ProcessResult(dead_letters=[vector])
         if vector.key is not None:
             self.features.put(vector.key, vector.features)
-        return ProcessResult(**vars(self.learner.apply(vector)), vector=vector)
+        return ProcessResult(vector, **self.learner.apply(vector).fields())
 
     def process_label(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
         """One message of the labels topic: join it with its event's predictions."""
         label = self.pipeline.label(data, None, None, origin)
         if isinstance(label, DeadLetter):
             return ProcessResult(dead_letters=[label])
-        return ProcessResult(**vars(self.learner.apply(label)))
+        return ProcessResult(**self.learner.apply(label).fields())

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -47,10 +46,10 @@ log = logging.getLogger("streamwise.engine")
 _PARTITION_EOF = KafkaError._PARTITION_EOF
 
 
-def broker_time(message: Message) -> datetime | None:
-    """The message's timestamp: what stands in for a missing ``ts``."""
+def broker_ms(message: Message) -> int | None:
+    """The message's timestamp (epoch ms): what stands in for a missing ``ts``."""
     kind, ms = message.timestamp()
-    return datetime.fromtimestamp(ms / 1000, tz=UTC) if kind and ms > 0 else None
+    return ms if kind and ms > 0 else None
 
 
 class Engine:
@@ -190,7 +189,7 @@ class Engine:
         self._counts[0] += 1
         part.since += 1
         origin = Origin(self.raw, part.partition, message.offset())
-        vector = part.state.event(message.value(), message.key(), broker_time(message), origin)  # type: ignore[union-attr]
+        vector = part.state.event(message.value(), message.key(), broker_ms(message), origin)  # type: ignore[union-attr]
         if isinstance(vector, DeadLetter):
             self.outputs.dead_letter(vector)
             return
@@ -213,7 +212,7 @@ class Engine:
         part.since += 1
         part.read_to = message.offset() + 1
         origin = Origin(self.labels, part.partition, message.offset())
-        label = self.pipeline.label(message.value(), message.key(), broker_time(message), origin)
+        label = self.pipeline.label(message.value(), message.key(), broker_ms(message), origin)
         if isinstance(label, DeadLetter):
             self.outputs.dead_letter(label)
         else:

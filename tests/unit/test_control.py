@@ -26,6 +26,7 @@ CONFIG = parse_config(
     }
 )
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T0_MS = 1_767_225_600_000
 
 
 def test_a_pin_stops_automatic_promotion_until_it_is_unpinned() -> None:
@@ -45,7 +46,7 @@ def feed(learner: Learner, offsets: range) -> list:
     promotions = []
     for i in offsets:
         x = {"a": i % 3 + (i % 7) / 20}  # around 0, 1 and 2
-        result = learner.apply(FeatureVector(f"e{i}", T0, None, x, i % 3 == 1, Origin("events.raw", 0, i)))
+        result = learner.apply(FeatureVector(f"e{i}", T0_MS, None, x, i % 3 == 1, Origin("events.raw", 0, i)))
         promotions += result.promotions
     return promotions
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import orjson
 
 from online_models.config import parse_config
-from online_models.events import Origin
+from online_models.events import Origin, from_ms
 from online_models.pipeline import EmbeddedRunner, Pipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -32,7 +32,7 @@ def test_every_model_predicts_and_learns_each_event() -> None:
     assert [len(res.predictions) for res in results] == [2] * 10
     assert [m.labeled for m in r.learner.models] == [10, 10]
     first = results[0].predictions[0]
-    assert (first.event_id, first.model, first.ts, first.processed_at) == ("e0", "lr", T0, T0)
+    assert (first.event_id, first.model, from_ms(first.ts_ms), first.processed_at) == ("e0", "lr", T0, T0)
 
 
 def test_invalid_event_becomes_a_dead_letter_with_its_origin() -> None:
