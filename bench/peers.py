@@ -1,17 +1,13 @@
-"""The peers of the end-to-end learning-throughput benchmark (issue 6): the limit, DIY and Quix Streams.
+"""The peers of the end-to-end learning benchmark: the limit (a bare River loop), a hand-written
+confluent-kafka loop (DIY) and Quix Streams, each doing per event what Streamwise does: decode,
+predict, update Accuracy, F1, ROCAUC and LogLoss, learn, produce a prediction record.
 
-    python bench/peers.py trial [--bootstrap 127.0.0.1:9092] [--n 20000] [--arf-n 3000] [--repeat 1]
     python bench/peers.py diy --bootstrap B --in TOPIC --out TOPIC --recipe R --n N --group G
 
-``trial`` produces scratch topics, runs the three peers for each recipe, prints a table and deletes its
-topics. ``diy`` is the hand-written confluent-kafka loop, run as its own process (one core, like a worker);
-it prints one JSON line. The orchestrator (bench/run.py) imports ``produce_raw``, ``make_events``,
-``bare_river``, ``diy_confluent``, ``quix_peer``, ``ensure_quix_venv`` and ``output_rate``.
-
-End-to-end events/s are measured on the output topic: (n - 1) / (last - first) over the messages'
-CreateTime, i.e. the time each prediction was produced, min and max over all partitions.
-The Quix Streams peer runs in ``.venv-quix`` (bench/requirements-quix.txt): quixstreams pins an older
-confluent-kafka and pydantic than the project's.
+``diy`` is the hand-written loop, run as its own process (one core, like a worker); it prints one
+JSON line. The DIY and Quix peers are measured as Streamwise is (bench/measure.py). The Quix Streams
+peer runs in ``.venv-quix`` (bench/requirements-quix.txt): quixstreams pins an older confluent-kafka
+and pydantic than the project's.
 """
 
 from __future__ import annotations
@@ -19,23 +15,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from online_models import metrics, recipes
-from online_models.datasets import synthetic_events
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script too (the DIY peer's process)
+
+from bench.measure import measure, wait_for_group  # noqa: E402
+from online_models import metrics, recipes  # noqa: E402
+from online_models.datasets import synthetic_events  # noqa: E402
+
 QUIX_VENV = ".venv-quix"
 QUIX_REQUIREMENTS = "bench/requirements-quix.txt"
 Pairs = Sequence[tuple[dict[str, Any], Any]]
@@ -140,45 +140,6 @@ def bare_river(recipe: str, pairs: Pairs) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------------------------------------- output rate
-def output_rate(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> dict[str, Any]:
-    """Read up to ``n`` messages of ``topic`` (all partitions, from the start); rate from their CreateTime.
-
-    first_ms/last_ms are the min/max timestamps over every partition; events_per_s = (count-1)/(last-first).
-    """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-output-rate-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-    )
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
-        count, first, last = 0, None, None
-        deadline = time.monotonic() + timeout
-        while count < n and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=10_000, timeout=0.5):
-                if msg.error():
-                    raise KafkaException(msg.error())
-                ts = msg.timestamp()[1]
-                first = ts if first is None else min(first, ts)
-                last = ts if last is None else max(last, ts)
-                count += 1
-    finally:
-        consumer.close()
-    span = (last - first) / 1000 if first is not None and last is not None else 0.0
-    return {
-        "events": count,
-        "first_ms": first,
-        "last_ms": last,
-        "seconds": span,
-        "events_per_s": (count - 1) / span if span > 0 else 0.0,
-    }
-
-
 # ---------------------------------------------------------------------------------------------- DIY
 def diy_loop(
     bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, group: str, idle_timeout: float = 60.0
@@ -215,33 +176,41 @@ def diy_loop(
     return {"events": done, "seconds": seconds, "accuracy": scores["Accuracy"], "metrics": scores}
 
 
-def _run_peer(cmd: list[str], bootstrap: str, in_topic: str, out_topic: str, n: int) -> dict[str, Any]:
-    """Create ``out_topic`` like ``in_topic``, run ``cmd``, parse its last JSON line, add the output rate."""
-    recreate_topic(bootstrap, out_topic, partition_count(bootstrap, in_topic))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[1]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    own = json.loads(proc.stdout.strip().splitlines()[-1])
-    rate = output_rate(bootstrap, out_topic, n)
-    return {**rate, "accuracy": own["accuracy"], "metrics": own["metrics"], "loop_seconds": own["seconds"]}
+def run_peer(
+    command: list[str],
+    bootstrap: str,
+    in_topic: str,
+    recipe: str,
+    records: list[tuple[bytes | None, bytes]],
+    partitions: int,
+) -> dict[str, Any]:
+    """A peer (``command`` takes the common arguments) measured as Streamwise is: fresh input and output
+    topics, the peer up and holding every partition, then the events."""
+    out_topic, group = f"{in_topic}-out", f"bench-peer-{uuid.uuid4().hex[:8]}"
+    recreate_topic(bootstrap, in_topic, partitions)
+    recreate_topic(bootstrap, out_topic, partitions)
+    arguments = ["--bootstrap", bootstrap, "--in", in_topic, "--out", out_topic, "--recipe", recipe]
+    arguments += ["--n", str(len(records)), "--group", group]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([*command, *arguments], stdout=subprocess.PIPE, stderr=errors, cwd=ROOT)
+        try:
+            ready = partial(wait_for_group, bootstrap, group, in_topic, partitions, 1)
+            result = measure(bootstrap, in_topic, out_topic, records, [process], ready)
+            out, _ = process.communicate(timeout=120)
+        except Exception:
+            process.kill()
+            errors.seek(0)
+            raise RuntimeError(f"{command[1]} failed:\n{errors.read().decode(errors='replace')[-3000:]}") from None
+        finally:
+            delete_topics(bootstrap, [in_topic, out_topic])
+    own = json.loads(out.strip().splitlines()[-1])
+    return {**result, "accuracy": own["accuracy"], "metrics": own["metrics"]}
 
 
-def _peer_args(bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, group: str) -> list[str]:
-    return [
-        *("--bootstrap", bootstrap, "--in", in_topic, "--out", out_topic),
-        *("--recipe", recipe, "--n", str(n), "--group", group),
-    ]
-
-
-def diy_confluent(bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, group: str) -> dict[str, Any]:
-    """The DIY loop in its own process; events/s from ``out_topic``'s timestamps."""
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "diy",
-        *_peer_args(bootstrap, in_topic, out_topic, recipe, n, group),
-    ]
-    return _run_peer(cmd, bootstrap, in_topic, out_topic, n)
+def diy(bootstrap: str, in_topic: str, recipe: str, records: list[tuple[bytes | None, bytes]], partitions: int) -> dict:
+    return run_peer(
+        [sys.executable, str(Path(__file__).resolve()), "diy"], bootstrap, in_topic, recipe, records, partitions
+    )
 
 
 # ---------------------------------------------------------------------------------------------- Quix Streams
@@ -259,98 +228,25 @@ def ensure_quix_venv(root: Path = ROOT) -> Path:
     return python
 
 
-def quix_peer(bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, group: str) -> dict[str, Any]:
-    """bench/quix_peer.py in .venv-quix; events/s from ``out_topic``'s timestamps."""
-    python = ensure_quix_venv(ROOT)
-    cmd = [
-        str(python),
-        str(ROOT / "bench" / "quix_peer.py"),
-        *_peer_args(bootstrap, in_topic, out_topic, recipe, n, group),
-    ]
-    return _run_peer(cmd, bootstrap, in_topic, out_topic, n)
-
-
-# ---------------------------------------------------------------------------------------------- trial
-def check_same_accuracy(results: dict[str, dict[str, Any]], reference: str = "bare") -> dict[str, bool]:
-    """peer -> whether it saw every event and its prequential accuracy equals ``reference``'s.
-
-    Holds on 1 partition for deterministic models (same order); not for ARF (River's default seed=None).
-    """
-    ref = results[reference]
-    return {
-        name: r["events"] == ref["events"] and r["accuracy"] == ref["accuracy"]
-        for name, r in results.items()
-        if name != reference
-    }
-
-
-def _peer(name: str, bootstrap: str, raw_topic: str, out_topic: str, recipe: str, pairs: Pairs) -> dict[str, Any]:
-    if name == "bare":
-        return bare_river(recipe, pairs)
-    run = diy_confluent if name == "diy" else quix_peer
-    return run(bootstrap, raw_topic, out_topic, recipe, len(pairs), f"bench-peer-{name}-{uuid.uuid4().hex[:8]}")
-
-
-def trial(bootstrap: str, n: int, arf_n: int, repeat: int = 1) -> list[dict[str, Any]]:
-    """Every peer on scratch topics, 1 partition (bare and DIY on 4 too), ``repeat`` times each, interleaved.
-
-    Prints one row per run and peer with the median events/s; deletes its topics.
-    """
-    tag = uuid.uuid4().hex[:8]
-    out_topic = f"bench-peer-out-{tag}"
-    every, one_process = ("bare", "diy", "quix"), ("bare", "diy")
-    runs = [("logistic_regression", n, 1, every), ("hoeffding_tree", n, 1, every)]
-    runs += [("adaptive_random_forest", arf_n, 1, every)]
-    runs += [("logistic_regression", n, 4, one_process), ("hoeffding_tree", n, 4, one_process)]
-    rows: list[dict[str, Any]] = []
-    header = f"{'recipe':24} {'n':>6} {'parts':>5} {'peer':5} {'events':>6} {'median ev/s':>11} {'accuracy':>8}  same"
-    print(header + "  (each run's ev/s)", flush=True)
-    raw_topics = [f"bench-peer-raw-{tag}-p{p}" for p in {r[2] for r in runs}]
-    try:
-        for recipe, count, partitions, names in runs:
-            raw_topic = f"bench-peer-raw-{tag}-p{partitions}"
-            raw, keys, pairs = make_events(count)
-            produce_raw(bootstrap, raw_topic, raw, keys, partitions)
-            trials = [
-                {name: _peer(name, bootstrap, raw_topic, out_topic, recipe, pairs) for name in names}
-                for _ in range(repeat)
-            ]
-            for name in names:
-                rates = [t[name]["events_per_s"] for t in trials]
-                r = {**trials[0][name], "events_per_s": statistics.median(rates), "runs_events_per_s": rates}
-                same = all(check_same_accuracy(t).get(name, True) for t in trials) if name != "bare" else ""
-                each = ", ".join(f"{x:,.0f}" for x in rates)
-                rows.append({"recipe": recipe, "n": count, "partitions": partitions, "peer": name, **r})
-                print(
-                    f"{recipe:24} {count:6} {partitions:5} {name:5} {r['events']:6} {r['events_per_s']:11,.0f} "
-                    f"{r['accuracy']:8.4f}  {same!s:5} ({each})",
-                    flush=True,
-                )
-    finally:
-        delete_topics(bootstrap, [*raw_topics, out_topic])
-    return rows
+def quix(
+    bootstrap: str, in_topic: str, recipe: str, records: list[tuple[bytes | None, bytes]], partitions: int
+) -> dict:
+    command = [str(ensure_quix_venv(ROOT)), str(ROOT / "bench" / "quix_peer.py")]
+    return run_peer(command, bootstrap, in_topic, recipe, records, partitions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    diy = sub.add_parser("diy")
-    diy.add_argument("--in", dest="in_topic", required=True)
-    diy.add_argument("--out", dest="out_topic", required=True)
+    diy_args = sub.add_parser("diy")
+    diy_args.add_argument("--in", dest="in_topic", required=True)
+    diy_args.add_argument("--out", dest="out_topic", required=True)
     for flag in ("--bootstrap", "--recipe", "--group"):
-        diy.add_argument(flag, required=True)
-    diy.add_argument("--n", type=int, required=True)
-    tr = sub.add_parser("trial")
-    tr.add_argument("--bootstrap", default="127.0.0.1:9092")
-    tr.add_argument("--n", type=int, default=20_000)
-    tr.add_argument("--arf-n", type=int, default=3_000)
-    tr.add_argument("--repeat", type=int, default=1)
+        diy_args.add_argument(flag, required=True)
+    diy_args.add_argument("--n", type=int, required=True)
     args = parser.parse_args(argv)
-    if args.command == "diy":
-        result = diy_loop(args.bootstrap, args.in_topic, args.out_topic, args.recipe, args.n, args.group)
-        print(json.dumps(result))
-    else:
-        trial(args.bootstrap, args.n, args.arf_n, args.repeat)
+    result = diy_loop(args.bootstrap, args.in_topic, args.out_topic, args.recipe, args.n, args.group)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = (
     ("bare", "bare River loop (the limit)"),
-    ("streamwise_p1", "Streamwise, chained fast path"),
-    ("streamwise_p1_agents", "Streamwise, three Faust agents (`STREAMWISE_CHAIN=0`)"),
+    ("streamwise_p1", "Streamwise (the engine)"),
     ("diy_p1", "hand-written confluent-kafka loop"),
     ("quix_p1", "Quix Streams 3.28.1"),
 )
@@ -28,6 +27,11 @@ SCALE = (
 def rate(row: dict[str, Any], key: str) -> str:
     found = row.get(key)
     return f"{found['events_per_s']:,.0f}" if found else "-"
+
+
+def cpu(row: dict[str, Any], key: str) -> str:
+    found = row.get(key)
+    return f"{found['cpu_per_100k']:.2f}" if found and "cpu_per_100k" in found else "-"
 
 
 def machine_line(m: dict[str, Any]) -> str:
@@ -45,17 +49,45 @@ def throughput_tables(results: dict[str, Any]) -> list[str]:
     lines = [
         "### Learning throughput end to end (events/s, first to last prediction)",
         "",
-        "One partition, one process each. Events with inline labels produced to the input topic in advance;",
-        "predictions with prequential evaluation out to a topic. The bare loop reads decoded events from memory.",
+        "One partition, one process each, the median of the runs. Each system is started and holds its",
+        "partitions before the events (labels inline) are produced; predictions with prequential evaluation",
+        "go out to a topic. The bare loop reads decoded events from memory.",
         "",
         "| system | " + " | ".join(f"{r} ({rows[r]['events']:,} events)" for r in recipes) + " |",
         "|---|" + "---|" * len(recipes),
     ]
     for key, label in SYSTEMS:
         lines.append(f"| {label} | " + " | ".join(rate(rows[r], key) for r in recipes) + " |")
-    lines += ["", "Four partitions:", "", "| system | " + " | ".join(recipes) + " |", "|---|" + "---|" * len(recipes)]
+    lines += [
+        "",
+        "CPU-seconds per 100,000 events (user and system time of the process, and of its children, from the",
+        "first event produced to the last prediction):",
+        "",
+        "| system | " + " | ".join(recipes) + " |",
+        "|---|" + "---|" * len(recipes),
+    ]
+    for key, label in SYSTEMS[1:]:
+        lines.append(f"| {label} | " + " | ".join(cpu(rows[r], key) for r in recipes) + " |")
+    lines += [
+        "",
+        "Four partitions (events/s; CPU-seconds per 100,000 events):",
+        "",
+        "| system | " + " | ".join(recipes) + " |",
+        "|---|" + "---|" * len(recipes),
+    ]
     for key, label in SCALE:
-        lines.append(f"| {label} | " + " | ".join(rate(rows[r], key) for r in recipes) + " |")
+        cells = (f"{rate(rows[r], key)}; {cpu(rows[r], key)}" if rows[r].get(key) else "-" for r in recipes)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    pauses = (
+        f"{max(v['checkpoint_pause_max_ms'] for k, v in rows[r].items() if k.startswith('streamwise')):.1f}"
+        for r in recipes
+    )
+    lines += [
+        "",
+        "Longest pause of the engine's loop for a checkpoint round (ms): "
+        + ", ".join(f"{r} {p}" for r, p in zip(recipes, pauses, strict=True))
+        + ".",
+    ]
     return lines
 
 
@@ -82,7 +114,7 @@ def other_tables(results: dict[str, Any]) -> list[str]:
         rss = {int(k): v / 1024 for k, v in memory["rss_kib"].items()}
         lines += [
             "",
-            "### Worker memory (chained fast path, delayed labels)",
+            "### Worker memory (delayed labels, paced from events.labels)",
             "",
             ", ".join(f"RSS after {k:,} events: {v:,.0f} MiB" for k, v in sorted(rss.items()))
             + f" ({memory['learned']:,} labeled events learned).",
@@ -123,6 +155,21 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["**A quick run (`--quick`): fewer events, not the figures the README quotes.**", ""]
     if "throughput" in results:
         lines += throughput_tables(results)
+    latency = results.get("latency")
+    if latency:
+        sw, quix = latency["streamwise"], latency["quix"]
+        lines += [
+            "",
+            f"### Latency, produce to prediction (logistic_regression, open loop at {sw['rate']:,.0f} events/s,"
+            " half of Quix Streams' maximum)",
+            "",
+            "| system | p50 ms | p99 ms | max ms | answered |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {name} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['answered']:,} of {r['events']:,} |"
+                for name, r in (("Streamwise", sw), ("Quix Streams", quix))
+            ),
+        ]
     lines += other_tables(results)
     lines += target_table(results)
     return "\n".join(lines) + "\n"
@@ -132,7 +179,9 @@ def readme_summary(results: dict[str, Any]) -> str:
     """The README's part: the machine, the one-partition throughput table and the targets."""
     lines = [f"Machine: {machine_line(results['machine'])}", ""]
     if "throughput" in results:
-        lines += [*throughput_tables(results)[5 : 5 + 2 + len(SYSTEMS)], ""]
+        table = throughput_tables(results)
+        first = next(i for i, line in enumerate(table) if line.startswith("| system"))
+        lines += [*table[first : first + 2 + len(SYSTEMS)], ""]
     lines += target_table(results)[1:]
     return "\n".join(lines)
 

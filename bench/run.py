@@ -1,6 +1,6 @@
-"""`make bench`: every benchmark of issue 6 in one run, against baselines measured in the same run.
+"""`make bench`: every benchmark in one run, against baselines measured in the same run.
 
-    python bench/run.py [--quick] [--repeat 1] [--only throughput,serving,memory,overhead]
+    python bench/run.py [--quick] [--repeat 3] [--only throughput,latency,serving,memory,overhead]
 
 Needs Kafka and Redis (`make bench` starts them) and builds `.venv-quix` for the Quix Streams peer on
 its first run. Writes bench/results.json (the machine, every figure, and a ``targets`` list of
@@ -33,6 +33,7 @@ from bench import e2e, overhead, peers, report  # noqa: E402
 RESULTS = ROOT / "bench" / "results.json"
 REPORT = ROOT / "BENCHMARKS.md"
 # Events per run: enough for several seconds of the slowest system on each model.
+LR = "logistic_regression"
 EVENTS = {"logistic_regression": 100_000, "hoeffding_tree": 50_000, "adaptive_random_forest": 5_000}
 QUICK = {"logistic_regression": 20_000, "hoeffding_tree": 10_000, "adaptive_random_forest": 1_500}
 
@@ -85,7 +86,8 @@ def median_run(repeat: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]
 
 
 def throughput(bootstrap: str, redis_url: str, events: dict[str, int], repeat: int) -> dict[str, Any]:
-    """Per model: the bare loop, Streamwise, DIY and Quix on 1 partition, then on 4 partitions."""
+    """Per model: the bare loop, Streamwise, DIY and Quix on 1 partition, then Streamwise with 1 and 2
+    workers on 4 partitions (and the peers there, for logistic_regression)."""
     peers.ensure_quix_venv(ROOT)
     out: dict[str, Any] = {}
     for recipe, n in events.items():
@@ -97,40 +99,37 @@ def throughput(bootstrap: str, redis_url: str, events: dict[str, int], repeat: i
 
 def model_row(bootstrap: str, redis_url: str, recipe: str, n: int, repeat: int) -> dict[str, Any]:
     raw, keys, pairs = peers.make_events(n)
+    records = list(zip(keys, raw, strict=True))
     row: dict[str, Any] = {"events": n, "bare": median_run(repeat, partial(peers.bare_river, recipe, pairs))}
     for partitions in (1, 4):
         tag = f"p{partitions}"
-        topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-        peers.produce_raw(bootstrap, topic, raw, keys, partitions)
-        try:
-            for name, peer in (("diy", peers.diy_confluent), ("quix", peers.quix_peer)):
-                row[f"{name}_{tag}"] = median_run(repeat, partial(run_peer, peer, bootstrap, topic, recipe, n, name))
-        finally:
-            peers.delete_topics(bootstrap, [topic])
+        for name, peer in (("diy", peers.diy), ("quix", peers.quix)) if partitions == 1 or recipe == LR else ():
+            row[f"{name}_{tag}"] = median_run(repeat, partial(run_peer, peer, bootstrap, recipe, records, partitions))
         for workers in (1, 2) if partitions > 1 else (1,):
             key = f"streamwise_{tag}" + (f"_w{workers}" if partitions > 1 else "")
             run = partial(e2e.streamwise, bootstrap, redis_url, recipe, n, partitions=partitions, workers=workers)
             row[key] = median_run(repeat, run)
     if recipe != "adaptive_random_forest":  # River's ARF defaults to seed=None: no two runs agree
-        same = {
+        row["same_accuracy_as_bare"] = {
             name: row[name]["accuracy"] == row["bare"]["accuracy"] for name in ("streamwise_p1", "diy_p1", "quix_p1")
         }
-        row["same_accuracy_as_bare"] = same
-    row["streamwise_p1_agents"] = e2e.streamwise(bootstrap, redis_url, recipe, min(n, 20_000), chain=False)
     return row
 
 
-def run_peer(peer: Callable[..., dict[str, Any]], bootstrap: str, topic: str, recipe: str, n: int, name: str) -> dict:
-    out_topic = f"{topic}-{name}-{uuid.uuid4().hex[:6]}"
-    try:
-        return peer(bootstrap, topic, out_topic, recipe, n, f"bench-{name}-{uuid.uuid4().hex[:8]}")
-    finally:
-        peers.delete_topics(bootstrap, [out_topic])
+def run_peer(peer: Callable[..., dict[str, Any]], bootstrap: str, recipe: str, records: list, partitions: int) -> dict:
+    """One run of a peer on a fresh input topic of its own."""
+    return peer(bootstrap, f"bench-raw-{uuid.uuid4().hex[:8]}", recipe, records, partitions)
 
 
 def print_row(row: dict[str, Any]) -> None:
-    rates = {k: v["events_per_s"] for k, v in row.items() if isinstance(v, dict) and "events_per_s" in v}
-    print("   " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items()), flush=True)
+    rates = {k: v for k, v in row.items() if isinstance(v, dict) and "events_per_s" in v}
+    print(
+        "   "
+        + ", ".join(
+            f"{k} {v['events_per_s']:,.0f}/s {v.get('cpu_per_100k', '-')} cpu-s/100k" for k, v in rates.items()
+        ),
+        flush=True,
+    )
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -142,17 +141,41 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         found[-1]["pass"] = ok
 
     for recipe, row in results.get("throughput", {}).items():
-        sw = row["streamwise_p1"]["events_per_s"]
-        if recipe == "logistic_regression":
-            target("e2e logistic_regression / bare River", sw / row["bare"]["events_per_s"], 0.5)
-        if recipe == "adaptive_random_forest":
-            target("e2e adaptive_random_forest / bare River", sw / row["bare"]["events_per_s"], 0.9)
-        for tag in ("p1", "p4"):
-            mine = sw if tag == "p1" else row["streamwise_p4_w1"]["events_per_s"]
-            for peer in ("diy", "quix"):
-                target(f"e2e {recipe} {tag} / {peer}", mine / row[f"{peer}_{tag}"]["events_per_s"], 1.0)
-        scale = row["streamwise_p4_w2"]["events_per_s"] / row["streamwise_p4_w1"]["events_per_s"]
-        target(f"e2e {recipe} 4 partitions: 2 workers / 1 worker", scale, 1.7)
+        sw, quix = row["streamwise_p1"], row["quix_p1"]
+        target(
+            f"{recipe}, 1 partition: events/s, Streamwise / Quix Streams",
+            sw["events_per_s"] / quix["events_per_s"],
+            1.0,
+        )
+        if recipe == LR:
+            target(
+                f"{recipe}, 1 partition: events/s, Streamwise / bare River loop",
+                sw["events_per_s"] / row["bare"]["events_per_s"],
+                0.5,
+            )
+        target(
+            f"{recipe}: CPU-seconds per event, Streamwise / Quix Streams",
+            sw["cpu_per_100k"] / quix["cpu_per_100k"],
+            1.0,
+            at_least=False,
+        )
+        one, two = row["streamwise_p4_w1"], row["streamwise_p4_w2"]
+        target(
+            f"{recipe}, 4 partitions: CPU per event, 2 workers / 1 worker",
+            two["cpu_per_100k"] / one["cpu_per_100k"],
+            1.1,
+            at_least=False,
+        )
+        pause = max(r["checkpoint_pause_max_ms"] for k, r in row.items() if k.startswith("streamwise"))
+        target(f"{recipe}: longest checkpoint pause of the loop (ms)", pause, 50.0, at_least=False)
+    latency = results.get("latency")
+    if latency:
+        target(
+            "logistic_regression: latency p99, produce to prediction (ms)",
+            latency["streamwise"]["p99_ms"],
+            100.0,
+            at_least=False,
+        )
     serving = results.get("serving")
     if serving:
         target("/predict p99 at 1,000 req/s (ms)", serving["predict_p99_ms"], 5.0, at_least=False)
@@ -169,9 +192,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMWISE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "1")))
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
     parser.add_argument("--quick", action="store_true", help="fewer events: a smoke run, not for the README")
-    parser.add_argument("--only", default="throughput,serving,memory,overhead")
+    parser.add_argument("--only", default="throughput,latency,serving,memory,overhead")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     started = time.monotonic()
@@ -181,6 +204,12 @@ def main() -> None:
         print("overhead:", json.dumps(results["overhead"]["ratios"]), flush=True)
     if "throughput" in parts:
         results["throughput"] = throughput(args.bootstrap, args.redis_url, QUICK if args.quick else EVENTS, args.repeat)
+    if "latency" in parts:
+        from bench import latency
+
+        quix_max = results.get("throughput", {}).get(LR, {}).get("quix_p1", {}).get("events_per_s", 20_000)
+        results["latency"] = latency.run(args.bootstrap, args.redis_url, quix_max / 2, 4.0 if args.quick else 10.0)
+        print("latency:", json.dumps(results["latency"]), flush=True)
     if "serving" in parts:
         from bench import serving
 

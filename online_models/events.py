@@ -107,7 +107,7 @@ class FeatureVector(RawEvent, frozen=True):
 class Prediction:
     """One model's answer for one event, published to ``predictions`` keyed by event_id."""
 
-    __slots__ = ("event_id", "model", "model_version", "prediction", "proba", "processed_at", "ts_ms")
+    __slots__ = ("event_id", "model", "model_version", "prediction", "proba", "processed_ms", "ts_ms")
 
     def __init__(
         self,
@@ -117,7 +117,7 @@ class Prediction:
         prediction: Label,
         proba: dict[Any, float] | None,
         ts_ms: int,
-        processed_at: datetime,
+        processed_ms: int,
     ) -> None:
         self.event_id = event_id
         self.model = model
@@ -125,7 +125,7 @@ class Prediction:
         self.prediction = prediction
         self.proba = proba
         self.ts_ms = ts_ms
-        self.processed_at = processed_at
+        self.processed_ms = processed_ms  # when it was made (epoch ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,7 +135,7 @@ class Prediction:
             "prediction": self.prediction,
             "proba": self.proba,
             "ts": format_ms(self.ts_ms),
-            "processed_at": _format_ts(self.processed_at),
+            "processed_at": format_ms(self.processed_ms),
         }
 
     def to_json(self) -> bytes:
@@ -241,19 +241,22 @@ def from_ms(ms: int) -> datetime:
 
 
 def format_ms(ms: int) -> str:
-    """``from_ms(ms).isoformat(timespec="milliseconds")``, remembered for the last time it formatted
-    (a batch's predictions share their times).
+    """``from_ms(ms).isoformat(timespec="milliseconds")``: twice per prediction, so the date and time
+    of each second are formatted once and remembered (a few thousand seconds at most).
 
-    >>> format_ms(1_767_225_600_123)
-    '2026-01-01T00:00:00.123+00:00'
+    >>> format_ms(1_767_225_600_123), format_ms(-1)
+    ('2026-01-01T00:00:00.123+00:00', '1969-12-31T23:59:59.999+00:00')
     """
-    global _last_ms
-    if _last_ms[0] != ms:
-        _last_ms = (ms, _format_ts(from_ms(ms)))
-    return _last_ms[1]
+    second, milli = divmod(ms, 1000)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = from_ms(second * 1000).isoformat()[:-6]  # without +00:00
+    return f"{prefix}.{milli:03d}+00:00"
 
 
-_last_ms: tuple[int, str] = (-1 << 63, "")
+_SECONDS: dict[int, str] = {}
 
 
 def _format_ts(ts: datetime) -> str:

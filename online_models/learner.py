@@ -316,7 +316,10 @@ class Learner(PartitionState):
 
 
 def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now: datetime) -> Prediction:
-    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, now)
+    processed = int(now.timestamp() * 1000)
+    return Prediction(
+        vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, processed
+    )
 
 
 def _model_error(

@@ -174,8 +174,10 @@ def freeze(
 
 
 def seal(frozen: Frozen, version: int, key: bytes) -> Snapshot:
-    """Number and sign a frozen model."""
-    metadata = orjson.loads(canonical({**frozen.metadata, "version": version}))  # exactly what is stored and read back
+    """Number and sign a frozen model (its size and sha256 are those of its bytes)."""
+    blob = frozen.blob
+    described = {**frozen.metadata, "version": version, "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+    metadata = orjson.loads(canonical(described))  # exactly what is stored and read back
     return Snapshot(frozen.blob, metadata, signature(frozen.blob, metadata, key))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -193,14 +194,16 @@ class StreamMetrics:
         self.learn_events = self.events.labels("learn")
         names = list(model_names)
         self.predictions_by_model = {name: self.predictions.labels(name) for name in names}
+        self._predicted: collections.Counter[str] = collections.Counter()  # since the last flush
         self.expired_by_model = {name: self.expired.labels(name) for name in names}
 
     def observe_result(self, result: LearnResult) -> None:
         """Counters of one learn step; label lookups only for the rare parts (alerts, expiry)."""
         if result.duplicate:
             self.duplicates.inc()
+        predicted = self._predicted
         for prediction in result.predictions:
-            self.predictions_by_model[prediction.model].inc()
+            predicted[prediction.model] += 1
         for delay in result.label_delays:
             self.label_delay.observe(max(delay, 0.0))
         for model, count in result.expired.items():
@@ -210,6 +213,13 @@ class StreamMetrics:
                 self.unmatched.labels(letter.reason).inc()
         for alert in result.alerts:
             self.observe_alert(alert)
+
+    def flush(self) -> None:
+        """Add up what ``observe_result`` counted (once per batch: a counter's increment takes a lock)."""
+        for model, count in self._predicted.items():
+            if count:
+                self.predictions_by_model[model].inc(count)
+        self._predicted = collections.Counter()
 
     def observe_checkpoint(self, size: int, seconds: float) -> None:
         self.checkpoints.inc()

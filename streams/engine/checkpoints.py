@@ -2,10 +2,11 @@
 
 A round flushes the producer first, so every output of every message a checkpoint includes is
 delivered. Then each part that is due is made durable: a stateful one (a learner; an intake with
-per-key aggregates) is pickled here, in the engine's thread, where nothing else changes it, and
-saved to Redis on the event loop, its offset committed once the save succeeds; a stateless one
-(labels, an intake without aggregates) just has its offset committed. The loop stands still only
-for the flush and the pickling: that pause is measured (``streamwise_checkpoint_pause_seconds``).
+per-key aggregates) is frozen as it is now (pickled in the engine's thread, or by a forked child
+when that takes long: :mod:`streams.engine.freezer`) and saved to Redis on the event loop, its
+offset committed once the save succeeds; a stateless one (labels, an intake without aggregates)
+just has its offset committed. The loop stands still only for the flush and the freezing: that
+pause is measured (``streamwise_checkpoint_pause_seconds``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import pickle
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +24,7 @@ from online_models import checkpoint
 from online_models.checkpoint import CheckpointStore
 from online_models.config import StreamwiseConfig
 from streams.engine.bridge import Bridge
+from streams.engine.freezer import Freezer
 from streams.engine.health import Health
 from streams.engine.outputs import Outputs
 from streams.engine.parts import Part, Saving
@@ -46,8 +47,10 @@ class Checkpoints:
         health: Health,
         every_events: int,
         every_seconds: float,
+        freezer: Freezer | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.freezer = freezer or Freezer()
         self.consumer = consumer
         self.outputs = outputs
         self.store = store
@@ -79,7 +82,7 @@ class Checkpoints:
         for part in parts:
             offset = part.next_offset
             if part.stateful and self.store is not None and self.bridge is not None and part.state is not None:
-                blob = pickle.dumps(part.state, protocol=pickle.HIGHEST_PROTOCOL)
+                blob = self.freezer.freeze((part.topic, part.partition), part.state)
                 metadata = checkpoint.describe(part.state, self.config)
                 part.saving = Saving(self.bridge.submit(self._save(blob, metadata)), offset)
             elif offset is not None:
@@ -113,8 +116,9 @@ class Checkpoints:
                 commits.append(TopicPartition(part.topic, part.partition, offset))
         self._commit(commits, asynchronous)
 
-    async def _save(self, blob: bytes, metadata: dict[str, Any]) -> None:
+    async def _save(self, frozen: concurrent.futures.Future[bytes], metadata: dict[str, Any]) -> None:
         assert self.store is not None
+        blob = await asyncio.wrap_future(frozen)
         started = time.perf_counter()
         cp = await asyncio.to_thread(checkpoint.seal, blob, metadata, self.key)
         await self.store.save(cp)  # False: the stored one goes as far already, which is as good

@@ -34,6 +34,7 @@ from online_models.registry import ModelRegistry
 from streams import topics
 from streams.engine.bridge import Bridge
 from streams.engine.checkpoints import Checkpoints
+from streams.engine.freezer import Freezer
 from streams.engine.health import Health
 from streams.engine.outputs import Outputs, OutputsDropped
 from streams.engine.pacing import EVENTS, LABELS, LabelPacer
@@ -93,6 +94,7 @@ class Engine:
         self.assignment = Assignment(
             self.raw, self.labels, self.learn, pipeline, store, key, bridge, metrics, self.health
         )
+        freezer = Freezer()  # one record of how long each state takes to pickle
         self.checkpoints = Checkpoints(
             self.consumer,
             self.outputs,
@@ -104,9 +106,10 @@ class Engine:
             self.health,
             settings.checkpoint_every_events,
             settings.checkpoint_every_seconds,
+            freezer,
         )
         self.snapshots = (
-            Snapshots(registry, bridge, self.outputs, metrics, self.health)
+            Snapshots(registry, bridge, self.outputs, metrics, self.health, freezer)
             if registry is not None and bridge is not None
             else None
         )
@@ -266,6 +269,7 @@ class Engine:
             self._measure_lag()
 
     def _count(self) -> None:
+        self.metrics.flush()
         intake, labels, learn = self._counts
         if intake:
             self.metrics.intake_events.inc(intake)
@@ -317,8 +321,10 @@ class Engine:
         final round is done already.)"""
         keys = {(tp.topic, tp.partition) for tp in partitions}
         going = [p for p in self.assignment.all() if (p.topic, p.partition) in keys]
-        if not self.stopping.is_set() and self.checkpoints.round(going, flush_seconds=5.0):
-            self.checkpoints.collect(going, wait=5.0, asynchronous=False)
+        if not self.stopping.is_set():
+            self.checkpoints.collect(going, wait=5.0, asynchronous=False)  # saves under way first
+            if self.checkpoints.round(going, flush_seconds=5.0):
+                self.checkpoints.collect(going, wait=5.0, asynchronous=False)
         self._forget(partitions)
         consumer.incremental_unassign(partitions)
 
@@ -365,6 +371,7 @@ class Engine:
             try:
                 if self.snapshots is not None:
                     self.snapshots.take_all(self.learners.values(), "shutdown")
+                self.checkpoints.collect(parts, wait=_left(deadline, 0.2), asynchronous=False)  # saves under way
                 if self.checkpoints.round(parts, flush_seconds=_left(deadline, 0.5)):
                     self.checkpoints.collect(parts, wait=_left(deadline, 0.4), asynchronous=False)
                 if self.snapshots is not None:

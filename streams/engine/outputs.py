@@ -59,6 +59,7 @@ class Outputs:
         self.dlq = settings.topic(topics.DLQ)
         self.snapshots = settings.topic(topics.SNAPSHOTS)
         self.producer = Producer(producer_config(settings.kafka(), self._failed))
+        self._produce = self.producer.produce
         self.dropped = 0  # outputs not queued because the engine stopped with the broker away
 
     # -- the learn log -------------------------------------------------------------------------------
@@ -108,17 +109,28 @@ class Outputs:
     def produce(
         self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None
     ) -> None:
+        try:
+            self._produce(topic, value, key, headers=headers)
+        except BufferError:  # the local queue is full: the broker is slow or away
+            self._when_there_is_room(topic, value, key, headers)
+        except KafkaException as exc:  # refused before it was queued (too large for the producer)
+            self._refused(topic, value, key, exc.args[0])
+
+    def _when_there_is_room(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None
+    ) -> None:
         while True:
+            self.health.failed("kafka", "producer queue full: waiting for the broker")
+            if self.stopping.is_set():
+                self.dropped += 1
+                raise OutputsDropped(topic)
+            self.producer.poll(0.1)
             try:
-                self.producer.produce(topic, value, key, headers=headers)
+                self._produce(topic, value, key, headers=headers)
                 return
-            except BufferError:  # the local queue is full: the broker is slow or away
-                self.health.failed("kafka", "producer queue full: waiting for the broker")
-                if self.stopping.is_set():
-                    self.dropped += 1
-                    raise OutputsDropped(topic) from None
-                self.producer.poll(0.1)
-            except KafkaException as exc:  # refused before it was queued (too large for the producer)
+            except BufferError:
+                continue
+            except KafkaException as exc:
                 self._refused(topic, value, key, exc.args[0])
                 return
 

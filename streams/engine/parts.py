@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-from redis.exceptions import RedisError
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from online_models import checkpoint
 from online_models.checkpoint import CheckpointError, CheckpointStore
@@ -162,25 +161,32 @@ class Assignment:
     # -- restores (at the end of a batch) -------------------------------------------------------------
 
     def poll_restores(self, consumer: Consumer) -> None:
-        """Install the states loaded since; seek each to its checkpoint and resume it."""
+        """Install the states loaded since; seek each to its checkpoint and resume it. A seek the
+        consumer refuses (the partition's fetching is not set up yet, say after the broker came
+        back) is tried again at the next batch: the partition stays paused until then."""
         now = self.clock()
         for (topic, partition), restore in list(self.restoring.items()):
             if not restore.future.done():
                 continue
             try:
                 state = restore.future.result() or self._fresh(restore.kind, partition)
-            except (RedisError, OSError) as exc:  # nothing is read until the state is back
+            except Exception as exc:  # Redis away: nothing is read until the state is back
                 self._retry(topic, partition, restore, now, exc)
                 continue
             self.health.succeeded("redis")
-            del self.restoring[(topic, partition)]
             part = self.parts[topic].get(partition)
             if part is None:  # given up meanwhile
+                del self.restoring[(topic, partition)]
                 continue
-            part.state = state
             offset = state.next_offset(topic)
             if offset is not None:
-                consumer.seek(TopicPartition(topic, partition, offset))
+                try:
+                    consumer.seek(TopicPartition(topic, partition, offset))
+                except KafkaException as exc:
+                    log.info("seek of %s[%d] to %d refused, tried again: %s", topic, partition, offset, exc)
+                    continue
+            del self.restoring[(topic, partition)]
+            part.state = state
             consumer.resume([TopicPartition(topic, partition)])
 
     def _retry(self, topic: str, partition: int, restore: Restore, now: float, exc: BaseException) -> None:

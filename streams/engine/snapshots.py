@@ -10,17 +10,20 @@ again.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from online_models.evaluation import PrequentialModel
 from online_models.learner import Learner, LearnResult
 from online_models.promotion import Promotion
 from online_models.registry import ModelRegistry, register_frozen
-from online_models.snapshot import Frozen, Snapshot, SnapshotSchedule, canonical, freeze
+from online_models.snapshot import Frozen, Snapshot, SnapshotSchedule, canonical, describe
 from streams.engine.bridge import Bridge
+from streams.engine.freezer import Freezer
 from streams.engine.health import Health
 from streams.engine.outputs import Outputs
 from streams.metrics import StreamMetrics
@@ -36,8 +39,10 @@ class Snapshots:
         outputs: Outputs,
         metrics: StreamMetrics,
         health: Health,
+        freezer: Freezer | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.freezer = freezer or Freezer()
         self.registry = registry
         self.bridge = bridge
         self.outputs = outputs
@@ -112,22 +117,28 @@ class Snapshots:
             ]
         return thresholds
 
-    def _freeze(self, learner: Learner, model: PrequentialModel, reason: str) -> Frozen:
-        schedule = self._schedule(learner.partition, model)
-        schedule.taken(model.labeled, self.clock())
+    def _take(self, learner: Learner, model: PrequentialModel, reason: str, promotion: Promotion | None = None) -> None:
+        """Freeze ``model`` now (its bytes may come later: :mod:`streams.engine.freezer`); save it on the loop."""
+        self._schedule(learner.partition, model).taken(model.labeled, self.clock())
         self._next.pop(learner.partition, None)  # recomputed at the next record
-        return freeze(model, partition=learner.partition, offsets=learner.offsets, reason=reason)
-
-    def _take(self, learner: Learner, model: PrequentialModel, reason: str) -> None:
-        self.saving.append(self.bridge.submit(self._save(self._freeze(learner, model, reason))))
+        offsets = {topic: dict(parts) for topic, parts in learner.offsets.items()}
+        metadata = describe(model, b"", version=0, partition=learner.partition, offsets=offsets, reason=reason)
+        blob = self.freezer.freeze((learner.partition, model.name), model)
+        self.saving.append(self.bridge.submit(self._save(model.slot, blob, metadata, promotion)))
 
     def _promote(self, learner: Learner, promotion: Promotion) -> None:
         """Snapshot the winning challenger and make it the champion (not pinned: it follows)."""
         model = next(m for m in learner.models if m.name == promotion.to_candidate)
-        frozen = self._freeze(learner, model, "promotion")
-        self.saving.append(self.bridge.submit(self._save(frozen, promotion)))
+        self._take(learner, model, "promotion", promotion)
 
-    async def _save(self, frozen: Frozen, promotion: Promotion | None = None) -> Snapshot:
+    async def _save(
+        self,
+        name: str,
+        blob: concurrent.futures.Future[bytes],
+        metadata: dict[str, Any],
+        promotion: Promotion | None = None,
+    ) -> Snapshot:
+        frozen = Frozen(name, await asyncio.wrap_future(blob), metadata)
         started = time.perf_counter()
         snap = await register_frozen(self.registry, frozen)
         self.metrics.observe_snapshot(frozen.metadata["candidate"], snap.metadata, time.perf_counter() - started)

@@ -90,7 +90,7 @@ def test_dead_letter_keeps_text_or_base64_and_origin() -> None:
 
 
 def test_prediction_probabilities_round_trip_through_json() -> None:
-    prediction = Prediction("e", "m", 1, True, {True: 0.75, False: 0.25}, NOW_MS, NOW)
+    prediction = Prediction("e", "m", 1, True, {True: 0.75, False: 0.25}, NOW_MS, NOW_MS)
     record = orjson.loads(prediction.to_json())
     assert {decode_label(k): v for k, v in record["proba"].items()} == {True: 0.75, False: 0.25}
     assert decode_label("cat") == "cat" and decode_label("3") == 3

@@ -32,7 +32,7 @@ def test_every_model_predicts_and_learns_each_event() -> None:
     assert [len(res.predictions) for res in results] == [2] * 10
     assert [m.labeled for m in r.learner.models] == [10, 10]
     first = results[0].predictions[0]
-    assert (first.event_id, first.model, from_ms(first.ts_ms), first.processed_at) == ("e0", "lr", T0, T0)
+    assert (first.event_id, first.model, from_ms(first.ts_ms), from_ms(first.processed_ms)) == ("e0", "lr", T0, T0)
 
 
 def test_invalid_event_becomes_a_dead_letter_with_its_origin() -> None:

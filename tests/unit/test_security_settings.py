@@ -145,6 +145,9 @@ class Recorder:
     def flush(self, timeout: float) -> int:
         return 0
 
+    def produce(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

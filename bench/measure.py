@@ -1,0 +1,142 @@
+"""One way to measure every system end to end through Kafka (Streamwise's workers and the peers):
+start it, wait until its consumer group holds every input partition, read its CPU time, produce
+the events, wait until every output is on the output topic, read its CPU time again.
+
+Events/s come from the output topic, first to last output's CreateTime (``output_rate``);
+CPU-seconds are the user plus system time of the system's processes over that span: start-up is
+left out for every system alike.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and of its children that ended (a worker forks to
+    pickle a large checkpoint: that counts too); also of a process that exited, not reaped yet."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Send (key, value) pairs with Kafka's partitioner; flush. How many were sent."""
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random", "compression.type": "lz4"}
+    )
+    count = 0
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        count += 1
+    if producer.flush(120) != 0:
+        raise RuntimeError(f"could not deliver every record to {topic}")
+    return count
+
+
+def high_watermarks(bootstrap: str, topic: str) -> int:
+    """Messages on ``topic`` (sum of its partitions' high watermarks)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions)
+    finally:
+        consumer.close()
+
+
+def wait_for_group(bootstrap: str, group: str, topic: str, partitions: int, members: int, timeout: float = 120) -> None:
+    """Until ``group`` is stable with ``members`` members holding every partition of ``topic``."""
+    client, deadline = AdminClient({"bootstrap.servers": bootstrap}), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = client.describe_consumer_groups([group])[group].result()
+        except Exception:  # not known to the coordinator yet
+            time.sleep(0.3)
+            continue
+        held = {
+            tp.partition
+            for m in found.members
+            for tp in (m.assignment.topic_partitions if m.assignment else [])
+            if tp.topic == topic
+        }
+        if str(found.state).endswith("STABLE") and len(found.members) == members and len(held) == partitions:
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"group {group} not stable with {members} members on {topic} within {timeout} s")
+
+
+def measure(
+    bootstrap: str,
+    in_topic: str,
+    out_topic: str,
+    records: list[tuple[bytes | None, bytes]],
+    processes: list[subprocess.Popen],
+    ready: Callable[[], None],
+    timeout: float = 900,
+) -> dict[str, Any]:
+    """The protocol every system goes through (see the module's doc): rate, CPU-seconds per 100k."""
+    n = len(records)
+    ready()
+    cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+    produce(bootstrap, in_topic, records)
+    deadline = time.monotonic() + timeout
+    while high_watermarks(bootstrap, out_topic) < n:
+        if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in processes):
+            raise RuntimeError(f"fewer than {n} outputs on {out_topic} (exit codes {[p.poll() for p in processes]})")
+        time.sleep(0.1)
+    cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+    rate = output_rate(bootstrap, out_topic, n, timeout=120)
+    return {**rate, "cpu_seconds": round(cpu, 2), "cpu_per_100k": round(cpu / n * 100_000, 3)}
+
+
+def output_rate(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> dict[str, Any]:
+    """Read up to ``n`` messages of ``topic`` (all partitions, from the start); rate from their CreateTime.
+
+    first_ms/last_ms are the min/max timestamps over every partition; events_per_s = (count-1)/(last-first).
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-output-rate-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+        count, first, last = 0, None, None
+        deadline = time.monotonic() + timeout
+        while count < n and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=10_000, timeout=0.5):
+                if msg.error():
+                    raise KafkaException(msg.error())
+                ts = msg.timestamp()[1]
+                first = ts if first is None else min(first, ts)
+                last = ts if last is None else max(last, ts)
+                count += 1
+    finally:
+        consumer.close()
+    span = (last - first) / 1000 if first is not None and last is not None else 0.0
+    return {
+        "events": count,
+        "first_ms": first,
+        "last_ms": last,
+        "seconds": span,
+        "events_per_s": (count - 1) / span if span > 0 else 0.0,
+    }
