@@ -55,10 +55,11 @@ class LabelPacer:
 
     def admit(self, part: Part, kind: int, message: Any, timestamp: int) -> bool:
         """True when ``message`` may be read now; else it is held (the caller pauses a full part)."""
+        part.caught_up = False  # a message after the end: the consumer sends a new end event
         if part.held or timestamp > self.horizon[kind]:
             part.held.append((timestamp, message))
             return False
-        part.last_ts, part.caught_up = timestamp, False
+        part.last_ts = timestamp
         return True
 
     def at_end(self, part: Part) -> None:
@@ -87,7 +88,9 @@ class LabelPacer:
             for _, kind, part in waiting:
                 while part.held and part.held[0][0] <= self.horizon[kind]:
                     timestamp, message = part.held.popleft()
-                    part.last_ts, part.caught_up = timestamp, False
+                    # caught_up stays: it says where the consumer is, and it fetched this message
+                    # before its end-of-partition event (which comes once per end, not again).
+                    part.last_ts = timestamp
                     released.append((part, message))
                     moved = True
                 if moved:
