@@ -2,7 +2,8 @@
 start it, wait until its consumer group holds every input partition, read its CPU time, produce
 the events, wait until every output is on the output topic, read its CPU time again.
 
-Events/s come from the output topic, first to last output's CreateTime (``output_rate``);
+Events/s are end to end: the events over the time from the first event's CreateTime on the input
+topic to the last output's on the output topic (``output_rate``), the same clock for every system.
 CPU-seconds are the user plus system time of the system's processes over that span: start-up is
 left out for every system alike.
 """
@@ -100,14 +101,17 @@ def measure(
             raise RuntimeError(f"fewer than {n} outputs on {out_topic} (exit codes {[p.poll() for p in processes]})")
         time.sleep(0.1)
     cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
-    rate = output_rate(bootstrap, out_topic, n, timeout=120)
+    rate = output_rate(bootstrap, out_topic, n, timeout=120, start_ms=first_time(bootstrap, in_topic))
     return {**rate, "cpu_seconds": round(cpu, 2), "cpu_per_100k": round(cpu / n * 100_000, 3)}
 
 
-def output_rate(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> dict[str, Any]:
+def output_rate(
+    bootstrap: str, topic: str, n: int, timeout: float = 120.0, start_ms: int | None = None
+) -> dict[str, Any]:
     """Read up to ``n`` messages of ``topic`` (all partitions, from the start); rate from their CreateTime.
 
-    first_ms/last_ms are the min/max timestamps over every partition; events_per_s = (count-1)/(last-first).
+    first_ms/last_ms are the min/max timestamps over every partition; events_per_s = count / (last - start),
+    from ``start_ms`` (the first input's time) when given, else from the first output's.
     """
     consumer = Consumer(
         {
@@ -132,11 +136,29 @@ def output_rate(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> d
                 count += 1
     finally:
         consumer.close()
-    span = (last - first) / 1000 if first is not None and last is not None else 0.0
+    begin = start_ms if start_ms is not None else first
+    span = (last - begin) / 1000 if begin is not None and last is not None else 0.0
     return {
         "events": count,
         "first_ms": first,
         "last_ms": last,
         "seconds": span,
-        "events_per_s": (count - 1) / span if span > 0 else 0.0,
+        "events_per_s": (count if start_ms is not None else count - 1) / span if span > 0 else 0.0,
     }
+
+
+def first_time(bootstrap: str, topic: str) -> int:
+    """The smallest CreateTime of the first message of each partition of ``topic``."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-first-{uuid.uuid4().hex[:8]}"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        times: dict[int, int] = {}
+        deadline = time.monotonic() + 30
+        while len(times) < len(partitions) and time.monotonic() < deadline:
+            for message in consumer.consume(100, 0.5):
+                if message.error() is None:
+                    times.setdefault(message.partition(), message.timestamp()[1])
+        return min(times.values())
+    finally:
+        consumer.close()

@@ -64,8 +64,10 @@ class PrequentialModel:
     labeled: int = 0
     scored: int = 0
     history: list[HistoryPoint] = field(default_factory=list)
+    name: str = field(init=False)
 
     def __post_init__(self) -> None:
+        self.name = self.spec.name  # read per event: an attribute, not a property
         self.model = recipes.build(self.spec.recipe, self.spec.params)
         self.metrics = metrics.for_task(self.spec.task)
         final = recipes.final_estimator(self.model)
@@ -75,10 +77,6 @@ class PrequentialModel:
         self._label_from_proba = self._is_classifier and type(final).predict_one is base.Classifier.predict_one
         self._proba_metrics = [m for m in self.metrics.values() if metrics.needs_proba(m)]
         self._label_metrics = [m for m in self.metrics.values() if not metrics.needs_proba(m)]
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
     @property
     def slot(self) -> str:

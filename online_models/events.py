@@ -78,12 +78,13 @@ class RawEvent(msgspec.Struct, frozen=True):
         return from_ms(self.ts_ms)
 
 
-class FeatureVector(RawEvent, frozen=True):
+class FeatureVector(RawEvent, frozen=True, tag="vector", tag_field="kind"):
     """What the learner consumes: the model inputs of one event and its label, if known.
 
     It has the raw event's wire format (``ts`` in epoch milliseconds), so ``features`` can be read
-    by any raw-event consumer, plus ``source``: where its raw event was read, which is how a learner
-    recognises a vector written again by a replay (see :mod:`online_models.learner`).
+    by any raw-event consumer, plus ``kind`` (``vector``) and ``source``: where its raw event was
+    read, which is how a learner recognises a vector written again by a replay (see
+    :mod:`online_models.learner`).
     """
 
     source: Origin | None = None

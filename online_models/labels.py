@@ -36,7 +36,7 @@ from online_models.events import (
 from online_models.exceptions import InvalidEventError
 
 
-class LabelEvent(msgspec.Struct, frozen=True):
+class LabelEvent(msgspec.Struct, frozen=True, tag="label", tag_field="kind"):
     """The ground truth of one event, arriving after (or before) the event itself (``ts_ms``: when
     it became known). ``source`` is where it was read from ``events.labels``: in the learn log it
     tells a label written twice (by a replay) from a second label."""

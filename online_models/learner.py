@@ -21,6 +21,7 @@ is learned exactly once without any window of event ids.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
@@ -35,13 +36,27 @@ from online_models.events import DeadLetter, FeatureVector, Label, Origin, Predi
 from online_models.exceptions import InvalidEventError, ModelError
 from online_models.features import Features
 from online_models.labels import LabelEvent
-from online_models.learnlog import LearnRecord, decode_record
+from online_models.learnlog import LearnRecord, decode_records
 from online_models.partition import PartitionState
 from online_models.pending import PendingEvent, PendingJoin, PendingLabel
 from online_models.policy import DriftGuard, prediction_error
 from online_models.promotion import Promotion, PromotionJudge
 
 MAX_CLOCK_SKEW_MS = 86_400_000  # event times further ahead of the clock do not move event time
+
+
+class _NothingExpired(Counter[str]):
+    """The empty count of expired predictions that results share: it cannot be changed."""
+
+    def __setitem__(self, key: str, value: int) -> None:
+        raise TypeError("NOTHING_EXPIRED is shared: give the result a Counter of its own")
+
+    def update(self, iterable: object = None, /, **kwargs: object) -> None:
+        if iterable is not None or kwargs:  # (Counter's constructor calls it with nothing)
+            raise TypeError("NOTHING_EXPIRED is shared: give the result a Counter of its own")
+
+
+NOTHING_EXPIRED = _NothingExpired()
 
 
 class LearnResult:
@@ -65,7 +80,8 @@ class LearnResult:
         self.alerts = alerts if alerts is not None else []
         self.label_delays = label_delays if label_delays is not None else []  # seconds from event to label
         self.promotions = promotions if promotions is not None else []
-        self.expired = expired if expired is not None else Counter()  # predictions expired unlabeled, per model
+        # Predictions expired unlabeled, per model: rare, so one shared empty counter until one expires.
+        self.expired = expired if expired is not None else NOTHING_EXPIRED
         self.duplicate = duplicate  # a record seen before (its source offset, or a redelivered event_id)
 
     def fields(self) -> dict[str, object]:
@@ -97,21 +113,29 @@ class Learner(PartitionState):
 
     # -- the entry points of a driver -------------------------------------------------------------
 
-    def read(self, value: bytes | None, kind: str | None, origin: Origin) -> LearnResult:
-        """One message of the learn log, as bytes (see :mod:`online_models.learnlog`). Never raises:
-        a message that is not a learn-log record becomes a dead letter and the partition goes on."""
+    def read(self, value: bytes | None, kind: str | None, origin: Origin) -> Iterator[LearnResult]:
+        """One message of the learn log, as bytes: a bundle of records or one (see
+        :mod:`online_models.learnlog`); the result of each record, as it is learned (its outputs go
+        out before the next one is). Never raises: a message that holds no learn-log record becomes
+        a dead letter and the partition goes on."""
+        if self.has_consumed(origin):  # in the restored state already: a message read again
+            return
+        self.consumed(origin)
         try:
-            record = decode_record(value, kind)
+            records = decode_records(value, kind)
         except InvalidEventError as error:
-            self.consumed(origin)
             letter = DeadLetter(error.reason, error.detail, value, origin, self.clock(), event_id=error.event_id)
-            return LearnResult(dead_letters=[letter])
-        return self.apply(record, origin)
+            yield LearnResult(dead_letters=[letter])
+            return
+        for record in records:
+            yield self.apply(record)
 
     def apply(self, record: LearnRecord, origin: Origin | None = None) -> LearnResult:
-        """One record of the learn log (read at ``origin``). Never raises: an unexpected failure
-        becomes a dead letter and the partition goes on."""
+        """One record of the learn log (its message read at ``origin``, when it was read alone).
+        Never raises: an unexpected failure becomes a dead letter and the partition goes on."""
         if origin is not None:
+            if self.has_consumed(origin):  # in the restored state already: a record read again
+                return LearnResult(duplicate=True)
             self.consumed(origin)
         if not self._first_time(record.source):
             return LearnResult(duplicate=True)
@@ -168,6 +192,7 @@ class Learner(PartitionState):
         label = waiting.label if waiting is not None else vector.label
         answers: dict[str, ModelAnswer] = {}
         now = self.clock()
+        now_ms = int(now.timestamp() * 1000)
         for model in self.models:
             try:
                 answer = model.predict(vector.features)
@@ -177,10 +202,10 @@ class Learner(PartitionState):
                 result.dead_letters.append(_model_error(model, vector.event_id, vector.to_json(), where, exc, now))
                 continue
             answers[model.name] = answer
-            result.predictions.append(_prediction(vector, model, answer, now))
+            result.predictions.append(_prediction(vector, model, answer, now_ms))
         if label is not None:
             self._judge(result)
-        if ts_ms <= now.timestamp() * 1000 + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
+        if ts_ms <= now_ms + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
             self.pending.observe_time(ts_ms)
         if waiting is not None:
             result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
@@ -192,11 +217,11 @@ class Learner(PartitionState):
     def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
         """The same event again while it waits for its label: the same answers, nothing learned."""
         result.duplicate = True
-        now = self.clock()
+        now_ms = int(self.clock().timestamp() * 1000)
         for model in self.models:
             answer = held.answers.get(model.name)
             if answer is not None:
-                result.predictions.append(_prediction(vector, model, answer, now))
+                result.predictions.append(_prediction(vector, model, answer, now_ms))
         return result
 
     # -- labels ------------------------------------------------------------------------------------
@@ -245,6 +270,8 @@ class Learner(PartitionState):
         """Event time moved to ``ts_ms`` (labels do not move it: their clocks are not trusted)."""
         expired = self.pending.advance(ts_ms)
         for event in expired.events:
+            if result.expired is NOTHING_EXPIRED:
+                result.expired = Counter()
             result.expired.update(event.answers.keys())
         for label in expired.labels:
             result.dead_letters.append(_unmatched(label, now))
@@ -315,11 +342,8 @@ class Learner(PartitionState):
         result.alerts.append(admitted)
 
 
-def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now: datetime) -> Prediction:
-    processed = int(now.timestamp() * 1000)
-    return Prediction(
-        vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, processed
-    )
+def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now_ms: int) -> Prediction:
+    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, now_ms)
 
 
 def _model_error(

@@ -135,7 +135,8 @@ class PendingJoin:
 
     def observe_time(self, ts_ms: int) -> None:
         """Event time is the newest event ts seen."""
-        self.watermark_ms = max(self.watermark_ms, ts_ms)
+        if ts_ms > self.watermark_ms:
+            self.watermark_ms = ts_ms
 
     def advance(self, ts_ms: int) -> Expired:
         """Move the event time forward and drop what is too old or too many."""

@@ -199,11 +199,15 @@ class StreamMetrics:
 
     def observe_result(self, result: LearnResult) -> None:
         """Counters of one learn step; label lookups only for the rare parts (alerts, expiry)."""
-        if result.duplicate:
-            self.duplicates.inc()
         predicted = self._predicted
         for prediction in result.predictions:
             predicted[prediction.model] += 1
+        if result.duplicate or result.label_delays or result.expired or result.dead_letters or result.alerts:
+            self._observe_the_rest(result)
+
+    def _observe_the_rest(self, result: LearnResult) -> None:
+        if result.duplicate:
+            self.duplicates.inc()
         for delay in result.label_delays:
             self.label_delay.observe(max(delay, 0.0))
         for model, count in result.expired.items():

@@ -75,6 +75,8 @@ class KafkaSettings(BaseSettings):
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", min_length=1)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    # Compression of what Streamwise produces: worth its CPU across a slow or paid network only.
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
     # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see README "Security".
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
@@ -134,7 +136,7 @@ class KafkaSettings(BaseSettings):
 
     def kafka(self) -> KafkaConnection:
         """Where the brokers are and how to reach them: every Kafka client's config starts here."""
-        return KafkaConnection(self.kafka_bootstrap, self.kafka_client_config())
+        return KafkaConnection(self.kafka_bootstrap, self.kafka_client_config(), self.kafka_compression)
 
     def kafka_client_config(self) -> dict[str, str]:
         """The security part of every confluent-kafka client's config (admin, producer, consumer),

@@ -34,6 +34,11 @@ log = logging.getLogger("streamwise.checkpoints")
 FLUSH_SECONDS = 10.0  # a round waits this long for its outputs; else it is retried when due again
 
 
+def freeze_key(part: Part) -> tuple[str, int]:
+    """How the freezer knows a part's state: its kind (``learner``, ``intake``) and partition."""
+    return (checkpoint.kind_name(type(part.state)), part.partition)
+
+
 class Checkpoints:
     def __init__(
         self,
@@ -82,7 +87,7 @@ class Checkpoints:
         for part in parts:
             offset = part.next_offset
             if part.stateful and self.store is not None and self.bridge is not None and part.state is not None:
-                blob = self.freezer.freeze((part.topic, part.partition), part.state)
+                blob = self.freezer.freeze(freeze_key(part), part.state)
                 metadata = checkpoint.describe(part.state, self.config)
                 part.saving = Saving(self.bridge.submit(self._save(blob, metadata)), offset)
             elif offset is not None:

@@ -32,7 +32,9 @@ from online_models.learner import Learner
 from online_models.pipeline import Pipeline
 from online_models.registry import ModelRegistry
 from streams import topics
+from streams.admin import TopicAdminError
 from streams.engine.bridge import Bridge
+from streams.engine.bundles import Bundles
 from streams.engine.checkpoints import Checkpoints
 from streams.engine.freezer import Freezer
 from streams.engine.health import Health
@@ -45,6 +47,14 @@ from streams.settings import Settings
 
 log = logging.getLogger("streamwise.engine")
 _PARTITION_EOF = KafkaError._PARTITION_EOF
+
+
+def _partitions(consumer: Consumer, topic: str) -> int:
+    """How many partitions ``topic`` has (the learn log's: how records are spread over it)."""
+    found = consumer.list_topics(topic, timeout=30).topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        raise TopicAdminError(f"topic {topic!r} does not exist: run streamwise topics create")
+    return len(found.partitions)
 
 
 def broker_ms(message: Message) -> int | None:
@@ -91,10 +101,10 @@ class Engine:
         )
         self.outputs = Outputs(settings, metrics, self.health, self.stopping, bridge, alert_sinks)
         key = settings.signing_key()
-        self.assignment = Assignment(
-            self.raw, self.labels, self.learn, pipeline, store, key, bridge, metrics, self.health
-        )
         freezer = Freezer()  # one record of how long each state takes to pickle
+        self.assignment = Assignment(
+            self.raw, self.labels, self.learn, pipeline, store, key, bridge, metrics, self.health, freezer
+        )
         self.checkpoints = Checkpoints(
             self.consumer,
             self.outputs,
@@ -113,6 +123,10 @@ class Engine:
             if registry is not None and bridge is not None
             else None
         )
+        # The parts of each input topic (the dicts live as long as the assignment): one lookup per message.
+        self._raw_parts = self.assignment.parts[self.raw]
+        self._learn_parts = self.assignment.parts[self.learn]
+        self.bundles = Bundles(0, self.outputs.bundle)  # the learn log's partitions are known once running
         self.pacer = LabelPacer()
         self.paused: set[tuple[str, int]] = set()  # partitions paused because the pacer holds too much of them
         self.lags: dict[tuple[str, int], int] = {}  # read by the status timer
@@ -128,13 +142,13 @@ class Engine:
 
     def run(self) -> None:
         """Until ``stop``: poll a batch, process it, do the batch's duties; then close cleanly."""
+        self.bundles = Bundles(_partitions(self.consumer, self.learn), self.outputs.bundle)
         self.consumer.subscribe(
             [self.raw, self.labels, self.learn], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
         try:
             while not self.stopping.is_set():
-                batch = self.consumer.consume(self.settings.batch_size, self.settings.poll_timeout)
-                for message in batch:
+                for message in self._poll():
                     try:
                         self._dispatch(message)
                     except OutputsDropped:
@@ -161,6 +175,19 @@ class Engine:
     def stop(self) -> None:
         self.stopping.set()
 
+    def _poll(self) -> list[Message]:
+        """What the consumer has queued, up to a batch; when nothing is, wait up to ``poll_timeout``
+        for the first message. (``consume(n, timeout)`` alone waits out its whole timeout unless n
+        messages are queued: 50 ms of idle per batch whenever the loop keeps up.)"""
+        size = self.settings.batch_size
+        batch = self.consumer.consume(size, 0)
+        if batch:
+            return batch
+        first = self.consumer.poll(self.settings.poll_timeout)
+        if first is None:
+            return batch
+        return [first, *self.consumer.consume(size - 1, 0)] if size > 1 else [first]
+
     def _dispatch(self, message: Message) -> None:
         error = message.error()
         if error is not None:
@@ -180,7 +207,7 @@ class Engine:
             self._label(message)
 
     def _intake(self, message: Message) -> None:
-        part = self.assignment.parts[self.raw].get(message.partition())
+        part = self._raw_parts.get(message.partition())
         if part is None or part.state is None:  # revoked while the batch was in flight: its next owner reads it
             return
         if self.pacer.admit(part, EVENTS, message, message.timestamp()[1]):
@@ -196,7 +223,7 @@ class Engine:
         if isinstance(vector, DeadLetter):
             self.outputs.dead_letter(vector)
             return
-        self.outputs.vector(vector)
+        self.bundles.add(vector, len(message))
         if vector.key is not None and self.remember_features is not None:
             self._features[vector.key] = vector.features
 
@@ -219,7 +246,7 @@ class Engine:
         if isinstance(label, DeadLetter):
             self.outputs.dead_letter(label)
         else:
-            self.outputs.record(label)
+            self.bundles.add(label, len(message))
 
     def _hold(self, part: Part) -> None:
         """Pause a part the pacer holds too much of (the consumer drops what it fetched ahead: no memory grows)."""
@@ -230,27 +257,26 @@ class Engine:
 
     def _learn(self, message: Message) -> None:
         partition = message.partition()
-        part = self.assignment.parts[self.learn].get(partition)
+        part = self._learn_parts.get(partition)
         if part is None or part.state is None:
             return
         learner: Learner = part.state  # type: ignore[assignment]
-        origin = Origin(self.learn, partition, message.offset())
-        if learner.has_consumed(origin):  # already in the restored state (a seek makes this rare)
-            self.metrics.replayed.inc()
-            return
-        self._counts[2] += 1
-        part.since += 1
-        result = learner.read(message.value(), topics.record_kind(message.headers()), origin)
-        self.metrics.observe_result(result)
-        self.outputs.result(result)
-        if self.snapshots is not None:
-            self.snapshots.after(learner, result)
+        headers = message.headers()  # None for a bundle: no header, no kind
+        kind = topics.record_kind(headers) if headers else None
+        for result in learner.read(message.value(), kind, Origin(self.learn, partition, message.offset())):
+            self._counts[2] += 1  # records, not messages: a bundle holds many
+            part.since += 1
+            self.metrics.observe_result(result)
+            self.outputs.result(result)
+            if self.snapshots is not None:
+                self.snapshots.after(learner, result)
 
     # -- once per batch ----------------------------------------------------------------------------
 
     def _end_of_batch(self) -> None:
-        self.outputs.poll()
         self._release()
+        self.bundles.flush()
+        self.outputs.poll()
         self._count()
         self.assignment.poll_restores(self.consumer)
         if self._features and self.remember_features is not None and self.bridge is not None:
@@ -319,6 +345,7 @@ class Engine:
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Checkpoint what is going (the next owner reads less again), then let it go. (At a stop the
         final round is done already.)"""
+        self.bundles.flush()  # what was read so far goes out before anything is checkpointed
         keys = {(tp.topic, tp.partition) for tp in partitions}
         going = [p for p in self.assignment.all() if (p.topic, p.partition) in keys]
         if not self.stopping.is_set():
@@ -369,6 +396,7 @@ class Engine:
         parts = self.assignment.all()
         if not self.outputs.dropped:
             try:
+                self.bundles.flush()
                 if self.snapshots is not None:
                     self.snapshots.take_all(self.learners.values(), "shutdown")
                 self.checkpoints.collect(parts, wait=_left(deadline, 0.2), asynchronous=False)  # saves under way

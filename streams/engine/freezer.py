@@ -9,11 +9,18 @@ milliseconds the fork itself takes. The child runs no other code: it touches nei
 client nor the event loop, and ends with ``os._exit``.
 
 Which way each state goes is decided by its last pickling time: in the thread below
-``fork_above`` seconds, in a child above it (and the first time, when it is not known yet).
+``fork_above`` seconds, in a child above it. A state not pickled yet goes by what is known of a
+state like it (``like``: a model by its partition's checkpoint, a restored state by how long it
+took to load), else in a child: a forest can grow to 100 ms of pickling before its first
+checkpoint, and a fork costs a bounded few milliseconds.
 
->>> freezer = Freezer(fork_above=1.0)
->>> pickle.loads(freezer.freeze("lr", {"w": [1.0, 2.0]}).result(timeout=10))
+>>> freezer = Freezer(fork_above=0.5)
+>>> freezer.seconds["slow"] = 1.0   # known to be slow: what is like it is forked
+>>> pickle.loads(freezer.freeze("m0", {"w": [1.0, 2.0]}, like="slow").result(timeout=10))
 {'w': [1.0, 2.0]}
+>>> freezer.seconds["quick"] = 0.001
+>>> freezer.freeze("m1", {}, like="quick").done()   # known to be quick: pickled here and now
+True
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import pickle
+import struct
 import threading
 import time
 import warnings
@@ -32,9 +40,12 @@ class Freezer:
         self.fork_above = fork_above
         self.seconds: dict[Any, float] = {}  # the last pickling time of each state, by key
 
-    def freeze(self, key: Any, state: Any) -> concurrent.futures.Future[bytes]:
+    def freeze(self, key: Any, state: Any, like: Any = None) -> concurrent.futures.Future[bytes]:
         """The pickled bytes of ``state`` as it is now (a future: ready at once, or when the child is done)."""
-        if self.seconds.get(key, float("inf")) <= self.fork_above:
+        seconds = self.seconds.get(key)
+        if seconds is None:
+            seconds = self.seconds.get(like, float("inf"))
+        if seconds <= self.fork_above:
             started = time.perf_counter()
             future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
             future.set_result(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
@@ -51,8 +62,11 @@ class Freezer:
             code = 1
             try:
                 os.close(read)
+                started = time.perf_counter()
+                blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write, "wb") as out:
-                    pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+                    out.write(struct.pack("<d", time.perf_counter() - started))  # how long pickling took
+                    out.write(blob)
                 code = 0
             finally:
                 os._exit(code)
@@ -64,16 +78,15 @@ class Freezer:
         return future
 
     def _collect(self, key: Any, pid: int, read: int, future: concurrent.futures.Future[bytes]) -> None:
-        started = time.perf_counter()
         try:
             with os.fdopen(read, "rb") as source:
-                blob = source.read()
+                data = source.read()
             _, status = os.waitpid(pid, 0)
         except OSError as exc:
             future.set_exception(exc)
             return
-        if status != 0:
+        if status != 0 or len(data) < 8:
             future.set_exception(RuntimeError(f"the pickling child exited with status {status}"))
             return
-        self.seconds[key] = time.perf_counter() - started  # about the child's pickling time
-        future.set_result(blob)
+        self.seconds[key] = struct.unpack("<d", data[:8])[0]
+        future.set_result(data[8:])

@@ -18,9 +18,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from online_models.alerts import Alert
 from online_models.clock import utc_now
-from online_models.events import DeadLetter, FeatureVector
+from online_models.events import DeadLetter
 from online_models.learner import LearnResult
-from online_models.learnlog import CONTROL, LABEL, LearnRecord, kind_of
 from streams import topics
 from streams.engine.bridge import Bridge
 from streams.engine.health import Health
@@ -29,7 +28,7 @@ from streams.metrics import StreamMetrics
 from streams.settings import Settings
 
 log = logging.getLogger("streamwise.engine")
-KIND_HEADERS = {LABEL: [topics.LABEL_HEADER], CONTROL: [topics.CONTROL_HEADER]}
+PARTITION_UA = -1  # librdkafka's "unassigned": its partitioner chooses
 
 
 class OutputsDropped(Exception):
@@ -64,15 +63,10 @@ class Outputs:
 
     # -- the learn log -------------------------------------------------------------------------------
 
-    def record(self, record: LearnRecord) -> None:
-        """A vector, label or champion change into the learn log, keyed by its event_id (its model name)."""
-        kind = kind_of(record)
-        key = record.name if kind == CONTROL else record.event_id  # type: ignore[union-attr]
-        self.produce(self.learn_log, record.to_json(), key.encode(), KIND_HEADERS[kind] if kind else None)
-
-    def vector(self, vector: FeatureVector) -> None:
-        """The hot path's own copy of ``record`` for vectors (no kind, no headers)."""
-        self.produce(self.learn_log, vector.to_json(), vector.event_id.encode())
+    def bundle(self, partition: int, value: bytes) -> None:
+        """A bundle of vectors and labels into its partition of the learn log (no key: the engine
+        chose the partition by event_id, see :func:`online_models.learnlog.partition_of`)."""
+        self.produce(self.learn_log, value, None, partition=partition)
 
     # -- results -------------------------------------------------------------------------------------
 
@@ -106,19 +100,15 @@ class Outputs:
 
     # -- producing -----------------------------------------------------------------------------------
 
-    def produce(
-        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None
-    ) -> None:
+    def produce(self, topic: str, value: bytes, key: bytes | None, partition: int = PARTITION_UA) -> None:
         try:
-            self._produce(topic, value, key, headers=headers)
+            self._produce(topic, value, key, partition=partition)
         except BufferError:  # the local queue is full: the broker is slow or away
-            self._when_there_is_room(topic, value, key, headers)
+            self._when_there_is_room(topic, value, key, partition)
         except KafkaException as exc:  # refused before it was queued (too large for the producer)
             self._refused(topic, value, key, exc.args[0])
 
-    def _when_there_is_room(
-        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None
-    ) -> None:
+    def _when_there_is_room(self, topic: str, value: bytes, key: bytes | None, partition: int) -> None:
         while True:
             self.health.failed("kafka", "producer queue full: waiting for the broker")
             if self.stopping.is_set():
@@ -126,7 +116,7 @@ class Outputs:
                 raise OutputsDropped(topic)
             self.producer.poll(0.1)
             try:
-                self._produce(topic, value, key, headers=headers)
+                self._produce(topic, value, key, partition=partition)
                 return
             except BufferError:
                 continue

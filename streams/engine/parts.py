@@ -28,6 +28,7 @@ from online_models.learner import Learner
 from online_models.partition import PartitionState
 from online_models.pipeline import Pipeline
 from streams.engine.bridge import Bridge
+from streams.engine.freezer import Freezer
 from streams.engine.health import Health
 from streams.metrics import StreamMetrics
 
@@ -58,7 +59,7 @@ class Part:
         self.state = state
         self.stateful = stateful  # its state must be in a checkpoint (else its offset is enough)
         self.read_to: int | None = None  # next offset, for a part without state (labels)
-        self.since = 0  # messages read since its last checkpoint
+        self.since = 0  # records read since its last checkpoint
         self.last_time = now
         self.saving: Saving | None = None
         # Pacing (streams.engine.pacing): newest broker timestamp read, read to its end, held messages.
@@ -104,8 +105,10 @@ class Assignment:
         bridge: Bridge | None,
         metrics: StreamMetrics,
         health: Health,
+        freezer: Freezer | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.freezer = freezer
         self.raw, self.labels, self.learn = raw, labels, learn
         self.pipeline = pipeline
         self.store = store
@@ -208,6 +211,7 @@ class Assignment:
         if found is None:
             self.metrics.restores.labels("fresh").inc()
             return None
+        started = time.perf_counter()
         try:
             state = await asyncio.to_thread(checkpoint.restore, found, self.pipeline.config, self.key, kind)
         except CheckpointError as exc:
@@ -216,6 +220,8 @@ class Assignment:
             self.metrics.restores.labels(exc.reason).inc()
             return None
         state.clock = self.pipeline.clock  # type: ignore[attr-defined]
+        if self.freezer is not None:  # loading took about what pickling it again will
+            self.freezer.seconds[(name, partition)] = time.perf_counter() - started
         self.metrics.restores.labels("restored").inc()
         log.info("%s of partition %d restored at offsets %s", name, partition, found.metadata["offsets"])
         return state

@@ -56,14 +56,20 @@ class Snapshots:
     def after(self, learner: Learner, result: LearnResult) -> None:
         """After each record: the promotions and drift actions it made, and the models that reached
         their count of labeled events (exactly at it: the check costs a comparison per model)."""
+        if result.promotions or result.alerts:
+            self._after_actions(learner, result)
+        thresholds = self._next.get(learner.partition) or self._thresholds(learner)
+        for model, at in zip(learner.models, thresholds, strict=True):
+            if model.labeled >= at:
+                self._take(learner, model, "every_events")
+
+    def _after_actions(self, learner: Learner, result: LearnResult) -> None:
         for promotion in result.promotions:
             self._promote(learner, promotion)
-        acted = {alert.model for alert in result.alerts if alert.action} if result.alerts else ()
-        for model, at in zip(learner.models, self._thresholds(learner), strict=True):
+        acted = {alert.model for alert in result.alerts if alert.action}
+        for model in learner.models:
             if model.name in acted and self._schedule(learner.partition, model).due(model.labeled, self.clock(), True):
                 self._take(learner, model, "drift_action")
-            elif model.labeled >= at:
-                self._take(learner, model, "every_events")
 
     def tick(self, learners: Iterable[Learner]) -> None:
         """Once per batch: the models due by time."""
@@ -123,7 +129,7 @@ class Snapshots:
         self._next.pop(learner.partition, None)  # recomputed at the next record
         offsets = {topic: dict(parts) for topic, parts in learner.offsets.items()}
         metadata = describe(model, b"", version=0, partition=learner.partition, offsets=offsets, reason=reason)
-        blob = self.freezer.freeze((learner.partition, model.name), model)
+        blob = self.freezer.freeze((learner.partition, model.name), model, like=("learner", learner.partition))
         self.saving.append(self.bridge.submit(self._save(model.slot, blob, metadata, promotion)))
 
     def _promote(self, learner: Learner, promotion: Promotion) -> None:

@@ -50,7 +50,7 @@ def replay_log(env: StreamEnv, config: StreamwiseConfig, partitions: int) -> dic
     records = read_topic(env.bootstrap, env.topic("features"), timeout=120, idle=4)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         origin = Origin(env.topic("features"), record.partition, record.offset)
-        learners[record.partition].read(record.value, record_kind(record.headers), origin)
+        list(learners[record.partition].read(record.value, record_kind(record.headers), origin))
     return learners
 
 

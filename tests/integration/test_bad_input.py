@@ -171,3 +171,31 @@ def check_what_dead_letters_carry(letters: list[dict], raw: list[Record]) -> Non
     assert by_what["an empty value"]["value_bytes"] == 0 and by_what["a null value"]["key"] == "k-null"
     assert by_what["an event whose features nest 2,000 deep"]["event_id"] is None  # unreadable: none
     assert by_what["binary garbage"]["key_base64"] and by_what["binary garbage"]["value_base64"]
+
+
+def test_a_batch_of_events_near_the_size_limit_is_all_learned(stream_env: StreamEnv) -> None:
+    """Ten events of 0.7 MB each, read in one batch: their records go to the learn log in bundles
+    that each fit a Kafka message (one bundle of all of them would be 7 MB and refused)."""
+    stream_env.write_config([{"name": "lr", "recipe": "logistic_regression", "task": "binary"}])
+    stream_env.create_topics()
+    raw = stream_env.topic("events.raw")
+    features = {f"f{i:05d}": 0.5 for i in range(54_000)}
+    events = [orjson.dumps({"event_id": f"wide-{n}", "features": features, "label": n % 2 == 0}) for n in range(10)]
+    assert all(0.6 * MB < len(event) < 1_000_000 for event in events)
+    producer = Producer({"bootstrap.servers": stream_env.bootstrap, "message.max.bytes": 2 * MB})
+    for event in events:
+        producer.produce(raw, event)
+    assert producer.flush(30) == 0
+
+    worker = stream_env.start_worker()
+    wait_for(
+        lambda: learned(stream_env) == len(events),
+        timeout=180,
+        interval=1,
+        what="every wide event learned",
+        describe=lambda: counts(stream_env),
+    )
+    stream_env.stop_worker(worker, signal.SIGTERM)
+    assert read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=5, idle=2) == []
+    bundles = read_topic(stream_env.bootstrap, stream_env.topic("features"), timeout=30, idle=2)
+    assert len(bundles) >= 2 and all(len(bundle.value) < 4 * MB for bundle in bundles)

@@ -109,7 +109,7 @@ def test_timestamps_are_written_as_isoformat_to_the_millisecond(ts: datetime) ->
 def test_a_label_needs_only_its_event_id_and_other_fields_are_ignored() -> None:
     label = parse_label_event(b'{"event_id": "e1", "label": 1, "ts": 0, "key": 7, "note": "x"}')
     assert (label.event_id, label.label) == ("e1", 1)
-    assert orjson.loads(label.to_json()) == {"event_id": "e1", "label": 1, "ts": 0, "source": None}
+    assert orjson.loads(label.to_json()) == {"kind": "label", "event_id": "e1", "label": 1, "ts": 0, "source": None}
 
 
 def test_json_nested_past_the_decoders_depth_is_too_deep_not_a_crash() -> None:

@@ -21,7 +21,8 @@ def test_a_forked_freeze_is_the_state_at_the_call_and_the_next_one_stays_in_the_
     for event in events[:1000]:
         runner.process(event)
     before = state_digest(runner.learner)
-    freezer = Freezer(fork_above=10.0)  # unknown at first: forked; then known to be quick
+    freezer = Freezer(fork_above=10.0)
+    freezer.seconds["p0"] = 20.0  # known to be slow: forked; then known to be quick
     forked = freezer.freeze("p0", runner.learner)
     for event in events[1000:]:  # the loop goes on at once
         runner.process(event)

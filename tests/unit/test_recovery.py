@@ -72,7 +72,7 @@ def feed(learner: Learner, log: Log, start: int = 0) -> int:
         origin = Origin("features", 0, offset)
         if learner.has_consumed(origin):  # the engine seeks past these; a redelivery would be skipped
             continue
-        learner.read(value, kind, origin)
+        list(learner.read(value, kind, origin))
         steps += 1
     return steps
 

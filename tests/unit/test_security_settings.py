@@ -187,7 +187,7 @@ def test_plaintext_client_configs_are_exactly_the_clients_own(clients: dict[str,
             "bootstrap.servers": "127.0.0.1:9092",
             "linger.ms": 5,
             "enable.idempotence": True,
-            "compression.type": "lz4",
+            "compression.type": "none",
             "partitioner": "murmur2_random",
             "message.max.bytes": 4_194_304,
         }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
 from online_models.alerts import Alert
 from online_models.events import DeadLetter
-from online_models.pipeline import LearnResult
+from online_models.learner import LearnResult
 from streams.metrics import StreamMetrics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -17,8 +18,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def test_label_delay_expiry_unmatched_alerts_and_actions_are_counted() -> None:
     registry = CollectorRegistry()
     metrics = StreamMetrics(["lr", "ht"], registry)
-    result = LearnResult(label_delays=[0.5, 120.0])
-    result.expired.update({"lr": 3, "ht": 3})
+    result = LearnResult(label_delays=[0.5, 120.0], expired=Counter({"lr": 3, "ht": 3}))
     result.dead_letters.append(DeadLetter("label_unmatched", "no event", b"{}", None, T0, event_id="x"))
     result.alerts.append(Alert("ht", "concept_drift", "ddm", None, "e9", 9, T0, {}, action="reset"))
     metrics.observe_result(result)
