@@ -127,7 +127,7 @@ class Engine:
         self._raw_parts = self.assignment.parts[self.raw]
         self._learn_parts = self.assignment.parts[self.learn]
         self.bundles = Bundles(0, self.outputs.bundle)  # the learn log's partitions are known once running
-        self.pacer = LabelPacer()
+        self.pacer = LabelPacer(self._more)
         self.paused: set[tuple[str, int]] = set()  # partitions paused because the pacer holds too much of them
         self.lags: dict[tuple[str, int], int] = {}  # read by the status timer
         self._features: dict[str, dict[str, Any]] = {}  # newest vector per key, handed over per batch
@@ -148,7 +148,10 @@ class Engine:
         )
         try:
             while not self.stopping.is_set():
-                for message in self._poll():
+                batch = self._poll()
+                if batch:
+                    self.pacer.refresh()  # the fetches that brought the batch moved the watermarks
+                for message in batch:
                     try:
                         self._dispatch(message)
                     except OutputsDropped:
@@ -194,7 +197,7 @@ class Engine:
             if error.code() == _PARTITION_EOF:
                 part = self.assignment.parts.get(message.topic(), {}).get(message.partition())
                 if part is not None:
-                    self.pacer.at_end(part)
+                    self.pacer.at_end(part, message.offset())
             else:
                 self._kafka_error(error)
             return
@@ -247,6 +250,12 @@ class Engine:
             self.outputs.dead_letter(label)
         else:
             self.bundles.add(label, len(message))
+
+    def _more(self, part: Part) -> bool:
+        """Whether the consumer's newest high watermark of ``part`` lies past its last end event (the
+        fetch of a burst updates it before the burst's messages are read)."""
+        _, high = self.consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)
+        return high > part.end
 
     def _hold(self, part: Part) -> None:
         """Pause a part the pacer holds too much of (the consumer drops what it fetched ahead: no memory grows)."""
@@ -324,6 +333,21 @@ class Engine:
                 if part is not None:
                     self.consumer.resume([TopicPartition(*key)])
         self.metrics.held.set(self.pacer.held())
+
+    def pacing(self) -> dict[str, dict[str, Any]]:
+        """Where the label pacing stands, per events and labels partition (the health page shows it:
+        a partition that holds messages says what it waits for)."""
+        return {
+            f"{part.topic}[{part.partition}]": {
+                "held": len(part.held),
+                "oldest_held_ms": _oldest(part),
+                "read_to_ms": part.last_ts,
+                "at_end": part.caught_up,
+                "paused": (part.topic, part.partition) in self.paused,
+            }
+            for parts in list(self.pacer.parts)
+            for part in list(parts.values())
+        }
 
     def _measure_lag(self) -> None:
         """High watermark minus position of every assigned partition, from the consumer's cache."""
@@ -409,6 +433,14 @@ class Engine:
                 log.warning("stopping with the broker away: the final checkpoints are skipped")
         self.consumer.close()
         log.info("engine stopped")
+
+
+def _oldest(part: Part) -> int | None:
+    """The broker timestamp of the oldest message ``part`` holds (read from another thread: it may go meanwhile)."""
+    try:
+        return part.held[0][0]
+    except IndexError:
+        return None
 
 
 def _left(deadline: float, share: float) -> float:

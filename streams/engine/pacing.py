@@ -9,7 +9,15 @@ expire, by event time or by count), or every event behind its labels.
 
 So each message may pass only when the other topic has been read up to its broker timestamp: an
 event with timestamp ``t`` waits until every labels partition this worker reads has reached ``t``
-(or its end), and a label likewise waits for the raw partitions. What waits is held in memory, a
+(or its end), and a label likewise waits for the raw partitions.
+
+"Its end" is the consumer's end-of-partition event, which says where the end was when it was
+fetched. A worker idle at both ends that is sent a burst of events and their labels would otherwise
+read one topic's share of the burst against the other's stale end: every event predicted before
+any label was learned (or the reverse), whichever partition the fetch happened to serve first. So
+an end counts only while the consumer's newest high watermark of that partition (``more``) shows
+nothing after it; the frontiers are looked at again before each batch (:meth:`refresh`), when the
+fetches that brought the batch have updated the watermarks. What waits is held in memory, a
 partition with too much held is paused, and everything is released, oldest first, as soon as the
 other side catches up. Pacing only decides *when* a message is read; the learn log fixes the order
 that is learned and replayed, so it never affects exactness.
@@ -20,7 +28,7 @@ that is learned and replayed, so it never affects exactness.
 >>> pacer.assigned(raw, EVENTS); pacer.assigned(labels, LABELS)
 >>> pacer.admit(raw, EVENTS, "e1", 1_000)   # the labels partition has not been read yet
 False
->>> pacer.at_end(labels); [message for _, message in pacer.release()]
+>>> pacer.at_end(labels, 0); [message for _, message in pacer.release()]
 ['e1']
 >>> pacer.admit(labels, LABELS, "l1", 900), pacer.admit(labels, LABELS, "l2", 2_000)
 (True, False)
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from streams.engine.parts import Part
@@ -38,7 +47,11 @@ EVENTS, LABELS = 0, 1
 
 
 class LabelPacer:
-    def __init__(self) -> None:
+    """``more(part)``: whether the broker is known to hold messages of ``part`` past the offset of its
+    last end event (None: an end event is trusted until the next message)."""
+
+    def __init__(self, more: Callable[[Part], bool] | None = None) -> None:
+        self.more = more
         self.parts: tuple[dict[int, Part], dict[int, Part]] = ({}, {})
         # What may pass, per kind: the lowest frontier of the other kind (fixed between two updates).
         self.horizon = [math.inf, math.inf]
@@ -62,9 +75,13 @@ class LabelPacer:
         part.last_ts = timestamp
         return True
 
-    def at_end(self, part: Part) -> None:
-        """The part was read to its end (the consumer's end-of-partition event)."""
-        part.caught_up = True
+    def at_end(self, part: Part, offset: int) -> None:
+        """The part was read to its end, ``offset`` (the consumer's end-of-partition event)."""
+        part.caught_up, part.end = True, offset
+
+    def refresh(self) -> None:
+        """Look at the frontiers again (before a batch: the ends may have moved on)."""
+        self._update()
 
     def held(self) -> int:
         return sum(len(part.held) for parts in self.parts for part in parts.values())
@@ -99,12 +116,14 @@ class LabelPacer:
         return released
 
     def _update(self) -> None:
-        events, labels = (min((_frontier(p) for p in parts.values()), default=math.inf) for parts in self.parts)
+        events, labels = (min((self._frontier(p) for p in parts.values()), default=math.inf) for parts in self.parts)
         self.horizon = [labels, events]
 
-
-def _frontier(part: Part) -> float:
-    """How far a part has been read: its oldest held message, else its newest read (its end: no limit)."""
-    if part.held:
-        return part.held[0][0]
-    return math.inf if part.caught_up else part.last_ts
+    def _frontier(self, part: Part) -> float:
+        """How far a part has been read: its oldest held message, else its newest read (at its end,
+        with nothing known after it: no limit)."""
+        if part.held:
+            return part.held[0][0]
+        if part.caught_up and (self.more is None or not self.more(part)):
+            return math.inf
+        return part.last_ts

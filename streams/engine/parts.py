@@ -41,6 +41,7 @@ class Part:
 
     __slots__ = (
         "caught_up",
+        "end",
         "held",
         "last_time",
         "last_ts",
@@ -65,6 +66,7 @@ class Part:
         # Pacing (streams.engine.pacing): newest broker timestamp read, read to its end, held messages.
         self.last_ts = -1
         self.caught_up = False
+        self.end = -1  # the offset of its last end-of-partition event
         self.held: deque[tuple[int, Any]] = deque()
 
     @property

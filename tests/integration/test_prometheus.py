@@ -105,10 +105,12 @@ def test_prometheus_scrapes_the_worker_and_the_api(stream_env: StreamEnv, tmp_pa
         prometheus = Prometheus(f"http://127.0.0.1:{prometheus_port}")
         try:
             check_metrics(stream_env, prometheus, httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=5))
-        except Exception:  # the logs of every process, then the failure
+        except Exception:  # the logs of every process and where the worker stood, then the failure
             for log in ("prometheus.log", "api.log"):
                 print(f"--- {log}\n{(tmp_path / log).read_text()[-3000:]}")
             print(f"--- worker\n{stream_env.worker_logs()[-3000:]}")
+            print(f"--- worker's /health\n{stream_env.health(stream_env.workers[0])}")
+            print(f"--- worker's /metrics\n{worker_counts(worker_port)}")
             raise
 
 
@@ -165,6 +167,18 @@ def check_metrics(stream_env: StreamEnv, prometheus: Prometheus, api: httpx.Clie
         "streamwise_api_request_seconds": "histogram",
         "streamwise_api_predictions": "counter",
     }
+
+
+def worker_counts(port: int) -> str:
+    """The worker's own counters and gauges as it exposes them (no histogram buckets)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError as exc:
+        return f"no answer: {exc}"
+    keep = ("streamwise_events", "streamwise_learned", "streamwise_held", "streamwise_consumer_lag",
+            "streamwise_pending", "streamwise_dead", "streamwise_predictions", "streamwise_labels",
+            "streamwise_drift", "streamwise_checkpoints", "streamwise_component_up")  # fmt: skip
+    return "\n".join(line for line in text.splitlines() if line.startswith(keep) and "_created" not in line)
 
 
 def predict(api: httpx.Client) -> int:
