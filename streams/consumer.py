@@ -18,6 +18,7 @@ class Record:
     partition: int
     offset: int
     headers: list[tuple[str, bytes]] | None = None
+    timestamp_ms: int | None = None  # the broker timestamp (create or append time, as the topic keeps it)
 
 
 def read_topic(
@@ -60,4 +61,7 @@ def poll_record(consumer: Consumer, timeout: float) -> Record | None:
         if message.error().code() == KafkaError._PARTITION_EOF:
             return None
         raise KafkaException(message.error())
-    return Record(message.key(), message.value(), message.partition(), message.offset(), message.headers())
+    kind, ms = message.timestamp()
+    return Record(
+        message.key(), message.value(), message.partition(), message.offset(), message.headers(), ms if kind else None
+    )

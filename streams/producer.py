@@ -48,8 +48,15 @@ def produce(
     messages: Iterable[tuple[str, bytes | None, bytes]],
     on_delivered: Callable[[int], None] | None = None,
     flush_timeout: float = 60.0,
+    flush_every: int | None = None,
 ) -> DeliveryReport:
-    """Send (topic, key, value) in order, wait for every delivery, and count what failed."""
+    """Send (topic, key, value) in order, wait for every delivery, and count what failed.
+
+    Kafka orders messages within a partition only: of a burst to two topics, either may reach the
+    broker first. With ``flush_every``, everything sent so far is delivered after each such count of
+    messages, so a message reaches the broker after every message sent ``flush_every`` or more
+    places before it (a label after its event).
+    """
     report = DeliveryReport()
     connection = KafkaConnection(kafka) if isinstance(kafka, str) else kafka
     producer = Producer(connection.producer())
@@ -70,7 +77,10 @@ def produce(
             except BufferError:  # local queue full: let deliveries drain, then retry
                 producer.poll(0.1)
         report.sent += 1
-        producer.poll(0)
+        if flush_every and report.sent % flush_every == 0:
+            producer.flush(flush_timeout)
+        else:
+            producer.poll(0)
     remaining = producer.flush(flush_timeout)
     if remaining:
         report.errors.append(f"{remaining} messages not delivered within {flush_timeout}s")

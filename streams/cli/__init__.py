@@ -207,7 +207,11 @@ def produce_command(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic events.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
     label_delay: Annotated[
-        int, typer.Option(min=0, help="Synthetic labels go to the labels topic this many events late (0: inline).")
+        int,
+        typer.Option(
+            min=0,
+            help="Synthetic labels go to the labels topic this many events late (0: inline), each after its event.",
+        ),
     ] = 0,
     topic: Annotated[str | None, typer.Option(help="Target topic (default: the raw events topic).")] = None,
 ) -> None:
@@ -232,7 +236,8 @@ def produce_command(
         total = 2 * n
     with _progress() as progress:
         task = progress.add_task(f"produce -> {target}", total=total, status="")
-        report = produce(settings.kafka(), messages, lambda k: progress.advance(task, k))
+        # Labels reach the broker after their events (each comes label_delay or more messages later).
+        report = produce(settings.kafka(), messages, lambda k: progress.advance(task, k), flush_every=label_delay)
     console.print(f"sent {report.sent}, delivered {report.delivered}, errors {len(report.errors)}")
     for error in report.errors[:10]:
         console.print(f"[red]delivery error:[/] {error}")

@@ -1,0 +1,31 @@
+"""`streamwise produce --label-delay`: each label reaches the broker after its event. Kafka orders
+messages within a partition only; of a burst to two topics, either may land first, and a worker
+cannot tell labels that are late from labels that were never sent yet."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams import admin
+from streams.consumer import read_topic
+from tests.integration.conftest import StreamEnv
+
+pytestmark = pytest.mark.kafka
+
+
+def test_delayed_labels_reach_the_broker_after_their_events(stream_env: StreamEnv) -> None:
+    n, delay = 4000, 50
+    raw, labels = stream_env.topic("events.raw"), stream_env.topic("events.labels")
+    append_time = {"message.timestamp.type": "LogAppendTime"}  # when the broker wrote each message
+    admin.create_topics(stream_env.bootstrap, [raw, labels], 1, configs={raw: append_time, labels: append_time})
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", str(n), "--label-delay", str(delay))
+    written = read_topic(stream_env.bootstrap, raw, expected=n)
+    events = {orjson.loads(r.value)["event_id"]: r.timestamp_ms for r in written}
+    early = [
+        r.offset
+        for r in read_topic(stream_env.bootstrap, labels, expected=n)
+        if r.timestamp_ms < events[orjson.loads(r.value)["event_id"]]
+    ]
+    assert len(events) == n
+    assert early == [], f"{len(early)} of {n} labels reached the broker before their event"
