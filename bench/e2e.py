@@ -48,7 +48,7 @@ from online_models.config import StreamwiseConfig, parse_config  # noqa: E402
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels  # noqa: E402
 from online_models.learner import Learner  # noqa: E402
 from streams import topics  # noqa: E402
-from streams.producer import encode_event, encode_label  # noqa: E402
+from streams.producer import encode_event, encode_label, send  # noqa: E402
 from tests.integration.conftest import SIGNING_KEY, StreamEnv, _free_port  # noqa: E402
 
 
@@ -176,12 +176,7 @@ def memory_run(
                 if kind == EVENT
                 else (run.topic(topics.LABELS), encode_label(record))
             )
-            while True:
-                try:
-                    producer.produce(topic, value, key)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            send(producer, topic, value, key)
         if producer.flush(300) != 0:
             raise RuntimeError("could not deliver the memory run's events")
         run.start_workers(1)

@@ -21,6 +21,8 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streams.producer import send
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -38,12 +40,7 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, by
     )
     count = 0
     for key, value in records:
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        send(producer, topic, value, key)
         count += 1
     if producer.flush(120) != 0:
         raise RuntimeError(f"could not deliver every record to {topic}")

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))  # run as a script too (the DIY peer's process)
 from bench.measure import measure, wait_for_group  # noqa: E402
 from online_models import metrics, recipes  # noqa: E402
 from online_models.datasets import synthetic_events  # noqa: E402
+from streams.producer import send  # noqa: E402
 
 QUIX_VENV = ".venv-quix"
 QUIX_REQUIREMENTS = "bench/requirements-quix.txt"
@@ -83,12 +84,7 @@ def produce_raw(bootstrap: str, topic: str, events: list[bytes], keys: list[byte
     recreate_topic(bootstrap, topic, partitions)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000})
     for value, key in zip(events, keys, strict=True):
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        send(producer, topic, value, key)
     if producer.flush(60) != 0:
         raise RuntimeError(f"could not deliver every event to {topic!r}")
 

@@ -43,6 +43,22 @@ def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
     return kafka_key(event), line
 
 
+def send(
+    producer: Producer,
+    topic: str,
+    value: bytes,
+    key: bytes | None,
+    on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
+) -> None:
+    """Produce one message, waiting while the producer's local queue is full (deliveries drain it)."""
+    while True:
+        try:
+            producer.produce(topic, value, key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.1)
+
+
 def produce(
     kafka: KafkaConnection | str,
     messages: Iterable[tuple[str, bytes | None, bytes]],
@@ -70,12 +86,7 @@ def produce(
                 on_delivered(1)
 
     for topic, key, value in messages:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                break
-            except BufferError:  # local queue full: let deliveries drain, then retry
-                producer.poll(0.1)
+        send(producer, topic, value, key, delivered)
         report.sent += 1
         if flush_every and report.sent % flush_every == 0:
             producer.flush(flush_timeout)

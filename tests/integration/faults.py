@@ -21,6 +21,7 @@ from online_models.config import StreamwiseConfig
 from online_models.events import Origin
 from online_models.learner import Learner
 from streams.consumer import read_topic
+from streams.producer import send
 from streams.topics import record_kind
 from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv, _free_port
 
@@ -65,12 +66,7 @@ def produce_like_librdkafka(bootstrap: str, messages: list[tuple[str, bytes | No
     whose partitioner (CRC32 of the key, random without one) is not Kafka's Java murmur2."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for topic, key, value in messages:
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        send(producer, topic, value, key)
     assert producer.flush(60) == 0, "not every message was delivered"
 
 
