@@ -148,6 +148,11 @@ class Assignment:
             parts.append(self._install(tp.topic, tp.partition, None, stateful=True))
             self.restoring[(tp.topic, tp.partition)] = Restore(kind, self.bridge.submit(self._load(kind, tp.partition)))
             waiting.append(tp)
+        # librdkafka keeps an application's pause across a revoke and a new assignment (it resets only
+        # its own): a partition the pacer had paused when it went would never be fetched again.
+        reading = [tp for tp in partitions if tp not in waiting]
+        if reading:
+            consumer.resume(reading)
         if waiting:
             consumer.pause(waiting)
         log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in partitions))
