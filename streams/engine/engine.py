@@ -133,6 +133,7 @@ class Engine:
         self._features: dict[str, dict[str, Any]] = {}  # newest vector per key, handed over per batch
         self._counts = [0, 0, 0]  # messages of this batch: intake, labels, learn
         self._next_lag = 0.0
+        self.beat = time.monotonic()  # when the loop last came round (the health page shows a stuck loop)
 
     @property
     def learners(self) -> dict[int, Learner]:
@@ -148,6 +149,7 @@ class Engine:
         )
         try:
             while not self.stopping.is_set():
+                self.beat = time.monotonic()
                 batch = self._poll()
                 if batch:
                     self.pacer.refresh()  # the fetches that brought the batch moved the watermarks

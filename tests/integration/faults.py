@@ -110,6 +110,10 @@ def counts(env: StreamEnv, model: str = "lr") -> str:
     except redis.RedisError as exc:
         lines.append(f"  model status unreadable: {exc}")
     lines.append(f"  workers: {[(w.pid, w.poll()) for w in env.workers]} (pid, exit code or None)")
+    for worker in env.workers:
+        if worker.poll() is None:
+            code, report = env.health(worker)
+            lines.append(f"  worker {worker.pid} /health {code}: {orjson.dumps(report).decode()}")
     return "counts:\n" + "\n".join(lines)
 
 
