@@ -4,7 +4,7 @@ pause across a revoke and a new assignment, so the assignment must not inherit i
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from online_models.config import parse_config
@@ -37,7 +37,8 @@ def test_a_partition_paused_when_it_went_is_read_when_it_comes_back(stream_env: 
         }
     )
     try:
-        tp = TopicPartition(labels, 0)
+        # From the start, not the committed offset: no group coordinator (none yet on a fresh broker).
+        tp = TopicPartition(labels, 0, OFFSET_BEGINNING)
         read: list[bytes] = []
 
         def read_up_to(n: int) -> bool:
@@ -51,7 +52,7 @@ def test_a_partition_paused_when_it_went_is_read_when_it_comes_back(stream_env: 
         consumer.pause([tp])  # the pacer held too much of it
         assignment.drop([tp])  # revoked while paused
         consumer.incremental_unassign([tp])
-        assignment.assign(consumer, [tp])  # and assigned to this worker again: read from the start
+        assignment.assign(consumer, [tp])  # and assigned to this worker again
         wait_for(lambda: read_up_to(4), timeout=30, interval=0, what="the partition assigned again read")
     finally:
         consumer.close()
