@@ -17,9 +17,11 @@ read one topic's share of the burst against the other's stale end: every event p
 any label was learned (or the reverse), whichever partition the fetch happened to serve first. So
 an end counts only while the consumer's newest high watermark of that partition (``more``) shows
 nothing after it; the frontiers are looked at again before each batch (:meth:`refresh`), when the
-fetches that brought the batch have updated the watermarks. What waits is held in memory, a
-partition with too much held is paused, and everything is released, oldest first, as soon as the
-other side catches up. Pacing only decides *when* a message is read; the learn log fixes the order
+fetches that brought the batch have updated the watermarks. (Pacing orders what the broker has:
+of a producer's burst to two topics either part may land first, which no reader can tell from late
+labels; ``streamwise produce --label-delay`` lands each label after its event.) What waits is
+held in memory, a partition with too much held is paused, and everything is released, oldest
+first, as soon as the other side catches up. Pacing only decides *when* a message is read; the learn log fixes the order
 that is learned and replayed, so it never affects exactness.
 
 >>> from streams.engine.parts import Part
