@@ -13,16 +13,16 @@ event with timestamp ``t`` waits until every labels partition this worker reads 
 
 "Its end" is the consumer's end-of-partition event, which says where the end was when it was
 fetched. A worker idle at both ends that is sent a burst of events and their labels would otherwise
-read one topic's share of the burst against the other's stale end: every event predicted before
-any label was learned (or the reverse), whichever partition the fetch happened to serve first. So
-an end counts only while the consumer's newest high watermark of that partition (``more``) shows
-nothing after it; the frontiers are looked at again before each batch (:meth:`refresh`), when the
-fetches that brought the batch have updated the watermarks. (Pacing orders what the broker has:
-of a producer's burst to two topics either part may land first, which no reader can tell from late
-labels; ``streamwise produce --label-delay`` lands each label after its event.) What waits is
-held in memory, a partition with too much held is paused, and everything is released, oldest
-first, as soon as the other side catches up. Pacing only decides *when* a message is read; the learn log fixes the order
-that is learned and replayed, so it never affects exactness.
+read one topic's share of the burst against the other's stale end: every event predicted before any
+label was learned (or the reverse), whichever partition the fetch happened to serve first. So before
+each batch (:meth:`refresh`), when the fetches that brought it have updated the consumer's high
+watermarks, an end that a partition's watermark has moved past (``more``) stops counting until the
+consumer reports the new one. (Pacing orders what the broker has: of a producer's burst to two
+topics either part may land first, which no reader can tell from late labels; ``streamwise produce
+--label-delay`` lands each label after its event.) What waits is held in memory, a partition with
+too much held is paused, and everything is released, oldest first, as soon as the other side catches
+up. Pacing only decides *when* a message is read; the learn log fixes the order that is learned and
+replayed, so it never affects exactness.
 
 >>> from streams.engine.parts import Part
 >>> pacer = LabelPacer()
@@ -82,7 +82,13 @@ class LabelPacer:
         part.caught_up, part.end = True, offset
 
     def refresh(self) -> None:
-        """Look at the frontiers again (before a batch: the ends may have moved on)."""
+        """Before a batch: an end the broker has moved past is no end any more (the consumer sends
+        another at the new end), then the frontiers again."""
+        if self.more is not None:
+            for parts in self.parts:
+                for part in parts.values():
+                    if part.caught_up and self.more(part):
+                        part.caught_up = False
         self._update()
 
     def held(self) -> int:
@@ -118,14 +124,12 @@ class LabelPacer:
         return released
 
     def _update(self) -> None:
-        events, labels = (min((self._frontier(p) for p in parts.values()), default=math.inf) for parts in self.parts)
+        events, labels = (min((_frontier(p) for p in parts.values()), default=math.inf) for parts in self.parts)
         self.horizon = [labels, events]
 
-    def _frontier(self, part: Part) -> float:
-        """How far a part has been read: its oldest held message, else its newest read (at its end,
-        with nothing known after it: no limit)."""
-        if part.held:
-            return part.held[0][0]
-        if part.caught_up and (self.more is None or not self.more(part)):
-            return math.inf
-        return part.last_ts
+
+def _frontier(part: Part) -> float:
+    """How far a part has been read: its oldest held message, else its newest read (its end: no limit)."""
+    if part.held:
+        return part.held[0][0]
+    return math.inf if part.caught_up else part.last_ts
