@@ -25,6 +25,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 Address = tuple[str, int]
+# uvicorn closes a keep-alive connection idle for 5 s (timeout_keep_alive): the open loop's pool does
+# not reuse one idle that long (a burst late in a run took one the server had closed).
+KEEP_ALIVE_SECONDS = 4.0
 
 
 def post(address: Address, path: str, body: bytes) -> bytes:
@@ -44,6 +47,7 @@ class Connection:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = bytearray()
         self.started = 0.0  # when the request in flight was due (open loop) or sent (closed loop)
+        self.freed = time.perf_counter()  # when it last became idle
 
     def send(self, request: bytes, started: float) -> None:
         self.started = started
@@ -142,6 +146,9 @@ def open_loop(
                         break
                     idle.append(Connection(address))
                 connection = idle.pop()
+                if now - connection.freed > KEEP_ALIVE_SECONDS:  # the server may have closed it: a new one
+                    connection.close()
+                    connection = Connection(address)
                 connection.send(request, due.popleft())
                 busy[connection.sock] = connection
             wait = max(0.0, start + sent * period - time.perf_counter()) if sent < total else drain
@@ -156,6 +163,7 @@ def open_loop(
                     continue
                 done = time.perf_counter()
                 del busy[sock]
+                connection.freed = done
                 idle.append(connection)
                 run.answers += 1
                 if connection.started >= measured_from:
