@@ -40,6 +40,7 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     prediction: Label
     proba: dict[str, float] | None = Field(description="Probability per class, keys as JSON text (true, 0, cat).")
+    score: float | None = Field(default=None, description="An anomaly model's score (its prediction: flagged or not).")
     model: str
     model_version: int
     events_seen: int

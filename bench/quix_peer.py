@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 from quixstreams import Application
-from river import base, forest, linear_model, metrics, preprocessing, tree
+from river import base, compose, forest, linear_model, metrics, preprocessing, tree
 
+# As online_models.recipes builds them (this peer runs in its own environment, without Streamwise).
 RECIPES: dict[str, Callable[[], base.Classifier]] = {
-    "logistic_regression": lambda: preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+    "logistic_regression": lambda: (
+        (
+            (compose.SelectType(numbers.Number) | preprocessing.StandardScaler())
+            + (compose.SelectType(str) | preprocessing.OneHotEncoder(drop_zeros=True))
+        )
+        | linear_model.LogisticRegression()
+    ),
     "hoeffding_tree": tree.HoeffdingTreeClassifier,
     "adaptive_random_forest": forest.ARFClassifier,
 }

@@ -23,7 +23,7 @@ from online_models import drift, metrics, recipes
 from online_models.exceptions import ConfigError
 from online_models.features import FeatureSpec
 
-Task = Literal["binary", "multiclass", "regression"]
+Task = Literal["binary", "multiclass", "regression", "anomaly"]
 PolicyName = Literal["alert", "reset", "background"]
 
 
@@ -70,6 +70,22 @@ class PromotionSpec(BaseModel):
     auto: bool = True
 
 
+class ThresholdSpec(BaseModel):
+    """When an anomaly model flags an event: a score at or above the ``quantile`` of the scores seen
+    so far, or at or above a fixed ``score`` (one of the two)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quantile: float | None = Field(default=None, gt=0, lt=1)
+    score: float | None = None
+
+    @model_validator(mode="after")
+    def _one_of_two(self) -> ThresholdSpec:
+        if (self.quantile is None) == (self.score is None):
+            raise ConfigError("threshold", "give one of quantile (0 < q < 1) or score")
+        return self
+
+
 class ModelSpec(BaseModel):
     """One model: a name, a recipe, the task that decides its metrics, and recipe parameters."""
 
@@ -84,6 +100,16 @@ class ModelSpec(BaseModel):
     # A challenger learns side by side with the model it names; their snapshots share that name.
     challenger_of: str | None = None
     promotion: PromotionSpec | None = None
+    # Anomaly models only: when an event is flagged (default: the top 1% of scores).
+    threshold: ThresholdSpec | None = None
+
+    def build(self) -> Any:
+        """A fresh estimator: the recipe with these params (an anomaly model: with its threshold)."""
+        model = recipes.build(self.recipe, self.params)
+        if self.task != "anomaly":
+            return model
+        threshold = self.threshold or ThresholdSpec(quantile=0.99)
+        return recipes.flagging(model, threshold.quantile, threshold.score)
 
     @property
     def slot(self) -> str:
@@ -94,6 +120,8 @@ class ModelSpec(BaseModel):
     def _check_drift(self) -> ModelSpec:
         if self.drift is None:
             return self
+        if self.task == "anomaly":
+            raise ConfigError("drift", "anomaly models take no drift policy (they learn every event, labeled or not)")
         allowed = drift.REGRESSION_DETECTORS if self.task == "regression" else tuple(drift.BINARY_DETECTORS)
         if self.drift.detector not in allowed:
             raise ConfigError("drift.detector", f"{self.task} models take one of {', '.join(allowed)}")
@@ -102,6 +130,8 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _check_recipe(self) -> ModelSpec:
         recipe = recipes.get(self.recipe)
+        if self.threshold is not None and self.task != "anomaly":
+            raise ConfigError("threshold", "only anomaly models take a threshold")
         if self.task not in recipe.tasks:
             raise ConfigError(
                 "task", f"recipe {self.recipe!r} does not do {self.task!r}; it does {sorted(recipe.tasks)}"

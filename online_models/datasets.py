@@ -10,6 +10,7 @@ JSONL file, produced to Kafka or fed to the embedded runner.
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -36,16 +37,52 @@ def _agrawal_drift(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
     )
 
 
-def _friedman(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
-    # Friedman's features are numbered; JSON object keys are strings, so name them x0..x9.
-    return (({f"x{k}": v for k, v in x.items()}, y) for x, y in synth.Friedman(seed=seed))
+def _named(stream: Iterable[tuple[dict, Any]]) -> Iterable[tuple[dict, Any]]:
+    # Features numbered 0, 1, ... (Friedman's, LED's); JSON object keys are strings: x0, x1, ...
+    return (({f"x{k}": v for k, v in x.items()}, y) for x, y in stream)
+
+
+COUNTRIES = ("FR", "DE", "US", "GB", "ES")
+DEVICES = ("web", "ios", "android")
+
+
+def _shop(seed: int, value: bool) -> Iterator[tuple[dict, Any]]:
+    """Shop orders with mixed feature types, as the README's example event: a number, two strings and
+    a bool. The label (fraud) or the value (a risk score) depends on each of them."""
+    rng = random.Random(seed)
+    while True:
+        x = {
+            "amount": round(rng.lognormvariate(3.5, 1.0), 2),
+            "country": rng.choice(COUNTRIES),
+            "device": rng.choice(DEVICES),
+            "new_customer": rng.random() < 0.25,
+        }
+        risk = x["amount"] / 200 + 0.8 * (x["country"] in ("US", "GB")) + 1.2 * x["new_customer"]
+        risk += 0.5 * (x["device"] == "web") + rng.gauss(0, 0.7)
+        yield x, (round(risk, 4) if value else risk > 1.5)
+
+
+def _shop_anomalies(seed: int, share: float = 0.01) -> Iterator[tuple[dict, Any]]:
+    """Shop orders (``_shop``) with a ``share`` of injected anomalies: an amount 20 to 60 times the
+    usual, from a new customer. The label says whether the order was injected (for scoring only:
+    an anomaly model learns without labels)."""
+    rng = random.Random(seed + 1)
+    for x, _ in _shop(seed, value=False):
+        injected = rng.random() < share
+        if injected:
+            x = {**x, "amount": round(x["amount"] * rng.uniform(20, 60), 2), "new_customer": True}
+        yield x, injected
 
 
 GENERATORS: dict[str, Callable[[int, int], Iterable[tuple[dict, Any]]]] = {
     "agrawal_drift": _agrawal_drift,
     "agrawal": lambda n, seed: synth.Agrawal(classification_function=0, seed=seed),
-    "friedman": _friedman,
+    "friedman": lambda n, seed: _named(synth.Friedman(seed=seed)),
     "phishing": lambda n, seed: datasets.Phishing(),
+    "led": lambda n, seed: _named(synth.LED(seed=seed, noise_percentage=0.1)),  # 10 classes
+    "shop": lambda n, seed: _shop(seed, value=False),
+    "shop_value": lambda n, seed: _shop(seed, value=True),
+    "shop_anomalies": lambda n, seed: _shop_anomalies(seed),
 }
 
 

@@ -12,6 +12,8 @@ the prediction that was made when the event arrived.
 >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
 >>> model.step({"x": 1.0}, True).prediction is None   # cold start: published, not scored
 True
+>>> model.metric_values()   # nothing scored: no value rather than River's 0
+{}
 >>> model.step({"x": 1.2}, True).prediction
 True
 >>> model.labeled, model.scored
@@ -20,6 +22,8 @@ True
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -30,13 +34,24 @@ from online_models.config import ModelSpec
 from online_models.events import Label
 from online_models.features import Features
 
+log = logging.getLogger(__name__)
+
+
+def type_name(value: object) -> str:
+    """``number``, ``bool`` or ``string``: the types a feature can have (bool before int: a bool is an int)."""
+    if isinstance(value, bool):
+        return "bool"
+    return "string" if isinstance(value, str) else "number"
+
 
 class ModelAnswer(NamedTuple):
-    """A model's prediction for one input: the label (or value) and class probabilities (a tuple:
-    one is made per model and event)."""
+    """A model's prediction for one input: the label (or value) and class probabilities; for an
+    anomaly model, whether it flags the input and its anomaly score. (A tuple: one is made per
+    model and event.)"""
 
     prediction: Label
     proba: dict[Any, float] | None
+    score: float | None = None
 
     @property
     def is_cold(self) -> bool:
@@ -64,13 +79,22 @@ class PrequentialModel:
     labeled: int = 0
     scored: int = 0
     history: list[HistoryPoint] = field(default_factory=list)
+    # Events it raised on, per "stage: exception type" (each a model_error dead letter).
+    failures: Counter[str] = field(default_factory=Counter)
     name: str = field(init=False)
+    # {False: 0, True: 1} once labels 0 and 1 (ints, not bools) came: River's binary linear models
+    # answer False/True whatever the labels were, trees answer the labels (see ``_as_produced``).
+    _zero_one: dict[bool, Label] = field(init=False, default_factory=dict)
+    # The type of each input feature as the stream first gave it: number, bool or string. Serving
+    # refuses another type for it (``wrong_types``): the model would take it, but not as meant.
+    inputs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.name = self.spec.name  # read per event: an attribute, not a property
-        self.model = recipes.build(self.spec.recipe, self.spec.params)
+        self.model = self.spec.build()
         self.metrics = metrics.for_task(self.spec.task)
         final = recipes.final_estimator(self.model)
+        self.is_anomaly = self.spec.task == "anomaly"
         self._is_classifier = isinstance(final, base.Classifier)
         # River's default Classifier.predict_one is the argmax of predict_proba_one; where a model
         # keeps that default, one proba call gives both answers, bit-for-bit.
@@ -85,29 +109,93 @@ class PrequentialModel:
 
     def predict(self, x: Features) -> ModelAnswer:
         """Answer for ``x`` and count the event (the model itself does not change)."""
+        answer = self.answer(x)
         self.events += 1
-        return self.answer(x)
+        inputs = self.inputs
+        for name, value in x.items():
+            if name not in inputs:  # a new feature: a few times per model, not per event
+                inputs[name] = type_name(value)
+        return answer
+
+    def wrong_types(self, x: Features) -> dict[str, str]:
+        """Features of ``x`` whose type is not the one the stream gave them, each with the problem.
+
+        >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+        >>> _ = model.predict({"amount": 12.5, "country": "FR"})
+        >>> model.wrong_types({"amount": "900", "country": "DE", "new": True})
+        {'amount': 'a number is expected (the stream gave numbers), not a string'}
+        """
+        problems = {}
+        for name, value in x.items():
+            expected, given = self.inputs.get(name), type_name(value)
+            if expected is not None and expected != given:
+                problems[name] = f"a {expected} is expected (the stream gave {expected}s), not a {given}"
+        return problems
+
+    def failed(self, stage: str, exc: Exception) -> None:
+        """Count an event the model raised on; log the first of each stage and exception type (a
+        model that cannot take a kind of event would otherwise log every event)."""
+        reason = f"{stage}: {type(exc).__name__}"
+        if not self.failures[reason]:
+            log.warning("model %r cannot %s an event (%s: %s); counted, not logged again", self.name, stage,
+                        type(exc).__name__, exc)  # fmt: skip
+        self.failures[reason] += 1
 
     def answer(self, x: Features) -> ModelAnswer:
-        """Answer for ``x``, changing nothing: what serving calls."""
+        """Answer for ``x``, changing nothing: what serving calls. Labels come back of the type they
+        were produced with (1, not True, when the labels were 0 and 1)."""
+        if self.is_anomaly:
+            score = self.model.score_one(x)
+            return ModelAnswer(self.model.classify(score), None, score)
         if not self._is_classifier:
             return ModelAnswer(self.model.predict_one(x), None)
         proba = self.model.predict_proba_one(x)
+        if self._zero_one:
+            proba = self._as_produced(proba)
         if not self._label_from_proba:
-            return ModelAnswer(self.model.predict_one(x), proba)
+            label = self.model.predict_one(x)
+            return ModelAnswer(self._zero_one.get(label, label) if self._zero_one else label, proba)
         return ModelAnswer(max(proba, key=proba.get) if proba else None, proba)  # type: ignore[arg-type]
 
+    def _as_produced(self, proba: dict[Any, float]) -> dict[Any, float]:
+        zero_one = self._zero_one
+        return {zero_one.get(k, k): p for k, p in proba.items()}
+
+    def _learned_label(self, y: Label) -> None:
+        """Labels are numbers 0 and 1 (an int label of 0 or 1 came): answers use them, not False or True."""
+        if self._is_classifier and y in (0, 1):
+            self._zero_one = {False: 0, True: 1}
+
+    def learn_unlabeled(self, x: Features) -> None:
+        """An anomaly model learns each event when it comes (a flagged one is left out by its filter)."""
+        self.model.learn_one(x)
+
     def score_and_learn(self, x: Features, y: Label, answer: ModelAnswer) -> None:
-        """Update the metrics with the answer given before ``y`` was known, then learn (x, y)."""
+        """Learn (x, y), then update the metrics with the answer given before ``y`` was known.
+
+        The metrics equal River's predict, score, learn order (the answer was made before learning);
+        learning first means that an event the model cannot learn (it raises) leaves the counts and
+        the metrics as they were: a model scores only what it learned from. An anomaly model learned
+        ``x`` when it came: its label only scores the score it gave."""
+        if self.is_anomaly:
+            for m in self._proba_metrics:
+                m.update(y, answer.score)
+            self._count(answer)
+            return
+        self.model.learn_one(x, y)
+        if type(y) is int and not self._zero_one:  # bools, strings, floats: nothing to remember
+            self._learned_label(y)
         if answer.prediction is not None:
             for m in self._label_metrics:
                 m.update(y, answer.prediction)
         if answer.proba:
             for m in self._proba_metrics:
                 m.update(y, answer.proba)
+        self._count(answer)
+
+    def _count(self, answer: ModelAnswer) -> None:
         if not answer.is_cold:
             self.scored += 1
-        self.model.learn_one(x, y)
         self.labeled += 1
         if self.labeled % self.history_every == 0:
             self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values(), self.version))
@@ -120,11 +208,20 @@ class PrequentialModel:
     def step(self, x: Features, y: Label) -> ModelAnswer:
         """Predict, then score and learn when the label is known (test-then-train)."""
         answer = self.predict(x)
+        if self.is_anomaly:
+            self.learn_unlabeled(x)
         if y is not None:
             self.score_and_learn(x, y, answer)
         return answer
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A snapshot or checkpoint pickled before a field was added: that field starts at its default.
+        self.__dict__.update({"failures": Counter(), "_zero_one": {}, "is_anomaly": False, "inputs": {}, **state})
+
     def metric_values(self) -> dict[str, float]:
+        """Each metric's value; none before anything was scored (River's would read 0 or 0.5)."""
+        if not self.scored:
+            return {}
         return {name: float(m.get()) for name, m in self.metrics.items()}
 
     def report(self) -> dict[str, Any]:
@@ -136,6 +233,7 @@ class PrequentialModel:
             "events": self.events,
             "labeled": self.labeled,
             "scored": self.scored,
+            "failures": dict(self.failures),
             "metrics": self.metric_values(),
             "history": [vars(p) for p in self.history],
         }

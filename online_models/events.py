@@ -108,7 +108,7 @@ class FeatureVector(RawEvent, frozen=True, tag="vector", tag_field="kind"):
 class Prediction:
     """One model's answer for one event, published to ``predictions`` keyed by event_id."""
 
-    __slots__ = ("event_id", "model", "model_version", "prediction", "proba", "processed_ms", "ts_ms")
+    __slots__ = ("event_id", "model", "model_version", "prediction", "proba", "processed_ms", "score", "ts_ms")
 
     def __init__(
         self,
@@ -119,6 +119,7 @@ class Prediction:
         proba: dict[Any, float] | None,
         ts_ms: int,
         processed_ms: int,
+        score: float | None = None,
     ) -> None:
         self.event_id = event_id
         self.model = model
@@ -127,9 +128,10 @@ class Prediction:
         self.proba = proba
         self.ts_ms = ts_ms
         self.processed_ms = processed_ms  # when it was made (epoch ms)
+        self.score = score  # an anomaly model's score (its prediction: whether it flags the event)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record = {
             "event_id": self.event_id,
             "model": self.model,
             "model_version": self.model_version,
@@ -138,6 +140,9 @@ class Prediction:
             "ts": format_ms(self.ts_ms),
             "processed_at": format_ms(self.processed_ms),
         }
+        if self.score is not None:
+            record["score"] = self.score
+        return record
 
     def to_json(self) -> bytes:
         # Probability keys are the labels written as JSON text: true, 0, "cat" -> cat.

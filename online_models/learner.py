@@ -196,13 +196,18 @@ class Learner(PartitionState):
         for model in self.models:
             try:
                 answer = model.predict(vector.features)
-                if label is not None:
-                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, ts_ms)
             except Exception as exc:  # a model raising on one event must not stop the stream
-                result.dead_letters.append(_model_error(model, vector.event_id, vector.to_json(), where, exc, now))
+                result.dead_letters.append(_model_error(model, "predict", vector, where, exc, now))
                 continue
             answers[model.name] = answer
             result.predictions.append(_prediction(vector, model, answer, now_ms))
+            if model.is_anomaly:
+                self._watch(result, model, vector, answer, where, now)
+            if label is not None:
+                try:
+                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, ts_ms)
+                except Exception as exc:  # its prediction stands; it learned nothing and scored nothing
+                    result.dead_letters.append(_model_error(model, "learn", vector, where, exc, now))
         if label is not None:
             self._judge(result)
         if ts_ms <= now_ms + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
@@ -213,6 +218,27 @@ class Learner(PartitionState):
             self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
         self._expire(result, self.pending.watermark_ms, now)
         return result
+
+    def _watch(
+        self,
+        result: LearnResult,
+        model: PrequentialModel,
+        vector: FeatureVector,
+        answer: ModelAnswer,
+        where: Origin | None,
+        now: datetime,
+    ) -> None:
+        """An anomaly model learns the event now, labeled or not; a flagged event is an alert (each
+        one: the threshold decides how many)."""
+        try:
+            model.learn_unlabeled(vector.features)
+        except Exception as exc:
+            result.dead_letters.append(_model_error(model, "learn", vector, where, exc, now))
+        if answer.prediction:
+            details = {"score": answer.score, "model_version": model.version}
+            alert = Alert(model.name, "anomaly", model.spec.recipe, None, vector.event_id, self.events_seen,
+                          from_ms(vector.ts_ms), details)  # fmt: skip
+            result.alerts.append(alert)
 
     def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
         """The same event again while it waits for its label: the same answers, nothing learned."""
@@ -263,7 +289,7 @@ class Learner(PartitionState):
             try:
                 self._score_and_learn(result, model, event.x, label.label, answer, label.event_id, label.ts_ms)
             except Exception as exc:
-                result.dead_letters.append(_model_error(model, label.event_id, label.to_json(), where, exc, now))
+                result.dead_letters.append(_model_error(model, "learn", label, where, exc, now))
         self._judge(result)
 
     def _expire(self, result: LearnResult, ts_ms: int, now: datetime) -> None:
@@ -343,14 +369,23 @@ class Learner(PartitionState):
 
 
 def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now_ms: int) -> Prediction:
-    return Prediction(vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, now_ms)
+    return Prediction(
+        vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, now_ms, answer.score
+    )
 
 
 def _model_error(
-    model: PrequentialModel, event_id: str, value: bytes, where: Origin | None, exc: Exception, now: datetime
+    model: PrequentialModel,
+    stage: str,
+    record: FeatureVector | LabelEvent,
+    where: Origin | None,
+    exc: Exception,
+    now: datetime,
 ) -> DeadLetter:
-    error = ModelError(model.name, "learn", exc)
-    return DeadLetter("model_error", str(error), value, where, now, event_id=event_id, model=model.name)
+    """The dead letter of a model that raised on one record; the model counts it (and logs its first of a kind)."""
+    model.failed(stage, exc)
+    detail = str(ModelError(model.name, stage, exc))
+    return DeadLetter("model_error", detail, record.to_json(), where, now, event_id=record.event_id, model=model.name)
 
 
 def _label_json(label: PendingLabel) -> bytes:

@@ -12,6 +12,8 @@ METRICS_BY_TASK: dict[str, tuple[Callable[[], metrics.base.Metric], ...]] = {
     "binary": (metrics.Accuracy, metrics.F1, metrics.ROCAUC, metrics.LogLoss),
     "multiclass": (metrics.Accuracy, metrics.MacroF1),
     "regression": (metrics.MAE, metrics.RMSE, metrics.R2),
+    # The anomaly score against labels, when labels come (River's anomaly examples score so).
+    "anomaly": (metrics.ROCAUC,),
 }
 TASKS = tuple(METRICS_BY_TASK)
 

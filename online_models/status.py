@@ -95,6 +95,7 @@ def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict
         "events": model.events,
         "labeled": model.labeled,
         "scored": model.scored,
+        "failures": dict(model.failures),
         "metrics": model.metric_values(),
         "updated_at": now.isoformat(timespec="milliseconds"),
         "history": history,

@@ -44,6 +44,10 @@ class Predictor:
         if served is None:
             raise HTTPException(503, f"model {name!r} has no loaded version yet")
         features = await self._features(body)
+        wrong = served.model.wrong_types(features)
+        if wrong:
+            problems = "; ".join(f"features.{feature}: {problem}" for feature, problem in sorted(wrong.items()))
+            raise HTTPException(422, f"model {name!r}: {problems}")
         try:
             answer = served.answer(features)
         except Exception as exc:  # e.g. a string where the model takes a number
@@ -55,6 +59,7 @@ class Predictor:
         return PredictResponse(
             prediction=answer.prediction,
             proba=proba,
+            score=answer.score,
             model=name,
             model_version=served.version,
             events_seen=int(served.metadata["events_seen"]),

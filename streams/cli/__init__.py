@@ -65,8 +65,8 @@ def _progress() -> Progress:
 
 def _first_metric(runner: EmbeddedRunner) -> str:
     model = runner.learner.models[0]
-    name, value = next(iter(model.metric_values().items()))
-    return f"{model.name} {name}={value:.4f}"
+    name, value = next(iter(model.metric_values().items()), (None, None))
+    return f"{model.name} {name}={value:.4f}" if value is not None else f"{model.name} (nothing scored yet)"
 
 
 def _run_with_progress(

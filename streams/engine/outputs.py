@@ -80,7 +80,8 @@ class Outputs:
             self.dead_letter(letter)
 
     def alert(self, alert: Alert) -> None:
-        log.warning("drift alert %s", alert.describe())
+        # An anomaly model flags a share of all events (its threshold): each is on the topic, not in the log.
+        log.log(logging.DEBUG if alert.kind == "anomaly" else logging.WARNING, "alert %s", alert.describe())
         self.produce(self.alerts, alert.to_json(), (alert.model or alert.feature or "").encode())
         if self.bridge is not None:
             for sink in self.alert_sinks:

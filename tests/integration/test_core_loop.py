@@ -105,13 +105,13 @@ BAD_MESSAGES: list[tuple[bytes, str]] = [
     (b'{"event_id": "b10", "ts": "yesterday", "features": {"a": 1}}', "invalid_ts"),
     (b"[1, 2, 3]", "not_an_object"),
     (orjson.dumps({"event_id": "b12", "features": {"a": 1}, "pad": "x" * 200_000}), "too_large"),
-    # Valid JSON that the model cannot take: StandardScaler fails on a string.
+    # Valid JSON that the model cannot take: text where the tree split on a number.
     (b'{"event_id": "b13", "features": {"salary": "lots"}, "label": 1}', "model_error"),
 ]
 
 
 def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv, tmp_path: Path) -> None:
-    stream_env.write_config([{"name": "lr", "recipe": "logistic_regression", "task": "binary"}])
+    stream_env.write_config([{"name": "ht", "recipe": "hoeffding_tree", "task": "binary"}])
     raw = good_events(0, 100) + [m for m, _ in BAD_MESSAGES] + good_events(100, 200)
     stream_env.create_topics()
     from streams.producer import produce
@@ -133,7 +133,7 @@ def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv,
     assert by_reason["invalid_json"]["value"] == BAD_MESSAGES[0][0].decode()
     assert by_reason["invalid_json"]["topic"] == stream_env.topic("events.raw")
     assert by_reason["invalid_json"]["offset"] == 100
-    assert "lr" in by_reason["model_error"]["detail"] and by_reason["model_error"]["model"] == "lr"
+    assert "ht" in by_reason["model_error"]["detail"] and by_reason["model_error"]["model"] == "ht"
 
 
 def test_restarted_worker_resumes_from_committed_offsets(stream_env: StreamEnv) -> None:

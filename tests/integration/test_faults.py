@@ -292,7 +292,7 @@ def test_sigterm_with_redis_away_stops_the_worker_in_time_and_loses_nothing(
 
 
 def test_a_poison_event_goes_to_the_dlq_with_the_exception_and_the_stream_goes_on(stream_env: StreamEnv) -> None:
-    stream_env.write_config([MODELS[0]])  # logistic regression: numbers only
+    stream_env.write_config([MODELS[1]])  # a tree: salary, a number, splits as a number
     good = list(synthetic_events("agrawal", 1000, seed=15))
     poison = {"event_id": "poison", "ts": good[500]["ts"], "features": {"salary": "lots"}, "label": True}
     stream = [*good[:500], poison, *good[500:]]
@@ -306,7 +306,7 @@ def test_a_poison_event_goes_to_the_dlq_with_the_exception_and_the_stream_goes_o
 
     letter = orjson.loads(letters[0].value)
     predictions = predicted_ids(stream_env)
-    print_table([FaultRow("poison event (a string for a linear model)", 1001, len(predictions), 1000, 0, 0)])
-    assert (letter["reason"], letter["event_id"], letter["model"]) == ("model_error", "poison", "lr")
+    print_table([FaultRow("poison event (text for a tree's numeric feature)", 1001, len(predictions), 1000, 0, 0)])
+    assert (letter["reason"], letter["event_id"], letter["model"]) == ("model_error", "poison", "ht")
     assert "TypeError" in letter["detail"] or "str" in letter["detail"], letter["detail"]
     assert set(predictions) == {e["event_id"] for e in good}

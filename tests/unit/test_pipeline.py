@@ -43,9 +43,13 @@ def test_invalid_event_becomes_a_dead_letter_with_its_origin() -> None:
 
 def test_a_model_that_raises_dead_letters_only_its_own_answer() -> None:
     r = runner()
+    r.process(event(0))
+    # A feature that was a number becomes text: the tree's numeric splitter cannot learn it; the
+    # linear model one-hot encodes it.
     result = r.process(orjson.dumps({"event_id": "s", "features": {"a": "text"}, "label": True}))
-    assert [p.model for p in result.predictions] == ["ht"]  # trees take nominal features
-    assert [(d.reason, d.model, d.event_id) for d in result.dead_letters] == [("model_error", "lr", "s")]
+    assert [p.model for p in result.predictions] == ["lr", "ht"]  # the tree answered; it cannot learn it
+    assert [(d.reason, d.model, d.event_id) for d in result.dead_letters] == [("model_error", "ht", "s")]
+    assert r.learner.models[1].failures == {"learn: TypeError": 1}
     assert len(r.process(event(1)).predictions) == 2  # and the stream goes on
 
 

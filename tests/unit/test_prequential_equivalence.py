@@ -18,6 +18,10 @@ CASES = [
     *[("agrawal_drift", "binary", r, 1500) for r in CLASSIFIERS],
     *[("phishing", "binary", r, 1250) for r in CLASSIFIERS],
     *[("friedman", "regression", r, 1500) for r in REGRESSORS],
+    # Mixed feature types (numbers, strings, bools): every recipe learns every event.
+    *[("shop", "binary", r, 1500) for r in CLASSIFIERS],
+    *[("shop_value", "regression", r, 1500) for r in REGRESSORS],
+    *[("led", "multiclass", r, 1500) for r in ("softmax_regression", "hoeffding_tree", "naive_bayes")],
 ]
 
 
@@ -34,7 +38,7 @@ def test_evaluate_equals_progressive_val_score(tmp_path: Path, dataset: str, tas
 
     assert result.exit_code == 0, result.output
     report = orjson.loads(out.read_bytes())["models"][spec.name]
-    assert report["events"] == report["labeled"] == n
+    assert report["events"] == report["labeled"] == n and report["failures"] == {}
     assert [point["labeled"] for point in report["history"]] == list(range(500, n + 1, 500))
     expected = river_reference(spec, dataset, n, seed=11)
     for name, value in expected.items():

@@ -1,0 +1,63 @@
+"""A model's prequential counts and metrics: what it scored, what it could not take, label types."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from river import base, evaluate
+
+from online_models import metrics, recipes
+from online_models.config import parse_config
+from online_models.datasets import samples
+from online_models.events import FeatureVector, Origin
+from online_models.learner import Learner
+
+
+class FailsOnNegative(base.Classifier):
+    """A classifier that answers, but raises when asked to learn an event with ``x < 0``."""
+
+    def learn_one(self, x: dict, y: Any) -> None:
+        if x["x"] < 0:
+            raise ValueError("cannot learn a negative x")
+
+    def predict_proba_one(self, x: dict) -> dict[Any, float]:
+        return {True: 0.6, False: 0.4}
+
+
+def learner(*recipes: str, task: str = "binary") -> Learner:
+    return Learner(parse_config({"models": [{"name": r, "recipe": r, "task": task} for r in recipes]}))
+
+
+def vector(i: int, x: dict, label: Any) -> FeatureVector:
+    return FeatureVector(f"e{i}", 1_767_225_600_000 + i, None, x, label, Origin("raw", 0, i))
+
+
+def test_a_model_that_cannot_learn_an_event_publishes_its_prediction_and_scores_nothing() -> None:
+    learning = learner("naive_bayes")
+    model = learning.models[0]
+    model.model = FailsOnNegative()
+
+    result = learning.apply(vector(0, {"x": -1.0}, True))
+
+    assert [p.model for p in result.predictions] == ["naive_bayes"]
+    assert [(d.reason, d.model) for d in result.dead_letters] == [("model_error", "naive_bayes")]
+    assert (model.labeled, model.scored, model.metric_values()) == (0, 0, {})
+    assert model.failures == {"learn: ValueError": 1}
+    learning.apply(vector(1, {"x": 1.0}, True))
+    assert (model.labeled, model.scored) == (1, 1) and set(model.metric_values()) == set(metrics.for_task("binary"))
+
+
+@pytest.mark.parametrize("recipe", ["logistic_regression", "hoeffding_tree", "naive_bayes"])
+def test_labels_zero_and_one_come_back_as_numbers_and_score_as_river_does(recipe: str) -> None:
+    pairs = [(x, int(y)) for x, y in samples("shop", 600, seed=3)]
+    learning = learner(recipe)
+    answers = [learning.apply(vector(i, x, y)).predictions[0] for i, (x, y) in enumerate(pairs)]
+
+    assert {type(a.prediction) for a in answers[1:]} == {int}
+    assert {type(k) for a in answers[1:] for k in a.proba} == {int}
+    model = learning.models[0]
+    for name, metric in metrics.for_task("binary").items():
+        expected = evaluate.progressive_val_score(iter(pairs), recipes.build(recipe), metric).get()
+        assert math.isclose(model.metric_values()[name], expected, rel_tol=0, abs_tol=1e-12), name
