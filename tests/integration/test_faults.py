@@ -53,13 +53,13 @@ KAFKA = [str(ROOT / "infra" / "kafka" / "kafka.sh")]
 STOPPED_WITHIN = 30.0  # seconds from SIGTERM to exit, whatever is unreachable
 
 
-def until_learned(env: StreamEnv, at_least: int, timeout: float = 300) -> None:
+def until_learned(env: StreamEnv, at_least: int, timeout: float = 300, model: str = "lr") -> None:
     wait_for(
-        lambda: learned(env) >= at_least,
+        lambda: learned(env, model) >= at_least,
         timeout=timeout,
         interval=0.2,
-        what=f"{at_least} events learned",
-        describe=lambda: counts(env),
+        what=f"{at_least} events learned by {model}",
+        describe=lambda: counts(env, model),
     )
 
 
@@ -301,7 +301,7 @@ def test_a_poison_event_goes_to_the_dlq_with_the_exception_and_the_stream_goes_o
     assert not produce(stream_env.bootstrap, [(raw, *encode_event(e)) for e in stream]).errors
     worker = stream_env.start_worker(**CHECKPOINTS)
     letters = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), expected=1, timeout=120)
-    until_learned(stream_env, 1000, timeout=120)
+    until_learned(stream_env, 1000, timeout=120, model="ht")
     stream_env.stop_worker(worker, signal.SIGTERM)
 
     letter = orjson.loads(letters[0].value)
