@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from online_models import metrics as task_metrics
+from online_models.config import ModelSpec
 from online_models.datasets import synthetic_events
 from online_models.events import decode_label
 from streams.consumer import Record, read_topic
@@ -55,7 +56,11 @@ def assert_close(actual: dict[str, float], expected: dict[str, float]) -> None:
 
 @pytest.mark.parametrize(
     ("dataset", "task", "recipe_names", "n"),
-    [("agrawal_drift", "binary", CLASSIFIERS, 2000), ("friedman", "regression", REGRESSORS, 2000)],
+    [
+        ("agrawal_drift", "binary", CLASSIFIERS, 2000),
+        ("friedman", "regression", REGRESSORS, 2000),
+        ("shop", "binary", CLASSIFIERS, 2000),  # numbers, strings and bools in each event
+    ],
 )
 def test_prequential_metrics_through_kafka_equal_river(
     stream_env: StreamEnv, dataset: str, task: str, recipe_names: list[str], n: int
@@ -108,6 +113,29 @@ BAD_MESSAGES: list[tuple[bytes, str]] = [
     # Valid JSON that the model cannot take: text where the tree split on a number.
     (b'{"event_id": "b13", "features": {"salary": "lots"}, "label": 1}', "model_error"),
 ]
+
+
+def test_an_anomaly_model_scores_each_event_and_alerts_on_those_it_flags(stream_env: StreamEnv) -> None:
+    spec = {"name": "odd", "recipe": "half_space_trees", "task": "anomaly", "params": {"seed": 42}}
+    stream_env.write_config([spec])
+    events = [{k: v for k, v in e.items() if k != "label"} for e in synthetic_events("shop_anomalies", 3000, seed=5)]
+    stream_env.cli("topics", "create")
+    stream_env.cli("produce", "--file", str(write_jsonl(stream_env.tmp / "events.jsonl", events)))
+    stream_env.start_worker()
+
+    records = read_topic(stream_env.bootstrap, stream_env.topic("predictions"), expected=len(events), timeout=180)
+    predictions = {p["event_id"]: p for p in map(orjson.loads, (r.value for r in records))}
+    reference = ModelSpec(**spec).build()  # the same River filter, stepped here: score, then learn
+    for event in events:
+        score = reference.score_one(event["features"])
+        expected = (score, reference.classify(score))
+        reference.learn_one(event["features"])
+        assert (predictions[event["event_id"]]["score"], predictions[event["event_id"]]["prediction"]) == expected
+    flagged = sorted(e for e, p in predictions.items() if p["prediction"])
+    alerts = read_topic(stream_env.bootstrap, stream_env.topic("drift.alerts"), expected=len(flagged), timeout=60)
+    found = [orjson.loads(r.value) for r in alerts]
+    assert flagged and sorted(a["event_id"] for a in found) == flagged
+    assert {(a["kind"], a["model"], a["detector"]) for a in found} == {("anomaly", "odd", "half_space_trees")}
 
 
 def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv, tmp_path: Path) -> None:
