@@ -37,6 +37,17 @@ def _agrawal_drift(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
     )
 
 
+def _agrawal_share(seed: int, positives: float) -> Iterator[tuple[dict, Any]]:
+    """Agrawal function 0 (the demo stream's first concept), stationary, with a ``positives`` share of
+    label 1 (its own is 67 %): each sample's label is drawn first, then the next sample of that label
+    is taken (rejection sampling), so drift policies can be tried on imbalanced streams."""
+    rng = random.Random(seed)
+    stream = iter(synth.Agrawal(classification_function=0, seed=seed))
+    while True:
+        wanted = int(rng.random() < positives)
+        yield next((x, y) for x, y in stream if y == wanted)
+
+
 def _named(stream: Iterable[tuple[dict, Any]]) -> Iterable[tuple[dict, Any]]:
     # Features numbered 0, 1, ... (Friedman's, LED's); JSON object keys are strings: x0, x1, ...
     return (({f"x{k}": v for k, v in x.items()}, y) for x, y in stream)
@@ -77,6 +88,9 @@ def _shop_anomalies(seed: int, share: float = 0.01) -> Iterator[tuple[dict, Any]
 GENERATORS: dict[str, Callable[[int, int], Iterable[tuple[dict, Any]]]] = {
     "agrawal_drift": _agrawal_drift,
     "agrawal": lambda n, seed: synth.Agrawal(classification_function=0, seed=seed),
+    "agrawal_1pct": lambda n, seed: _agrawal_share(seed, 0.01),  # no change; 1 % positives
+    "agrawal_5pct": lambda n, seed: _agrawal_share(seed, 0.05),
+    "agrawal_50pct": lambda n, seed: _agrawal_share(seed, 0.5),
     "friedman": lambda n, seed: _named(synth.Friedman(seed=seed)),
     "phishing": lambda n, seed: datasets.Phishing(),
     "led": lambda n, seed: _named(synth.LED(seed=seed, noise_percentage=0.1)),  # 10 classes

@@ -6,6 +6,11 @@
   confirmed drift, swap it in. Without a warning first (or with a detector that has no warning
   level, such as ADWIN) a drift falls back to a reset.
 
+No policy acts on a model that has learned fewer than ``min_labeled`` labels (since it was built: at
+the start, by a reset, or as the background model swapped in): a model still learning makes errors
+that are not a change of concept, and on an imbalanced stream a detector's first few hundred errors
+say little. Such a signal is still reported, as an alert without an action.
+
 Prequential metrics keep running across an action: they score the model slot on the stream.
 Each action bumps the model's version.
 """
@@ -40,17 +45,23 @@ class DriftGuard:
         self.spec = spec
         self.monitor = ConceptMonitor(spec.detector, spec.params, window)
         self.background: Any = None
+        self.learned = 0  # labels the served model learned since it was built
+        self._background_learned = 0
 
     @property
     def policy(self) -> str:
         return self.spec.policy
 
     def learn_background(self, x: Features, y: Label) -> None:
+        """Called once for each label the served model learned: counts it, and trains the background
+        model if one was started."""
+        self.learned += 1
         if self.background is not None:
             self.background.learn_one(x, y)
+            self._background_learned += 1
 
     def wants_action(self, signal: Signal) -> bool:
-        if self.policy == "alert":
+        if self.policy == "alert" or self.learned < self.spec.min_labeled:
             return False
         if signal.kind == "concept_warning":
             return self.policy == "background" and self.background is None
@@ -62,10 +73,12 @@ class DriftGuard:
             return None
         if signal.kind == "concept_warning":
             self.background = recipes.build(model.spec.recipe, model.spec.params)
+            self._background_learned = 0
             return BACKGROUND_START
         if self.background is not None:
             model.replace(self.background)
-            self.background = None
+            self.background, self.learned = None, self._background_learned
             return BACKGROUND_SWAP
         model.replace(recipes.build(model.spec.recipe, model.spec.params))
+        self.learned = 0
         return RESET

@@ -11,9 +11,13 @@ import orjson
 import pytest
 
 from online_models.alerts import Alert
-from online_models.config import parse_config
+from online_models.config import DriftSpec, ModelSpec, PolicyName, parse_config
 from online_models.datasets import synthetic_events
+from online_models.drift import Signal
+from online_models.evaluation import PrequentialModel
+from online_models.exceptions import ConfigError
 from online_models.pipeline import EmbeddedRunner, Pipeline
+from online_models.policy import DriftGuard
 
 P = 5000  # agrawal_drift with n=10,000 switches from Agrawal function 0 to 4 at index 5,000
 
@@ -179,3 +183,55 @@ def test_a_clearly_better_challenger_is_promoted_once_per_cool_down() -> None:
     promotion = promotions[0][1]
     assert promotion.challenger_score > promotion.champion_score + 0.05
     assert runner.learner.judges["lr"].champion == "lr-ht"
+
+
+def guarded(policy: PolicyName, min_labeled: int) -> tuple[DriftGuard, PrequentialModel]:
+    spec = ModelSpec(name="nb", recipe="naive_bayes", task="binary")
+    return DriftGuard(DriftSpec(detector="ddm", policy=policy, min_labeled=min_labeled)), PrequentialModel(spec)
+
+
+def learn(guard: DriftGuard, labels: int) -> None:
+    for _ in range(labels):
+        guard.learn_background({"x": 1.0}, 1)
+
+
+WARNING, DRIFT = Signal("concept_warning", "ddm", {}), Signal("concept_drift", "ddm", {})
+
+
+def test_no_policy_acts_before_the_served_model_learned_min_labeled_labels() -> None:
+    guard, served = guarded("background", min_labeled=3)
+    learn(guard, 2)
+    assert guard.act(served, WARNING) is None and guard.act(served, DRIFT) is None and served.version == 1
+    learn(guard, 1)
+    assert guard.act(served, WARNING) == "background_start"
+    learn(guard, 2)
+    assert guard.act(served, DRIFT) == "background_swap" and served.version == 2
+    # The swapped-in model learned 2 labels alongside: it may not be replaced before its 3rd.
+    assert guard.learned == 2 and guard.act(served, DRIFT) is None
+    learn(guard, 1)
+    assert guard.act(served, DRIFT) == "reset" and guard.learned == 0 and served.version == 3
+
+
+def test_a_reset_model_is_not_reset_again_before_it_learned_min_labeled_labels() -> None:
+    guard, served = guarded("reset", min_labeled=1000)
+    learn(guard, 1000)
+    assert guard.act(served, DRIFT) == "reset"
+    learn(guard, 999)
+    assert not guard.wants_action(DRIFT) and guard.act(served, DRIFT) is None
+    learn(guard, 1)
+    assert guard.wants_action(DRIFT) and guard.act(served, DRIFT) == "reset"
+
+
+def test_a_signal_before_min_labeled_is_reported_as_an_alert_without_an_action() -> None:
+    config = {"models": [model("ht", "hoeffding_tree", detector="fhddm", policy="reset", min_labeled=20_000)]}
+    runner, alerts = run(config, synthetic_events("agrawal_drift", 10_000, seed=42))
+    assert [(i, a.kind, a.action) for i, a in alerts] == [(5035, "concept_drift", None)]
+    assert runner.learner.models[0].version == 1 and not runner.learner.actions
+
+
+@pytest.mark.parametrize("bad", [-1, "many", 1.5])
+def test_a_bad_min_labeled_fails_at_start_up_naming_the_field(bad: object) -> None:
+    config = {"models": [model("ht", "hoeffding_tree", detector="ddm", min_labeled=bad)]}
+    with pytest.raises(ConfigError) as info:
+        parse_config(config)
+    assert info.value.field == "models[0].drift.min_labeled"
