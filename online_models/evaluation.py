@@ -111,10 +111,9 @@ class PrequentialModel:
         """Answer for ``x`` and count the event (the model itself does not change)."""
         answer = self.answer(x)
         self.events += 1
-        inputs = self.inputs
-        for name, value in x.items():
-            if name not in inputs:  # a new feature: a few times per model, not per event
-                inputs[name] = type_name(value)
+        if not self.inputs.keys() >= x.keys():  # a new feature (rare; the check is one C-level set test)
+            for name, value in x.items():
+                self.inputs.setdefault(name, type_name(value))
         return answer
 
     def wrong_types(self, x: Features) -> dict[str, str]:
