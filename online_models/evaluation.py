@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
 from river import base
@@ -35,6 +35,7 @@ from online_models.events import Label
 from online_models.features import Features
 
 log = logging.getLogger(__name__)
+ZERO_ONE: dict[bool, Label] = {False: 0, True: 1}  # shared, never changed
 
 
 def type_name(value: object) -> str:
@@ -82,8 +83,8 @@ class PrequentialModel:
     # Events it raised on, per "stage: exception type" (each a model_error dead letter).
     failures: Counter[str] = field(default_factory=Counter)
     name: str = field(init=False)
-    # {False: 0, True: 1} once labels 0 and 1 (ints, not bools) came: River's binary linear models
-    # answer False/True whatever the labels were, trees answer the labels (see ``_as_produced``).
+    # ZERO_ONE once a label 0 or 1 (an int, not a bool) came: River's binary linear models answer
+    # False/True whatever the labels were, trees answer the labels (see ``_as_produced``).
     _zero_one: dict[bool, Label] = field(init=False, default_factory=dict)
     # The type of each input feature as the stream first gave it: number, bool or string. Serving
     # refuses another type for it (``wrong_types``): the model would take it, but not as meant.
@@ -160,11 +161,6 @@ class PrequentialModel:
         zero_one = self._zero_one
         return {zero_one.get(k, k): p for k, p in proba.items()}
 
-    def _learned_label(self, y: Label) -> None:
-        """Labels are numbers 0 and 1 (an int label of 0 or 1 came): answers use them, not False or True."""
-        if self._is_classifier and y in (0, 1):
-            self._zero_one = {False: 0, True: 1}
-
     def learn_unlabeled(self, x: Features) -> None:
         """An anomaly model learns each event when it comes (a flagged one is left out by its filter)."""
         self.model.learn_one(x)
@@ -182,8 +178,8 @@ class PrequentialModel:
             self._count(answer)
             return
         self.model.learn_one(x, y)
-        if type(y) is int and not self._zero_one:  # bools, strings, floats: nothing to remember
-            self._learned_label(y)
+        if type(y) is int and not self._zero_one and self._is_classifier and y in (0, 1):
+            self._zero_one = ZERO_ONE  # the labels are numbers: answers use them, not False or True
         if answer.prediction is not None:
             for m in self._label_metrics:
                 m.update(y, answer.prediction)
@@ -215,7 +211,8 @@ class PrequentialModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A snapshot or checkpoint pickled before a field was added: that field starts at its default.
-        self.__dict__.update({"failures": Counter(), "_zero_one": {}, "is_anomaly": False, "inputs": {}, **state})
+        defaults = {f.name: f.default_factory() for f in fields(self) if f.default_factory is not MISSING}
+        self.__dict__.update({**defaults, "is_anomaly": state["spec"].task == "anomaly", **state})
 
     def metric_values(self) -> dict[str, float]:
         """Each metric's value; none before anything was scored (River's would read 0 or 0.5)."""
