@@ -88,7 +88,7 @@ class ThresholdSpec(BaseModel):
     @model_validator(mode="after")
     def _one_of_two(self) -> ThresholdSpec:
         if (self.quantile is None) == (self.score is None):
-            raise ConfigError("threshold", "give one of quantile (0 < q < 1) or score")
+            raise ValueError("give one of quantile (0 < q < 1) or score")
         return self
 
 

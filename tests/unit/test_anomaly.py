@@ -4,6 +4,7 @@ score with each prediction, flag through their threshold, and score ROCAUC as Ri
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -74,16 +75,16 @@ def test_labels_score_rocauc_as_river_does(recipe: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("spec", "field"),
+    ("bad", "field"),
     [
         ({"drift": {"detector": "ddm"}}, "models[0].drift"),
         ({"threshold": {"quantile": 0.99, "score": 0.5}}, "models[0].threshold"),
         ({"threshold": {"quantile": 1.5}}, "models[0].threshold.quantile"),
     ],
 )
-def test_a_bad_anomaly_config_fails_naming_the_field(spec: dict, field: str) -> None:
-    with pytest.raises(ConfigError, match=rf"^{field.replace('[', '.').replace(']', '.')}"):
-        learner("half_space_trees", **spec)
+def test_a_bad_anomaly_config_fails_naming_the_field(bad: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(field)}: "):
+        learner("half_space_trees", **bad)
 
 
 def test_only_anomaly_models_take_a_threshold() -> None:
