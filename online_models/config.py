@@ -13,13 +13,14 @@ online_models.exceptions.ConfigError: models[0].recipe: unknown recipe 'nope'; .
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from online_models import drift, metrics, recipes
+from online_models import drift, metrics, pipelines, recipes
 from online_models.exceptions import ConfigError
 from online_models.features import FeatureSpec
 
@@ -93,14 +94,17 @@ class ThresholdSpec(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    """One model: a name, a recipe, the task that decides its metrics, and recipe parameters."""
+    """One model: a name, what it is (a recipe with its params, or a River pipeline), and the task
+    that decides its metrics."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    recipe: str
+    recipe: str | None = None
     task: Task
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)  # the recipe's estimator parameters
+    # Or any River pipeline, as data: its steps with their params (see online_models.pipelines).
+    pipeline: list[Any] | None = None
     drift: DriftSpec | None = None
     snapshot: SnapshotSpec = Field(default_factory=SnapshotSpec)
     # A challenger learns side by side with the model it names; their snapshots share that name.
@@ -109,9 +113,21 @@ class ModelSpec(BaseModel):
     # Anomaly models only: when an event is flagged (default: the top 1% of scores).
     threshold: ThresholdSpec | None = None
 
+    def steps(self) -> list[pipelines.Step]:
+        """The model's pipeline as data: its own, or the one its recipe expands into (a fresh copy)."""
+        if self.pipeline is not None:
+            return copy.deepcopy(self.pipeline)
+        return recipes.get(str(self.recipe)).pipeline(self.params)
+
+    @property
+    def estimator(self) -> str:
+        """The River class path of the learning step, e.g. ``linear_model.LogisticRegression``."""
+        last = self.steps()[-1]
+        return last if isinstance(last, str) else str(last["class"])
+
     def build(self) -> Any:
-        """A fresh estimator: the recipe with these params (an anomaly model: with its threshold)."""
-        model = recipes.build(self.recipe, self.params)
+        """A fresh estimator: the pipeline (an anomaly model: with its threshold)."""
+        model = pipelines.build(self.steps())
         if self.task != "anomaly":
             return model
         threshold = self.threshold or ThresholdSpec(quantile=0.99)
@@ -134,21 +150,30 @@ class ModelSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _check_recipe(self) -> ModelSpec:
-        recipe = recipes.get(self.recipe)
+    def _check_model(self) -> ModelSpec:
         if self.threshold is not None and self.task != "anomaly":
             raise ConfigError("threshold", "only anomaly models take a threshold")
+        if (self.recipe is None) == (self.pipeline is None):
+            raise ConfigError("recipe", "give one of recipe (a named shortcut) or pipeline (River steps)")
+        if self.pipeline is None:
+            return self._check_recipe(recipes.get(str(self.recipe)))
+        if self.params:
+            raise ConfigError("params", "a pipeline's parameters go in its steps (pipeline[i].params)")
+        pipelines.check_task(pipelines.build(self.pipeline), self.task)
+        return self
+
+    def _check_recipe(self, recipe: recipes.Recipe) -> ModelSpec:
         if self.task not in recipe.tasks:
             raise ConfigError(
                 "task", f"recipe {self.recipe!r} does not do {self.task!r}; it does {sorted(recipe.tasks)}"
             )
         unknown = sorted(set(self.params) - recipe.parameter_names())
         if unknown:
-            raise ConfigError(f"params.{unknown[0]}", f"not a parameter of {recipe.estimator.__name__}")
+            raise ConfigError(f"params.{unknown[0]}", f"not a parameter of {recipe.estimator}")
         try:
             recipe.build(self.params)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError("params", f"{recipe.estimator.__name__} rejected them: {exc}") from exc
+        except ConfigError as exc:  # the recipe's own steps are valid: the error is in the params
+            raise ConfigError("params", exc.message) from None
         return self
 
 

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from river import base
 
-from online_models import metrics, recipes
+from online_models import metrics, pipelines
 from online_models.config import ModelSpec
 from online_models.events import Label
 from online_models.features import Features
@@ -94,7 +94,7 @@ class PrequentialModel:
         self.name = self.spec.name  # read per event: an attribute, not a property
         self.model = self.spec.build()
         self.metrics = metrics.for_task(self.spec.task)
-        final = recipes.final_estimator(self.model)
+        final = pipelines.final_estimator(self.model)
         self.is_anomaly = self.spec.task == "anomaly"
         self._is_classifier = isinstance(final, base.Classifier)
         # River's default Classifier.predict_one is the argmax of predict_proba_one; where a model
@@ -224,6 +224,7 @@ class PrequentialModel:
         """Counts, final metrics and history, as written by ``streamwise evaluate``."""
         return {
             "recipe": self.spec.recipe,
+            "estimator": self.spec.estimator,
             "task": self.spec.task,
             "version": self.version,
             "events": self.events,

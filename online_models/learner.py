@@ -236,7 +236,8 @@ class Learner(PartitionState):
             result.dead_letters.append(_model_error(model, "learn", vector, where, exc, now))
         if answer.prediction:
             details = {"score": answer.score, "model_version": model.version}
-            alert = Alert(model.name, "anomaly", model.spec.recipe, None, vector.event_id, self.events_seen,
+            detector = model.spec.recipe or model.spec.estimator
+            alert = Alert(model.name, "anomaly", detector, None, vector.event_id, self.events_seen,
                           from_ms(vector.ts_ms), details)  # fmt: skip
             result.alerts.append(alert)
 

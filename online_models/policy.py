@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from online_models import recipes
 from online_models.config import DriftSpec
 from online_models.drift import ConceptMonitor, Signal
 from online_models.evaluation import ModelAnswer, PrequentialModel
@@ -72,13 +71,13 @@ class DriftGuard:
         if not self.wants_action(signal):
             return None
         if signal.kind == "concept_warning":
-            self.background = recipes.build(model.spec.recipe, model.spec.params)
+            self.background = model.spec.build()
             self._background_learned = 0
             return BACKGROUND_START
         if self.background is not None:
             model.replace(self.background)
             self.background, self.learned = None, self._background_learned
             return BACKGROUND_SWAP
-        model.replace(recipes.build(model.spec.recipe, model.spec.params))
+        model.replace(model.spec.build())
         self.learned = 0
         return RESET

@@ -5,8 +5,11 @@ recipe takes them all, as a River user would write it: models that need numbers 
 one-hot encoded (``compose.SelectType(str) | preprocessing.OneHotEncoder(drop_zeros=True)``: no
 zero column per category ever seen, so a string of many values stays cheap); linear models get the
 numbers (bools included) standardised; trees split on strings as they are. Every recipe is a
-River expression (see ``tests/contract/test_recipes.py``), so any result can be reproduced with
+River expression (see ``tests/contract/test_estimators.py``), so any result can be reproduced with
 River alone. Parameters go to the learning estimator (the last step), never to the encoders.
+
+A recipe is a named shortcut for a pipeline: ``get(name).pipeline(params)`` is the data it expands
+into, the same a model may give under ``pipeline:`` (see :mod:`online_models.pipelines`).
 
 >>> import numbers
 >>> from river import compose, linear_model, preprocessing
@@ -20,91 +23,95 @@ True
 >>> model.learn_one({"amount": 12.5, "country": "FR", "new": True}, True)
 >>> sorted(model["LogisticRegression"].weights)
 ['amount', 'country_FR', 'new']
+>>> get("hoeffding_tree").pipeline({"grace_period": 50})
+[{'class': 'tree.HoeffdingTreeClassifier', 'params': {'grace_period': 50}}]
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
-import numbers
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from river import anomaly, base, compose, forest, linear_model, naive_bayes, preprocessing, tree
+from river import anomaly, base
 
+from online_models import pipelines
 from online_models.exceptions import ConfigError
+from online_models.pipelines import Step
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 REGRESSION = frozenset({"regression"})
 ANOMALY = frozenset({"anomaly"})
 
-
-def one_hot_strings() -> base.Transformer:
-    """String features as 0/1 columns named ``feature_value`` (only the event's own: drop_zeros)."""
-    return compose.SelectType(str) | preprocessing.OneHotEncoder(drop_zeros=True)
-
-
-def numbers_and_one_hot_strings() -> base.Transformer:
-    """Numbers and bools as they are, strings one-hot: for estimators that take any number."""
-    return compose.SelectType(numbers.Number) + one_hot_strings()
-
-
-def scaled_numbers_and_one_hot_strings() -> base.Transformer:
-    """Numbers and bools standardised, strings one-hot: for linear models."""
-    return (compose.SelectType(numbers.Number) | preprocessing.StandardScaler()) + one_hot_strings()
-
-
-def unit_numbers_and_one_hot_strings() -> base.Transformer:
-    """Numbers and bools scaled to [0, 1] (what half-space trees assume), strings one-hot."""
-    return (compose.SelectType(numbers.Number) | preprocessing.MinMaxScaler()) + one_hot_strings()
-
-
-def _linear_leaves() -> dict[str, Any]:
-    # A Hoeffding tree regressor fits a linear model in each leaf, on the whole event: it needs numbers.
-    return {"leaf_model": numbers_and_one_hot_strings() | linear_model.LinearRegression()}
+# The steps that prepare mixed features, as pipeline data (see online_models.pipelines).
+# Strings as 0/1 columns named ``feature_value`` (only the event's own: drop_zeros).
+ONE_HOT_STRINGS: list[Step] = [
+    {"select_type": "str"},
+    {"class": "preprocessing.OneHotEncoder", "params": {"drop_zeros": True}},
+]
+# Numbers and bools as they are, strings one-hot: for estimators that take any number.
+NUMBERS_AND_ONE_HOT_STRINGS: Step = {"union": [{"select_type": "number"}, ONE_HOT_STRINGS]}
+# Numbers and bools standardised, strings one-hot: for linear models.
+SCALED_NUMBERS_AND_ONE_HOT_STRINGS: Step = {
+    "union": [[{"select_type": "number"}, "preprocessing.StandardScaler"], ONE_HOT_STRINGS]
+}
+# Numbers and bools scaled to [0, 1] (what half-space trees assume), strings one-hot.
+UNIT_NUMBERS_AND_ONE_HOT_STRINGS: Step = {
+    "union": [[{"select_type": "number"}, "preprocessing.MinMaxScaler"], ONE_HOT_STRINGS]
+}
+# A Hoeffding tree regressor fits a linear model in each leaf, on the whole event: it needs numbers.
+LINEAR_LEAVES = {"leaf_model": {"pipeline": [NUMBERS_AND_ONE_HOT_STRINGS, "linear_model.LinearRegression"]}}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to build one kind of model: the estimator class, what prepares its inputs, its tasks.
+    """A named shortcut for a pipeline: the steps that prepare the event, then one River estimator.
 
-    ``prepare`` builds the steps before the estimator (None: the estimator takes the event as it
-    is); ``defaults`` builds estimator parameters that differ from River's (a fresh object each time).
+    ``estimator`` is the River class path of the learning step; ``prepare`` the steps before it
+    (none: the estimator takes the event as it is); ``defaults`` the estimator's parameters that
+    differ from River's. User ``params`` go to the estimator, never to the encoders.
     """
 
     name: str
-    estimator: Callable[..., base.Estimator]
+    estimator: str
     tasks: frozenset[str]
-    prepare: Callable[[], base.Transformer] | None = None
-    defaults: Callable[[], dict[str, Any]] = field(default=dict)
+    prepare: tuple[Step, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def parameter_names(self) -> set[str]:
-        return set(inspect.signature(self.estimator).parameters)
+        return set(inspect.signature(pipelines.river_class(self.estimator)).parameters)
+
+    def pipeline(self, params: dict[str, Any] | None = None) -> list[Step]:
+        """The pipeline this recipe stands for, as data (a fresh copy: the caller may keep it)."""
+        last = {"class": self.estimator, "params": {**self.defaults, **(params or {})}}
+        return copy.deepcopy([*self.prepare, last])
 
     def build(self, params: dict[str, Any] | None = None) -> base.Estimator:
-        model = self.estimator(**{**self.defaults(), **(params or {})})
-        return self.prepare() | model if self.prepare is not None else model
+        return pipelines.build(self.pipeline(params))
 
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
         Recipe(
-            "logistic_regression", linear_model.LogisticRegression, frozenset({"binary"}),
-            scaled_numbers_and_one_hot_strings,
+            "logistic_regression", "linear_model.LogisticRegression", frozenset({"binary"}),
+            (SCALED_NUMBERS_AND_ONE_HOT_STRINGS,),
         ),
         Recipe(
-            "softmax_regression", linear_model.SoftmaxRegression, frozenset({"multiclass"}),
-            scaled_numbers_and_one_hot_strings,
+            "softmax_regression", "linear_model.SoftmaxRegression", frozenset({"multiclass"}),
+            (SCALED_NUMBERS_AND_ONE_HOT_STRINGS,),
         ),
-        Recipe("hoeffding_tree", tree.HoeffdingTreeClassifier, CLASSIFICATION),
-        Recipe("hoeffding_adaptive_tree", tree.HoeffdingAdaptiveTreeClassifier, CLASSIFICATION),
-        Recipe("adaptive_random_forest", forest.ARFClassifier, CLASSIFICATION),
-        Recipe("naive_bayes", naive_bayes.GaussianNB, CLASSIFICATION, numbers_and_one_hot_strings),
-        Recipe("linear_regression", linear_model.LinearRegression, REGRESSION, scaled_numbers_and_one_hot_strings),
-        Recipe("hoeffding_tree_regressor", tree.HoeffdingTreeRegressor, REGRESSION, defaults=_linear_leaves),
-        Recipe("half_space_trees", anomaly.HalfSpaceTrees, ANOMALY, unit_numbers_and_one_hot_strings),
-        Recipe("one_class_svm", anomaly.OneClassSVM, ANOMALY, scaled_numbers_and_one_hot_strings),
+        Recipe("hoeffding_tree", "tree.HoeffdingTreeClassifier", CLASSIFICATION),
+        Recipe("hoeffding_adaptive_tree", "tree.HoeffdingAdaptiveTreeClassifier", CLASSIFICATION),
+        Recipe("adaptive_random_forest", "forest.ARFClassifier", CLASSIFICATION),
+        Recipe("naive_bayes", "naive_bayes.GaussianNB", CLASSIFICATION, (NUMBERS_AND_ONE_HOT_STRINGS,)),
+        Recipe(
+            "linear_regression", "linear_model.LinearRegression", REGRESSION, (SCALED_NUMBERS_AND_ONE_HOT_STRINGS,)
+        ),
+        Recipe("hoeffding_tree_regressor", "tree.HoeffdingTreeRegressor", REGRESSION, defaults=LINEAR_LEAVES),
+        Recipe("half_space_trees", "anomaly.HalfSpaceTrees", ANOMALY, (UNIT_NUMBERS_AND_ONE_HOT_STRINGS,)),
+        Recipe("one_class_svm", "anomaly.OneClassSVM", ANOMALY, (SCALED_NUMBERS_AND_ONE_HOT_STRINGS,)),
     )
 }  # fmt: skip
 
@@ -129,10 +136,3 @@ def flagging(detector: base.Estimator, quantile: float | None, score: float | No
     if score is not None:
         return anomaly.ThresholdFilter(detector, threshold=score)
     return anomaly.QuantileFilter(detector, q=quantile)
-
-
-def final_estimator(model: base.Estimator) -> base.Estimator:
-    """The learning estimator of a model: the last step of a pipeline, or the model itself."""
-    if isinstance(model, compose.Pipeline):
-        return list(model.steps.values())[-1]
-    return model

@@ -126,6 +126,7 @@ def describe(
         "recipe": model.spec.recipe,
         "task": model.spec.task,
         "params": model.spec.params,
+        "pipeline": model.spec.steps(),  # what was built, as data: rebuilt by River alone
         "river": river.__version__,
         "python": platform.python_version(),
         "size": len(blob),

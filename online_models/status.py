@@ -91,6 +91,7 @@ def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict
         "partition": partition,
         "model_version": model.version,
         "recipe": model.spec.recipe,
+        "estimator": model.spec.estimator,
         "task": model.spec.task,
         "events": model.events,
         "labeled": model.labeled,

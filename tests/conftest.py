@@ -8,6 +8,8 @@ where they fail.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis
@@ -15,19 +17,21 @@ from confluent_kafka.admin import AdminClient
 from hypothesis import HealthCheck, settings
 from river import evaluate
 
-from online_models import metrics, recipes
+from online_models import metrics
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from streams.settings import Settings
 
 
-def river_reference(spec: ModelSpec, dataset: str, n: int, seed: int, delay: int | None = None) -> dict[str, float]:
+def river_reference(
+    spec: ModelSpec, dataset: str, n: int, seed: int, delay: int | None = None, build: Callable[[], Any] | None = None
+) -> dict[str, float]:
     """Final metrics of ``river.evaluate.progressive_val_score`` for each metric of the task,
-    with a model built by River's own constructors (through the recipe's class); ``delay``
-    reveals each label that many events late."""
+    with a model built by River's own constructors (``build``; by default through the spec's
+    classes); ``delay`` reveals each label that many events late."""
     result = {}
     for name, metric in metrics.for_task(spec.task).items():
-        model = recipes.build(spec.recipe, spec.params)
+        model = (build or spec.build)()
         score = evaluate.progressive_val_score(samples(dataset, n, seed), model, metric, delay=delay)
         result[name] = float(score.get())
     return result

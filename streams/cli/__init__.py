@@ -94,7 +94,7 @@ def _print_summary(report: EmbeddedReport) -> None:
     for name, model in report.models.items():
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in model["metrics"].items())
         counts = (model["version"], model["events"], model["labeled"], report.expired.get(name, 0))
-        table.add_row(name, model["recipe"], *map(str, counts), metrics)
+        table.add_row(name, model["recipe"] or model["estimator"], *map(str, counts), metrics)
     out.print(table)
     if report.alerts:
         alerts = Table(title=f"{len(report.alerts)} drift alerts")

@@ -78,7 +78,7 @@ def _plot_models(axes: Axes, models: Mapping[str, Any], metric: str) -> dict[str
         if not points or points[-1][0] != model["events"]:
             points.append((model["events"], model["metrics"][metric]))  # the final value
         xs, ys = zip(*points, strict=True)
-        (line,) = axes.plot(xs, ys, marker="o", markersize=3, label=f"{name} ({model['recipe']})")
+        (line,) = axes.plot(xs, ys, marker="o", markersize=3, label=f"{name} ({model['recipe'] or model['estimator']})")
         line.set_gid(MODEL_GID + name)
         colours[name] = to_hex(line.get_color())
     return colours

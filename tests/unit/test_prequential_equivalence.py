@@ -1,18 +1,23 @@
-"""`streamwise evaluate` reproduces river.evaluate.progressive_val_score for every recipe."""
+"""`streamwise evaluate` reproduces river.evaluate.progressive_val_score for every recipe, and for YAML
+pipelines against the same pipelines written in Python."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from online_models.config import ModelSpec
 from online_models.datasets import synthetic_events
 from streams.cli import app
 from tests.conftest import CLASSIFIERS, REGRESSORS, river_reference, spec_for
+from tests.support import river_pipelines
 
 CASES = [
     *[("agrawal_drift", "binary", r, 1500) for r in CLASSIFIERS],
@@ -25,9 +30,23 @@ CASES = [
 ]
 
 
+PIPELINES = {case.name: case for case in river_pipelines.CASES if case.task != "anomaly"}
+
+
 @pytest.mark.parametrize(("dataset", "task", "recipe", "n"), CASES)
 def test_evaluate_equals_progressive_val_score(tmp_path: Path, dataset: str, task: str, recipe: str, n: int) -> None:
     spec = spec_for(recipe, task)
+    check_evaluate(tmp_path, spec, dataset, n, spec.build)
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_a_yaml_pipeline_evaluates_as_the_same_pipeline_in_python(tmp_path: Path, name: str) -> None:
+    case = PIPELINES[name]
+    check_evaluate(tmp_path, case.spec(), case.dataset, 1250, case.python)  # phishing has 1250
+
+
+def check_evaluate(tmp_path: Path, spec: ModelSpec, dataset: str, n: int, build: Callable[[], Any]) -> None:
+    """``streamwise evaluate`` of ``spec`` gives progressive_val_score's metrics of ``build()``."""
     config = tmp_path / "models.yaml"
     config.write_text(yaml.safe_dump({"models": [spec.model_dump()], "evaluation": {"history_every": 500}}))
     events = tmp_path / "events.jsonl"
@@ -40,6 +59,6 @@ def test_evaluate_equals_progressive_val_score(tmp_path: Path, dataset: str, tas
     report = orjson.loads(out.read_bytes())["models"][spec.name]
     assert report["events"] == report["labeled"] == n and report["failures"] == {}
     assert [point["labeled"] for point in report["history"]] == list(range(500, n + 1, 500))
-    expected = river_reference(spec, dataset, n, seed=11)
+    expected = river_reference(spec, dataset, n, seed=11, build=build)
     for name, value in expected.items():
         assert math.isclose(report["metrics"][name], value, rel_tol=0, abs_tol=1e-12), (name, value)

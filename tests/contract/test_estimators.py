@@ -1,18 +1,22 @@
-"""Every recipe: the River expression it stands for, mixed feature types, pickling, cloning, and pure
-predictions. The contract of River's estimators, run on what Streamwise builds."""
+"""Every recipe and a set of YAML pipelines: the River expression each stands for, mixed feature
+types, pickling, cloning, and pure predictions. The contract of River's estimators, run on what
+Streamwise builds."""
 
 from __future__ import annotations
 
 import copy
 import numbers
 import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from river import anomaly, base, compose, forest, linear_model, naive_bayes, preprocessing, tree
 
-from online_models import recipes
+from online_models import pipelines, recipes
 from online_models.datasets import samples
+from tests.support import river_pipelines
 
 RECIPES = sorted(recipes.RECIPES)
 
@@ -52,33 +56,53 @@ RIVER_DEFAULTS = {
 
 # HalfSpaceTrees' ``limits`` is a defaultdict that learn_one fills with the default (0, 1) per
 # feature, so a clone's repr lists them; the values, and so the answers below, are the defaults'.
-FILLS_ITS_PARAMS = {"half_space_trees"}
+FILLS_ITS_PARAMS = (anomaly.HalfSpaceTrees,)
 
 
 # River's forest trees look an unseen string up in their leaves' nominal counts (defaultdicts) when
 # they answer, which adds a zero count: the bytes change, the answers do not (checked below).
-PREDICT_ADDS_ZEROS = {"adaptive_random_forest"}
+PREDICT_ADDS_ZEROS = (forest.ARFClassifier,)
 
 
-def data_for(recipe: recipes.Recipe, n: int = 300) -> list[tuple[dict, object]]:
-    """Mixed types (a number, two strings and a bool per event, as the README's example event)."""
-    name = "shop_value" if "regression" in recipe.tasks else "shop_anomalies" if "anomaly" in recipe.tasks else "shop"
-    return list(samples(name, n, seed=1))
+@dataclass(frozen=True)
+class Case:
+    """What Streamwise builds, what a River user would write for it, and the data it learns."""
+
+    name: str
+    ours: Callable[[], Any]
+    river: Callable[[], Any]
+    dataset: str
 
 
-def seeded(recipe: recipes.Recipe) -> dict:
-    return {"seed": 1} if "seed" in recipe.parameter_names() else {}
+def _recipe_case(name: str) -> Case:
+    recipe = recipes.get(name)
+    seed = {"seed": 1} if "seed" in recipe.parameter_names() else {}
+    # Mixed types (a number, two strings and a bool per event, as the README's example event).
+    tasks = recipe.tasks
+    dataset = "shop_value" if "regression" in tasks else "shop_anomalies" if "anomaly" in tasks else "shop"
+    return Case(name, lambda: recipe.build(seed), lambda: RIVER_DEFAULTS[name](**seed), dataset)
+
+
+def _pipeline_case(case: river_pipelines.PipelineCase) -> Case:
+    return Case(f"pipeline:{case.name}", lambda: pipelines.build(case.steps()), case.python, case.dataset)
+
+
+CASES = {c.name: c for c in [*map(_recipe_case, RECIPES), *map(_pipeline_case, river_pipelines.CASES)]}
+
+
+def data_for(case: Case, n: int = 300) -> list[tuple[dict, object]]:
+    return list(samples(case.dataset, n, seed=1))
 
 
 def learn(model: Any, x: dict, y: object) -> None:
-    if isinstance(recipes.final_estimator(model), base.AnomalyDetector):
+    if isinstance(pipelines.final_estimator(model), base.AnomalyDetector):
         model.learn_one(x)  # no label: an anomaly detector learns what it sees
     else:
         model.learn_one(x, y)
 
 
 def answer(model: Any, x: dict) -> object:
-    if isinstance(recipes.final_estimator(model), base.AnomalyDetector):
+    if isinstance(pipelines.final_estimator(model), base.AnomalyDetector):
         return model.score_one(x)
     return model.predict_one(x)
 
@@ -87,27 +111,28 @@ def test_every_recipe_has_a_river_reference() -> None:
     assert sorted(RIVER_DEFAULTS) == RECIPES
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", CASES)
 def test_no_params_means_the_river_expression(name: str) -> None:
-    assert repr(recipes.build(name)) == repr(RIVER_DEFAULTS[name]())
+    assert repr(CASES[name].ours()) == repr(CASES[name].river())
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", CASES)
 def test_mixed_types_learn_and_equal_the_river_expression(name: str) -> None:
-    recipe = recipes.get(name)
-    ours, theirs = recipe.build(seeded(recipe)), RIVER_DEFAULTS[name](**seeded(recipe))
-    for x, y in data_for(recipe, 400):
+    case = CASES[name]
+    ours, theirs = case.ours(), case.river()
+    data = data_for(case, 400)
+    for x, y in data:
         assert answer(ours, x) == answer(theirs, x)
         learn(ours, x, y)
         learn(theirs, x, y)
-    assert answer(ours, {"amount": 900.0, "country": "FR", "device": "web", "new_customer": True}) is not None
+    assert answer(ours, data[0][0]) is not None
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", CASES)
 def test_pickle_round_trip_predicts_identically(name: str) -> None:
-    recipe = recipes.get(name)
-    model = recipe.build(seeded(recipe))
-    data = data_for(recipe)
+    case = CASES[name]
+    model = case.ours()
+    data = data_for(case)
     for x, y in data[:200]:
         learn(model, x, y)
     restored = pickle.loads(pickle.dumps(model))
@@ -117,25 +142,25 @@ def test_pickle_round_trip_predicts_identically(name: str) -> None:
         learn(restored, x, y)
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", CASES)
 def test_clone_is_fresh_with_the_same_params(name: str) -> None:
-    recipe = recipes.get(name)
-    model = recipe.build(seeded(recipe))
-    x, y = data_for(recipe)[0]
+    case = CASES[name]
+    model = case.ours()
+    x, y = data_for(case)[0]
     learn(model, x, y)
-    clone, fresh = model.clone(), recipe.build(seeded(recipe))
-    assert repr(clone) == repr(fresh) or name in FILLS_ITS_PARAMS
-    for x, y in data_for(recipe)[:100]:
+    clone, fresh = model.clone(), case.ours()
+    assert repr(clone) == repr(fresh) or isinstance(pipelines.final_estimator(model), FILLS_ITS_PARAMS)
+    for x, y in data_for(case)[:100]:
         assert answer(clone, x) == answer(fresh, x)
         learn(clone, x, y)
         learn(fresh, x, y)
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", CASES)
 def test_learn_one_leaves_the_input_alone_and_predict_leaves_the_model_alone(name: str) -> None:
-    recipe = recipes.get(name)
-    model = recipe.build(seeded(recipe))
-    data = data_for(recipe)
+    case = CASES[name]
+    model = case.ours()
+    data = data_for(case)
     for x, y in data[:100]:
         before = copy.deepcopy(x)
         learn(model, x, y)
@@ -143,9 +168,9 @@ def test_learn_one_leaves_the_input_alone_and_predict_leaves_the_model_alone(nam
     state = pickle.dumps(model)
     for x, _ in data[100:150]:
         answer(model, x)
-        if isinstance(recipes.final_estimator(model), base.Classifier):
+        if isinstance(pipelines.final_estimator(model), base.Classifier):
             model.predict_proba_one(x)
-    assert pickle.dumps(model) == state or name in PREDICT_ADDS_ZEROS
+    assert pickle.dumps(model) == state or isinstance(pipelines.final_estimator(model), PREDICT_ADDS_ZEROS)
     untouched = pickle.loads(state)  # and it goes on exactly as a copy that never answered
     for x, y in data[150:]:
         assert answer(model, x) == answer(untouched, x)
