@@ -18,6 +18,7 @@ from online_models.events import decode_label
 from streams.consumer import Record, read_topic
 from tests.conftest import CLASSIFIERS, REGRESSORS, river_reference, spec_for
 from tests.integration.conftest import StreamEnv, wait_for
+from tests.support import river_pipelines
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -54,18 +55,23 @@ def assert_close(actual: dict[str, float], expected: dict[str, float]) -> None:
         assert math.isclose(actual[name], value, rel_tol=0, abs_tol=1e-12), (name, actual[name], value)
 
 
+SHOP_PIPELINES = [case.spec() for case in river_pipelines.CASES if case.dataset == "shop"]
+
+
 @pytest.mark.parametrize(
-    ("dataset", "task", "recipe_names", "n"),
+    ("dataset", "task", "specs", "n"),
     [
-        ("agrawal_drift", "binary", CLASSIFIERS, 2000),
-        ("friedman", "regression", REGRESSORS, 2000),
-        ("shop", "binary", CLASSIFIERS, 2000),  # numbers, strings and bools in each event
+        ("agrawal_drift", "binary", [spec_for(r, "binary") for r in CLASSIFIERS], 2000),
+        ("friedman", "regression", [spec_for(r, "regression") for r in REGRESSORS], 2000),
+        # numbers, strings and bools in each event
+        ("shop", "binary", [spec_for(r, "binary") for r in CLASSIFIERS], 2000),
+        ("shop", "binary", SHOP_PIPELINES, 2000),  # YAML pipelines
     ],
+    ids=["agrawal_drift", "friedman", "shop", "shop-pipelines"],
 )
 def test_prequential_metrics_through_kafka_equal_river(
-    stream_env: StreamEnv, dataset: str, task: str, recipe_names: list[str], n: int
+    stream_env: StreamEnv, dataset: str, task: str, specs: list[ModelSpec], n: int
 ) -> None:
-    specs = [spec_for(r, task) for r in recipe_names]
     stream_env.write_config([s.model_dump() for s in specs])
     events = list(synthetic_events(dataset, n, seed=7))
     stream_env.cli("topics", "create")
