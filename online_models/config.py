@@ -195,6 +195,9 @@ class LabelsSpec(BaseModel):
 
     ttl_seconds: float = Field(default=86_400.0, gt=0)
     max_pending: int = Field(default=100_000, ge=1)
+    # The positive class of binary models when the labels are not booleans or 0 and 1, e.g. "fraud":
+    # they learn ``label == positive`` and every other label is the negative class.
+    positive: str | int | None = None
 
 
 class DedupeSpec(BaseModel):

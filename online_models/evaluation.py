@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 ZERO_ONE: dict[bool, Label] = {False: 0, True: 1}  # shared, never changed
 
 
+class BinaryLabelError(ValueError):
+    """A binary model got a label that is not a boolean or 0 or 1, and no positive class is set."""
+
+
 def type_name(value: object) -> str:
     """``number``, ``bool`` or ``string``: the types a feature can have (bool before int: a bool is an int)."""
     if isinstance(value, bool):
@@ -73,6 +77,8 @@ class PrequentialModel:
 
     spec: ModelSpec
     history_every: int = 1000
+    # The positive class of a binary model whose labels are not booleans or 0/1 (``labels.positive``).
+    positive: Label = None
     version: int = 1
     model: base.Estimator = field(init=False)
     metrics: dict[str, Any] = field(init=False)
@@ -83,9 +89,10 @@ class PrequentialModel:
     # Events it raised on, per "stage: exception type" (each a model_error dead letter).
     failures: Counter[str] = field(default_factory=Counter)
     name: str = field(init=False)
-    # ZERO_ONE once a label 0 or 1 (an int, not a bool) came: River's binary linear models answer
-    # False/True whatever the labels were, trees answer the labels (see ``_as_produced``).
-    _zero_one: dict[bool, Label] = field(init=False, default_factory=dict)
+    # The labels as produced for the model's False and True: ZERO_ONE once a label 0 or 1 (an int,
+    # not a bool) came (River's binary linear models answer False/True whatever the labels were,
+    # trees answer the labels); the positive class and the first other label when ``positive`` is set.
+    _classes: dict[bool, Label] = field(init=False, default_factory=dict)
     # The type of each input feature as the stream first gave it: number, bool or string. Serving
     # refuses another type for it (``wrong_types``): the model would take it, but not as meant.
     inputs: dict[str, str] = field(default_factory=dict)
@@ -100,6 +107,9 @@ class PrequentialModel:
         # River's default Classifier.predict_one is the argmax of predict_proba_one; where a model
         # keeps that default, one proba call gives both answers, bit-for-bit.
         self._label_from_proba = self._is_classifier and type(final).predict_one is base.Classifier.predict_one
+        self._is_binary = self.spec.task == "binary"
+        if self.positive is not None and self._is_binary:
+            self._classes = {True: self.positive}  # the negative class: the first other label
         self._proba_metrics = [m for m in self.metrics.values() if metrics.needs_proba(m)]
         self._label_metrics = [m for m in self.metrics.values() if not metrics.needs_proba(m)]
 
@@ -150,16 +160,21 @@ class PrequentialModel:
         if not self._is_classifier:
             return ModelAnswer(self.model.predict_one(x), None)
         proba = self.model.predict_proba_one(x)
-        if self._zero_one:
-            proba = self._as_produced(proba)
-        if not self._label_from_proba:
+        if self._label_from_proba:
+            label = max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
+        else:
             label = self.model.predict_one(x)
-            return ModelAnswer(self._zero_one.get(label, label) if self._zero_one else label, proba)
-        return ModelAnswer(max(proba, key=proba.get) if proba else None, proba)  # type: ignore[arg-type]
+        if self._classes:
+            proba = self._as_produced(proba)
+            # With a positive class, a negative answer before any negative label came has no label.
+            label = self._classes.get(label, None if self.positive is not None else label)
+        return ModelAnswer(label, proba)
 
     def _as_produced(self, proba: dict[Any, float]) -> dict[Any, float]:
-        zero_one = self._zero_one
-        return {zero_one.get(k, k): p for k, p in proba.items()}
+        classes = self._classes
+        if self.positive is not None:  # a class not seen yet (the negative one) is no label to answer
+            return {classes[k]: p for k, p in proba.items() if k in classes}
+        return {classes.get(k, k): p for k, p in proba.items()}
 
     def learn_unlabeled(self, x: Features) -> None:
         """An anomaly model learns each event when it comes (a flagged one is left out by its filter)."""
@@ -177,15 +192,34 @@ class PrequentialModel:
                 m.update(y, answer.score)
             self._count(answer)
             return
+        if self._is_binary and self.positive is not None:
+            return self._score_and_learn_positive(x, y, answer)
+        if self._is_binary and y not in (0, 1):  # True and False are 1 and 0
+            raise BinaryLabelError(f"label {y!r}: binary labels are booleans or 0 and 1; set labels.positive")
         self.model.learn_one(x, y)
-        if type(y) is int and not self._zero_one and self._is_classifier and y in (0, 1):
-            self._zero_one = ZERO_ONE  # the labels are numbers: answers use them, not False or True
+        if type(y) is int and not self._classes and self._is_classifier and y in (0, 1):
+            self._classes = ZERO_ONE  # the labels are numbers: answers use them, not False or True
         if answer.prediction is not None:
             for m in self._label_metrics:
                 m.update(y, answer.prediction)
         if answer.proba:
             for m in self._proba_metrics:
                 m.update(y, answer.proba)
+        self._count(answer)
+
+    def _score_and_learn_positive(self, x: Features, y: Label, answer: ModelAnswer) -> None:
+        """Learn and score ``y == positive``: what a River user writes for labels like "fraud"/"ok"."""
+        positive = y == self.positive
+        self.model.learn_one(x, positive)
+        if not positive and False not in self._classes:
+            self._classes = {True: self.positive, False: y}
+        if not answer.is_cold:  # (a negative answer before any negative label: None, scored as False)
+            for m in self._label_metrics:
+                m.update(positive, answer.prediction == self.positive)
+        if answer.proba:
+            proba = {k == self.positive: p for k, p in answer.proba.items()}
+            for m in self._proba_metrics:
+                m.update(positive, proba)
         self._count(answer)
 
     def _count(self, answer: ModelAnswer) -> None:
@@ -212,6 +246,9 @@ class PrequentialModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A snapshot or checkpoint pickled before a field was added: that field starts at its default.
         defaults = {f.name: f.default_factory() for f in fields(self) if f.default_factory is not MISSING}
+        if "_zero_one" in state:  # pickled before the positive class: the same mapping, renamed
+            state = {**state, "_classes": state["_zero_one"]}
+        defaults["_is_binary"] = state["spec"].task == "binary"
         self.__dict__.update({**defaults, "is_anomaly": state["spec"].task == "anomaly", **state})
 
     def metric_values(self) -> dict[str, float]:

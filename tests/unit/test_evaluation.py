@@ -61,3 +61,28 @@ def test_labels_zero_and_one_come_back_as_numbers_and_score_as_river_does(recipe
     for name, metric in metrics.for_task("binary").items():
         expected = evaluate.progressive_val_score(iter(pairs), recipes.build(recipe), metric).get()
         assert math.isclose(model.metric_values()[name], expected, rel_tol=0, abs_tol=1e-12), name
+
+
+@pytest.mark.parametrize("recipe", ["logistic_regression", "hoeffding_tree", "naive_bayes"])
+def test_text_labels_with_a_positive_class_learn_and_score_as_river_does_on_booleans(recipe: str) -> None:
+    pairs = list(samples("shop", 600, seed=3))
+    config = {"models": [{"name": recipe, "recipe": recipe, "task": "binary"}], "labels": {"positive": "fraud"}}
+    learning = Learner(parse_config(config))
+    answers = [learning.apply(vector(i, x, "fraud" if y else "ok")).predictions[0] for i, (x, y) in enumerate(pairs)]
+
+    assert {a.prediction for a in answers[1:]} == {"fraud", "ok"}  # not True/False, nor "ok" learned as True
+    assert {k for a in answers[1:] for k in a.proba} == {"fraud", "ok"}
+    model = learning.models[0]
+    for name, metric in metrics.for_task("binary").items():
+        expected = evaluate.progressive_val_score(iter(pairs), recipes.build(recipe), metric).get()
+        assert math.isclose(model.metric_values()[name], expected, rel_tol=0, abs_tol=1e-12), name
+
+
+def test_text_labels_without_a_positive_class_are_refused_not_learned_as_true() -> None:
+    learning = learner("logistic_regression")
+    result = learning.apply(vector(0, {"x": 1.0}, "no"))
+
+    assert [(d.reason, d.model) for d in result.dead_letters] == [("model_error", "logistic_regression")]
+    assert "set labels.positive" in result.dead_letters[0].detail
+    model = learning.models[0]
+    assert (model.labeled, model.metric_values(), model.failures) == (0, {}, {"learn: BinaryLabelError": 1})
