@@ -178,6 +178,11 @@ def format_metrics(metrics: Mapping[str, float], limit: int = 3) -> str:
     return "  ".join(f"{name}={value:.4f}" for name, value in list(metrics.items())[:limit])
 
 
+def format_failures(failures: Mapping[str, int]) -> str:
+    """Events a model could not take, per stage and exception (``learn: TypeError x6000``); '-' for none."""
+    return "  ".join(f"{reason} x{count}" for reason, count in failures.items()) or "-"
+
+
 def format_versions(versions: Iterable[int]) -> str:
     """The kept versions, compactly: ``1-3,7,9-10``."""
     ordered = sorted(set(versions))
@@ -415,14 +420,18 @@ def _models_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def _live_table(rows: list[dict[str, Any]], now: datetime) -> Table:
-    table = Table("model", "partition", "version", "events", "labeled", "metrics", "updated", title="Live status")
+    columns = ("model", "partition", "version", "events", "labeled", "metrics", "failed", "updated")
+    table = Table(*columns, title="Live status")
     for r in rows:
         counts = (r.get("partition"), r.get("model_version"), r.get("events"), r.get("labeled"))
+        failures = r.get("failures") or {}
         table.add_row(
             str(r.get("model")),
             *map(str, counts),
-            format_metrics(r.get("metrics") or {}),
+            format_metrics(r.get("metrics") or {}) or "n/a (nothing scored)",
+            format_failures(failures),
             f"{age_of(r.get('updated_at'), now)} ago",
+            style="red" if failures else None,  # a model that cannot take some events stands out
         )
     return table
 

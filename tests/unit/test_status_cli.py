@@ -154,6 +154,15 @@ def test_report_renders_every_section() -> None:
     assert _report().ok
 
 
+def test_a_model_that_failed_on_events_is_flagged_with_its_counts() -> None:
+    report = _report()
+    failing = {"model": "nb", "partition": 0, "model_version": 1, "events": 10, "labeled": 0, "metrics": {},
+               "failures": {"learn: TypeError": 6000}, "updated_at": "2026-01-01T11:59:58+00:00"}  # fmt: skip
+    report.live.rows.append(failing)
+    text = _rendered(report)
+    assert "learn: TypeError x6000" in text and "n/a (nothing scored)" in text
+
+
 def test_a_service_down_is_one_line_and_not_ok() -> None:
     report = _report(redis_error="Redis unreachable at redis://127.0.0.1:1/0: refused", worker_answers=False)
     text = _rendered(report)
