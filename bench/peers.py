@@ -100,7 +100,7 @@ def make_events(n: int) -> tuple[list[bytes], list[bytes], list[tuple[dict, bool
 
 # ---------------------------------------------------------------------------------------------- the limit
 class Prequential:
-    """River model + the binary metrics, updated as bench/core_loop.py's bare_loop: predict, score, learn."""
+    """River model + the binary metrics, updated as bench/tasks.py's bare_loop: predict, score, learn."""
 
     def __init__(self, recipe: str) -> None:
         self.model = recipes.build(recipe)

@@ -119,6 +119,20 @@ def other_tables(results: dict[str, Any]) -> list[str]:
             ", ".join(f"RSS after {k:,} events: {v:,.0f} MiB" for k, v in sorted(rss.items()))
             + f" ({memory['learned']:,} labeled events learned).",
         ]
+    per_task = results.get("tasks")
+    if per_task:
+        lines += [
+            "",
+            "### Each task: embedded pipeline against a bare River loop (events per CPU-second, one process)",
+            "",
+            "| task and recipe | bare River loop | embedded pipeline | ratio |",
+            "|---|---|---|---|",
+            *(
+                f"| {name} | {row['bare_events_per_cpu_s']:,.0f} | {row['pipeline_events_per_cpu_s']:,.0f} | "
+                f"{row['ratio']:.2f} |"
+                for name, row in per_task.items()
+            ),
+        ]
     overhead = results.get("overhead")
     if overhead:
         ratios = overhead["ratios"]

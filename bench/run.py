@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in one run, against baselines measured in the same run.
 
-    python bench/run.py [--quick] [--repeat 3] [--only throughput,latency,serving,memory,overhead]
+    python bench/run.py [--quick] [--repeat 3] [--only throughput,latency,serving,memory,overhead,tasks]
 
 Needs Kafka and Redis (`make bench` starts them) and builds `.venv-quix` for the Quix Streams peer on
 its first run. Writes bench/results.json (the machine, every figure, and a ``targets`` list of
@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import e2e, overhead, peers, report  # noqa: E402
+from bench import e2e, overhead, peers, report, tasks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 REPORT = ROOT / "BENCHMARKS.md"
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
     parser.add_argument("--quick", action="store_true", help="fewer events: a smoke run, not for the README")
-    parser.add_argument("--only", default="throughput,latency,serving,memory,overhead")
+    parser.add_argument("--only", default="throughput,latency,serving,memory,overhead,tasks")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     started = time.monotonic()
@@ -202,6 +202,8 @@ def main() -> None:
     if "overhead" in parts:
         results["overhead"] = overhead.run(20_000 if args.quick else 50_000)
         print("overhead:", json.dumps(results["overhead"]["ratios"]), flush=True)
+    if "tasks" in parts:
+        results["tasks"] = tasks.run(5_000 if args.quick else 20_000, args.repeat, log=partial(print, "tasks:"))
     if "throughput" in parts:
         results["throughput"] = throughput(args.bootstrap, args.redis_url, QUICK if args.quick else EVENTS, args.repeat)
     if "latency" in parts:
