@@ -34,6 +34,16 @@ def encode_label(label: dict) -> tuple[bytes | None, bytes]:
     return str(label["event_id"]).encode(), orjson.dumps(label)
 
 
+def encode_label_line(line: bytes) -> tuple[bytes | None, bytes]:
+    """A JSONL line of a label sent as it is, keyed by its event_id when it has one."""
+    try:
+        label = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        label = None
+    event_id = label.get("event_id") if isinstance(label, dict) else None
+    return (event_id.encode() if isinstance(event_id, str) else None), line
+
+
 def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
     """A JSONL line sent as it is, invalid ones included (the worker dead-letters them)."""
     try:

@@ -24,7 +24,7 @@ from streams.cli.alerts import alerts_app
 from streams.cli.models import models_app
 from streams.cli.status import status
 from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
-from streams.producer import encode_event, encode_label, encode_line, produce
+from streams.producer import encode_event, encode_label, encode_label_line, encode_line, produce
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -203,6 +203,9 @@ def evaluate(
 @app.command("produce")
 def produce_command(
     file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL file of raw events.")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL file of labels, to the labels topic.")
+    ] = None,
     synthetic: Annotated[str | None, typer.Option(help=f"Generate events: {', '.join(GENERATORS)}.")] = None,
     n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic events.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
@@ -213,16 +216,24 @@ def produce_command(
             help="Synthetic labels go to the labels topic this many events late (0: inline), each after its event.",
         ),
     ] = 0,
-    topic: Annotated[str | None, typer.Option(help="Target topic (default: the raw events topic).")] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="Target topic by its name in the stream (events.raw, ...): the topic prefix is added."),
+    ] = None,
 ) -> None:
-    """Produce raw events (and delayed labels) to Kafka at full speed (confluent-kafka)."""
-    if (file is None) == (synthetic is None):
-        raise typer.BadParameter("give exactly one of --file or --synthetic")
+    """Produce raw events (and delayed labels), or labels, to Kafka at full speed (confluent-kafka)."""
+    if sum(source is not None for source in (file, labels, synthetic)) != 1:
+        raise typer.BadParameter("give exactly one of --file, --labels or --synthetic")
+    if topic is not None and topic not in topics.ALL:
+        raise typer.BadParameter(f"{topic!r}: one of {', '.join(topics.ALL)} (the topic prefix is added)")
     settings = _settings()
-    target = topic or settings.topic(topics.RAW)
     labels_topic = settings.topic(topics.LABELS)
+    target = settings.topic(topic or (topics.LABELS if labels is not None else topics.RAW))
     messages: Iterator[tuple[str, bytes | None, bytes]]
-    if file is not None:
+    if labels is not None:
+        messages = ((target, *encode_label_line(line)) for line in read_jsonl(labels))
+        total = None
+    elif file is not None:
         messages = ((target, *encode_line(line)) for line in read_jsonl(file))
         total = None
     elif label_delay == 0:

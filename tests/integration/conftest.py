@@ -74,7 +74,7 @@ class StreamEnv:
         path.write_text(yaml.safe_dump({"models": models, **sections}))
         return path
 
-    def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "streams", *args],
             env=self.env(**extra_env),
@@ -82,7 +82,7 @@ class StreamEnv:
             capture_output=True,
             text=True,
             timeout=300,
-            check=True,
+            check=check,
         )
 
     def create_topics(self) -> None:

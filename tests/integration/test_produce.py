@@ -29,3 +29,20 @@ def test_delayed_labels_reach_the_broker_after_their_events(stream_env: StreamEn
     ]
     assert len(events) == n
     assert early == [], f"{len(early)} of {n} labels reached the broker before their event"
+
+
+def test_topic_names_take_the_prefix_and_labels_go_to_the_labels_topic(stream_env: StreamEnv) -> None:
+    raw, labels = stream_env.topic("events.raw"), stream_env.topic("events.labels")
+    admin.create_topics(stream_env.bootstrap, [raw, labels], 1)
+    events = stream_env.tmp / "events.jsonl"
+    events.write_bytes(b'{"event_id": "e1", "features": {"x": 1}}\n')
+    label_file = stream_env.tmp / "labels.jsonl"
+    label_file.write_bytes(b'{"event_id": "e1", "label": true}\n{"event_id": "e2", "label": false}\n')
+
+    stream_env.cli("produce", "--file", str(events), "--topic", "events.raw")
+    stream_env.cli("produce", "--labels", str(label_file))
+    refused = stream_env.cli("produce", "--file", str(events), "--topic", raw, check=False)  # a full name: refused
+
+    assert [r.key for r in read_topic(stream_env.bootstrap, labels, expected=2)] == [b"e1", b"e2"]
+    assert [orjson.loads(r.value)["event_id"] for r in read_topic(stream_env.bootstrap, raw, expected=1)] == ["e1"]
+    assert refused.returncode == 2 and "the topic prefix is added" in refused.stderr
