@@ -23,6 +23,7 @@ from streams import admin, topics
 from streams.cli.alerts import alerts_app
 from streams.cli.models import models_app
 from streams.cli.status import status
+from streams.cli.tail import tail
 from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
 from streams.producer import encode_event, encode_label, encode_label_line, encode_line, produce
 from streams.settings import Settings
@@ -35,6 +36,7 @@ app = typer.Typer(
 topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(alerts_app, name="alerts")
+app.command("tail")(tail)
 app.add_typer(models_app, name="models")
 app.command()(status)
 console = Console(stderr=True)

@@ -1,4 +1,4 @@
-"""``streamwise models``: the registry from the command line (list, versions, promote, rollback)."""
+"""``streamwise models``: the registry from the command line (list, versions, promote, rollback, unpin)."""
 
 from __future__ import annotations
 
@@ -93,6 +93,17 @@ def rollback(
     champion = _run(lambda r: r.rollback(name, version, by="cli", reason=reason))
     Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
     _notify(champion.change(name, "rolled_back"))
+
+
+@models_app.command("unpin")
+def unpin(
+    name: str,
+    reason: Annotated[str, typer.Option(help="Recorded with the change.")] = "unpinned from the CLI",
+) -> None:
+    """Serve the newest version of NAME's champion candidate again, and let automatic promotion act."""
+    champion = _run(lambda r: r.promote(name, None, by="cli", reason=reason))
+    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), not pinned")
+    _notify(champion.change(name, "unpinned"))
 
 
 def _notify(change: ChampionChange) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -97,3 +98,17 @@ def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: Strea
 
     stream_env.cli("produce", "--synthetic", "agrawal", "--n", "100", "--seed", "8")  # a checkpoint follows
     wait_for(pinned, timeout=60, interval=0.5, what="the pin in the worker's checkpointed promotion judge")
+
+    # And unpins: the newest version is served again, and the judge may promote once more.
+    unpinned = stream_env.cli("models", "unpin", "lr")
+    assert "not pinned" in unpinned.stdout and "workers notified" in unpinned.stdout, unpinned.stdout
+    newest = int(re.search(r"champion v(\d+)", unpinned.stdout)[1])  # the candidate's newest
+    assert newest > before
+    wait_for(lambda: served_version(api) == newest, timeout=5, interval=0.01, what="the newest version served")
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", "100", "--seed", "9")
+    wait_for(
+        lambda: not final_learner(stream_env, config, 0).judges["lr"].pinned,
+        timeout=60,
+        interval=0.5,
+        what="the unpin in the worker's checkpointed promotion judge",
+    )

@@ -1,0 +1,93 @@
+"""``streamwise tail {predictions,dlq,alerts}``: follow an output topic with a confluent-kafka consumer.
+
+A reader, not a member of any group: it takes every partition, from the next record (or from the
+oldest with ``--from-beginning``), and prints one line per record: human-readable, or the record
+as published with ``--json``. ``--model`` keeps the records of one model.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+import orjson
+import typer
+from confluent_kafka import Consumer
+
+from online_models.alerts import Alert
+from streams import topics
+from streams.consumer import poll_record
+from streams.settings import Settings
+
+
+class Stream(StrEnum):
+    predictions = "predictions"
+    dlq = "dlq"
+    alerts = "alerts"
+
+
+TOPICS = {Stream.predictions: topics.PREDICTIONS, Stream.dlq: topics.DLQ, Stream.alerts: topics.ALERTS}
+
+
+def tail(
+    stream: Annotated[Stream, typer.Argument(help="What to follow: predictions, dead letters (dlq) or alerts.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line, as published.")] = False,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record, not the next one.")] = False,
+    max_records: Annotated[int | None, typer.Option("--max", min=1, help="Stop after this many records.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only the records of this model.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Print the records of an output topic as they arrive."""
+    settings = Settings()
+    consumer = Consumer(
+        settings.kafka().consumer(
+            f"streamwise-tail-{uuid.uuid4().hex}",  # a reader, not a member
+            **{"auto.offset.reset": "earliest" if from_beginning else "latest"},
+        )
+    )
+    consumer.subscribe([settings.topic(TOPICS[stream])])
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    seen = 0
+    try:
+        while (max_records is None or seen < max_records) and (deadline is None or time.monotonic() < deadline):
+            record = poll_record(consumer, 0.5)
+            if record is None:
+                continue
+            doc = _decoded(record.value)
+            if model is not None and (doc is None or doc.get("model") != model):
+                continue
+            typer.echo(record.value.decode(errors="replace") if as_json else describe(stream, doc, record.value))
+            seen += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+
+
+def _decoded(value: bytes) -> dict[str, Any] | None:
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:
+    """One human-readable line for a record; someone else's record on the topic is shown as it is."""
+    try:
+        if doc is not None and stream is Stream.alerts:
+            return Alert.from_json(value).describe()
+        if doc is not None and stream is Stream.predictions:
+            score = f" score={doc['score']:.4g}" if doc.get("score") is not None else ""
+            proba = doc.get("proba") or {}
+            top = f" p={max(proba.values()):.3f}" if proba else ""
+            return f"{doc['event_id']} model={doc['model']} v{doc['model_version']} -> {doc['prediction']}{top}{score}"
+        if doc is not None and stream is Stream.dlq:
+            where = f"{doc.get('topic')}[{doc.get('partition')}]@{doc.get('offset')}"
+            model = f" model={doc['model']}" if doc.get("model") else ""
+            return f"{doc['reason']} {where} event={doc.get('event_id')}{model}: {doc.get('detail')}"
+    except (KeyError, TypeError, ValueError):
+        pass
+    return f"(not a {stream.value} record) {value.decode(errors='replace')[:500]}"

@@ -1,0 +1,39 @@
+"""`streamwise tail {predictions,dlq,alerts}`: a reader of the output topics, filtered by model."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams import admin
+from streams.producer import produce
+from tests.integration.conftest import StreamEnv
+
+pytestmark = pytest.mark.kafka
+
+
+def prediction(event_id: str, model: str) -> bytes:
+    return orjson.dumps({"event_id": event_id, "model": model, "model_version": 1, "prediction": True,
+                         "proba": {"true": 0.75, "false": 0.25}, "ts": 0, "processed_at": 0})  # fmt: skip
+
+
+def test_tail_follows_predictions_and_dead_letters_of_one_model(stream_env: StreamEnv) -> None:
+    predictions, dlq = stream_env.topic("predictions"), stream_env.topic("events.dlq")
+    admin.create_topics(stream_env.bootstrap, [predictions, dlq], 1)
+    letter = {"reason": "model_error", "detail": "learn: TypeError", "event_id": "e2", "model": "lr",
+              "topic": "events.raw", "partition": 0, "offset": 7}  # fmt: skip
+    messages = [(predictions, b"e1", prediction("e1", "ht")), (predictions, b"e1", prediction("e1", "lr")),
+                (predictions, None, b"not json"), (predictions, b"e2", prediction("e2", "lr")),
+                (dlq, b"e2", orjson.dumps(letter))]  # fmt: skip
+    assert not produce(stream_env.bootstrap, messages).errors
+
+    def tail(*args: str) -> list[str]:
+        out = stream_env.cli("tail", *args, "--from-beginning", "--timeout", "60").stdout
+        return out.splitlines()
+
+    lines = tail("predictions", "--model", "lr", "--max", "2")
+    assert [line.split()[:3] for line in lines] == [["e1", "model=lr", "v1"], ["e2", "model=lr", "v1"]]
+    assert lines[0].endswith("-> True p=0.750")
+    assert [orjson.loads(line)["model"] for line in tail("predictions", "--json", "--max", "2")] == ["ht", "lr"]
+    assert tail("predictions", "--max", "3")[2] == "(not a predictions record) not json"
+    assert tail("dlq", "--max", "1") == ["model_error events.raw[0]@7 event=e2 model=lr: learn: TypeError"]
