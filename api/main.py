@@ -94,7 +94,9 @@ def create_app(
     settings = settings or ApiSettings()
     metrics = metrics or ApiMetrics()
     settings.signing_key()  # a missing key fails here, at start-up, naming the setting
-    spec = load_config(settings.config).features if settings.config and settings.config.is_file() else FeatureSpec()
+    config = load_config(settings.config) if settings.config and settings.config.is_file() else None
+    spec = config.features if config is not None else FeatureSpec()
+    configured = tuple(dict.fromkeys(m.slot for m in config.models)) if config is not None else ()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +110,9 @@ def create_app(
         app.state.status = parts.status
         app.state.control = parts.control
         app.state.engineer = FeatureEngineer(spec)
-        app.state.predictor = predict.Predictor(server, parts.features, app.state.engineer, settings, metrics)
+        app.state.predictor = predict.Predictor(
+            server, parts.features, app.state.engineer, settings, metrics, configured
+        )
         await server.start()
         if settings.tune_gc:
             tune_gc()

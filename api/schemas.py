@@ -52,8 +52,16 @@ class BatchRequest(BaseModel):
     items: list[PredictRequest] = Field(min_length=1)
 
 
+class BatchError(BaseModel):
+    """An item of a batch that got no prediction: the status and detail it would have had alone."""
+
+    status: int
+    detail: str
+
+
 class BatchResponse(BaseModel):
-    items: list[PredictResponse]
+    # In the order of the request's items: one bad item does not fail the others.
+    items: list[PredictResponse | BatchError]
 
 
 class VersionRequest(BaseModel):

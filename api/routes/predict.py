@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from api.dependencies import PredictKey
 from api.limits import StrictJSONRoute
 from api.metrics import ApiMetrics
-from api.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse, errors
+from api.schemas import BatchError, BatchRequest, BatchResponse, PredictRequest, PredictResponse, errors
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.exceptions import InvalidEventError
@@ -32,17 +32,31 @@ class Predictor:
     engineer: FeatureEngineer
     settings: ApiSettings
     metrics: ApiMetrics
+    # The models of the worker's config (champion names, in its order): one without a version yet
+    # is served later (503), a name neither there nor in the registry is unknown (404).
+    configured: tuple[str, ...] = ()
 
-    async def predict(self, body: PredictRequest) -> PredictResponse:
+    def __post_init__(self) -> None:
+        # The README's rule: STREAMWISE_DEFAULT_MODEL, else the config's first model, else the first
+        # registered name.
+        self.default = self.settings.default_model or (self.configured[0] if self.configured else None)
+
+    def _model(self, requested: str | None) -> str:
         known = self.server.known
-        name = body.model or self.settings.default_model or (min(known) if known else None)
+        name = requested or self.default or (min(known) if known else None)
         if name is None:
             raise HTTPException(503, "no model is registered yet")
-        if name not in known:
+        if name not in known and name not in self.configured:
             raise HTTPException(404, f"unknown model {name!r}")
+        return name
+
+    async def predict(self, body: PredictRequest) -> PredictResponse:
+        name = self._model(body.model)
         served = self.server.models.get(name)
         if served is None:
-            raise HTTPException(503, f"model {name!r} has no loaded version yet")
+            known = name in self.server.known
+            raise HTTPException(503, f"model {name!r} has no loaded version yet" if known else
+                                f"model {name!r} is configured, no version yet")  # fmt: skip
         features = await self._features(body)
         wrong = served.model.wrong_types(features)
         if wrong:
@@ -93,8 +107,15 @@ async def predict(body: PredictRequest, request: Request, _: PredictKey) -> Resp
     return Response(answer.__pydantic_serializer__.to_json(answer), media_type="application/json")
 
 
-@router.post("/predict/batch", response_model=BatchResponse, responses=errors(401, 403, 404, 413, 422, 503))
+@router.post("/predict/batch", response_model=BatchResponse, responses=errors(401, 403, 413, 422))
 async def predict_batch(body: BatchRequest, predictor: PredictorDep, _: PredictKey) -> BatchResponse:
     if len(body.items) > predictor.settings.max_batch:
         raise HTTPException(413, f"items: at most {predictor.settings.max_batch} per batch, got {len(body.items)}")
-    return BatchResponse(items=[await predictor.predict(item) for item in body.items])
+    return BatchResponse(items=[await _item(predictor, item) for item in body.items])
+
+
+async def _item(predictor: Predictor, item: PredictRequest) -> PredictResponse | BatchError:
+    try:
+        return await predictor.predict(item)
+    except HTTPException as exc:
+        return BatchError(status=exc.status_code, detail=str(exc.detail))

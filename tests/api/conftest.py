@@ -8,10 +8,12 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -76,6 +78,20 @@ class ApiEnv:
 
 @pytest.fixture
 def api(redis_url: str) -> Iterator[ApiEnv]:
+    yield from api_env(redis_url, config=None)
+
+
+@pytest.fixture
+def configured_api(redis_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
+    """An API whose worker config has models ``lr`` then ``ht`` (the README's default-model rule)."""
+    config = tmp_path / "models.yaml"
+    models = [{"name": "lr", "recipe": "logistic_regression", "task": "binary"},
+              {"name": "ht", "recipe": "hoeffding_tree", "task": "binary"}]  # fmt: skip
+    config.write_text(yaml.safe_dump({"models": models}))
+    yield from api_env(redis_url, config=config)
+
+
+def api_env(redis_url: str, config: Path | None) -> Iterator[ApiEnv]:
     namespace = f"api-{uuid.uuid4().hex[:10]}"
     settings = ApiSettings(
         kafka_bootstrap="",  # no workers to tell of champion changes
@@ -83,7 +99,7 @@ def api(redis_url: str) -> Iterator[ApiEnv]:
         redis_namespace=namespace,
         snapshot_key=SecretStr(KEY),
         api_key=SecretStr(ADMIN),
-        config=None,
+        config=config,
         reload_poll_seconds=0.5,
         max_batch=5,
         max_body_bytes=20_000,

@@ -92,6 +92,34 @@ def test_unknown_model_404_nothing_loaded_503_too_large_413(api: ApiEnv) -> None
     assert api.client.post("/predict/batch", json=items).status_code == 413
 
 
+def test_a_batch_answers_each_item_on_its_own(api: ApiEnv) -> None:
+    api.register(trained(50))
+    wait_for_version(api, 1)
+    items = [{"features": X}, {"model": "nope", "features": X}, {"key": "nobody"}, {"features": dict(X, salary="x")}]
+    answers = api.client.post("/predict/batch", json={"items": items})
+    assert answers.status_code == 200
+    first, *errors = answers.json()["items"]
+    assert first["model"] == "lr" and first["prediction"] in (0, 1)
+    assert [(e["status"], e["detail"].split(":")[0]) for e in errors] == [
+        (404, "unknown model 'nope'"), (404, "no features stored for key 'nobody'"), (422, "model 'lr'")
+    ]  # fmt: skip
+
+
+def test_a_configured_model_without_a_version_is_503_and_the_first_configured_is_the_default(
+    configured_api: ApiEnv,
+) -> None:
+    api = configured_api
+    for model in ("ht", None):
+        body = {"features": X} if model is None else {"model": model, "features": X}
+        response = api.client.post("/predict", json=body)
+        assert response.status_code == 503 and "is configured, no version yet" in response.json()["detail"]
+    assert api.client.post("/predict", json={"model": "nope", "features": X}).status_code == 404
+    api.register(trained(50, name="ht", recipe="hoeffding_tree"))  # registered first, and first by name
+    api.register(trained(50))
+    wait_for_version(api, 1)  # lr's first
+    assert api.client.post("/predict", json={"features": X}).json()["model"] == "lr"  # the config's first
+
+
 def test_a_tampered_champion_is_refused_and_counted_while_the_old_one_keeps_serving(api: ApiEnv) -> None:
     api.register(trained(50))
     wait_for_version(api, 1)
