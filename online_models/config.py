@@ -60,6 +60,10 @@ class SnapshotSpec(BaseModel):
 
     every_events: int | None = Field(default=10_000, ge=1)  # labeled events learned since the last one
     every_seconds: float | None = Field(default=60.0, gt=0)
+    # A new model is servable soon: its first snapshot once it learned this many labels...
+    first_after: int | None = Field(default=100, ge=1)
+    # ...and a model that learned something not snapshotted yet, then nothing for this long, is saved.
+    idle_seconds: float | None = Field(default=5.0, gt=0)
     on_drift: bool = True  # after each drift policy action
     on_shutdown: bool = True  # at a clean stop (SIGTERM)
 

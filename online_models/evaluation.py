@@ -160,15 +160,17 @@ class PrequentialModel:
         if not self._is_classifier:
             return ModelAnswer(self.model.predict_one(x), None)
         proba = self.model.predict_proba_one(x)
-        if self._label_from_proba:
-            label = max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
-        else:
-            label = self.model.predict_one(x)
+        label = self._label(x, proba)
         if self._classes:
             proba = self._as_produced(proba)
             # With a positive class, a negative answer before any negative label came has no label.
             label = self._classes.get(label, None if self.positive is not None else label)
         return ModelAnswer(label, proba)
+
+    def _label(self, x: Features, proba: dict[Any, float]) -> Label:
+        if self._label_from_proba:
+            return max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
+        return self.model.predict_one(x)
 
     def _as_produced(self, proba: dict[Any, float]) -> dict[Any, float]:
         classes = self._classes

@@ -227,35 +227,52 @@ def unpickled(blob: bytes, kind: type[T], label: str) -> T:
 class SnapshotSchedule:
     """Decides when one model is due for a snapshot under its :class:`SnapshotSpec`.
 
-    >>> schedule = SnapshotSchedule(SnapshotSpec(every_events=100, every_seconds=None), now=0.0)
-    >>> schedule.due(labeled=99, now=5.0), schedule.due(labeled=100, now=5.0)
+    >>> spec = SnapshotSpec(every_events=100, every_seconds=None, first_after=10, idle_seconds=5.0)
+    >>> schedule = SnapshotSchedule(spec, now=0.0)
+    >>> schedule.due(labeled=9, now=1.0), schedule.due(labeled=10, now=1.0)   # a new model: soon servable
+    (None, 'first_labels')
+    >>> schedule.taken(labeled=10, now=1.0); schedule.due(labeled=109, now=2.0), schedule.due(labeled=110, now=2.0)
     (None, 'every_events')
-    >>> schedule.taken(labeled=100, now=5.0); schedule.due(labeled=150, now=9.0, drift_action=True)
+    >>> schedule.taken(labeled=110, now=2.0); schedule.due(labeled=150, now=9.0, drift_action=True)
     'drift_action'
+    >>> schedule.due(labeled=150, now=10.0), schedule.due(labeled=150, now=15.0)   # then the stream went idle
+    (None, 'idle')
     """
 
-    def __init__(self, spec: SnapshotSpec, now: float) -> None:
+    def __init__(self, spec: SnapshotSpec, now: float, labeled: int = 0) -> None:
         self.spec = spec
         self.last_labeled = 0
         self.last_time = now
+        # A model that starts with fewer labels than ``first_after`` (not one restored from a checkpoint).
+        self.first_pending = spec.first_after is not None and labeled < spec.first_after
+        self._seen = (labeled, now)  # the labeled count when last asked, and since when it has not moved
 
     def due(self, labeled: int, now: float, drift_action: bool = False) -> str | None:
         if drift_action and self.spec.on_drift:
             return "drift_action"
         if labeled == self.last_labeled:
             return None  # nothing new learned: the newest snapshot is still exact
+        if self.first_pending and labeled >= (self.spec.first_after or 0):
+            return "first_labels"
         if self.spec.every_events is not None and labeled - self.last_labeled >= self.spec.every_events:
             return "every_events"
         if self.spec.every_seconds is not None and now - self.last_time >= self.spec.every_seconds:
             return "every_seconds"
+        if self.spec.idle_seconds is not None:
+            if labeled != self._seen[0]:
+                self._seen = (labeled, now)
+            elif now - self._seen[1] >= self.spec.idle_seconds:
+                return "idle"
         return None
 
     def taken(self, labeled: int, now: float) -> None:
         self.last_labeled = labeled
         self.last_time = now
+        self.first_pending = False
 
     @property
     def next_labeled(self) -> float:
         """The count of labeled events at which the next snapshot is due by count (inf: never)."""
         every = self.spec.every_events
-        return self.last_labeled + every if every is not None else math.inf
+        at = self.last_labeled + every if every is not None else math.inf
+        return min(at, self.spec.first_after or math.inf) if self.first_pending else at

@@ -2,8 +2,10 @@
 own thread, where nothing else changes it); the event loop numbers, signs and saves it, and the
 engine publishes the metadata to ``model.snapshots`` once it is saved.
 
-A snapshot is due after a drift action, when a challenger is promoted, every ``every_events``
-labeled events and every ``every_seconds`` (each model's ``snapshot`` config), and at a clean stop.
+A snapshot is due after a drift action, when a challenger is promoted, once a new model learned
+``first_after`` labels, every ``every_events`` labeled events, every ``every_seconds``, when the
+model learned something and then nothing for ``idle_seconds`` (each model's ``snapshot`` config),
+and at a clean stop.
 A snapshot that cannot be saved never stops the stream: it is logged, counted and retried when due
 again.
 """
@@ -61,7 +63,8 @@ class Snapshots:
         thresholds = self._next.get(learner.partition) or self._thresholds(learner)
         for model, at in zip(learner.models, thresholds, strict=True):
             if model.labeled >= at:
-                self._take(learner, model, "every_events")
+                first = self._schedule(learner.partition, model).first_pending
+                self._take(learner, model, "first_labels" if first else "every_events")
 
     def _after_actions(self, learner: Learner, result: LearnResult) -> None:
         for promotion in result.promotions:
@@ -72,12 +75,13 @@ class Snapshots:
                 self._take(learner, model, "drift_action")
 
     def tick(self, learners: Iterable[Learner]) -> None:
-        """Once per batch: the models due by time."""
+        """Once per batch, and when the stream is idle: the models due by time."""
         now = self.clock()
         for learner in learners:
             for model in learner.models:
-                if self._schedule(learner.partition, model).due(model.labeled, now) == "every_seconds":
-                    self._take(learner, model, "every_seconds")
+                reason = self._schedule(learner.partition, model).due(model.labeled, now)
+                if reason is not None:
+                    self._take(learner, model, reason)
 
     def forget(self, partition: int) -> None:
         """A learn-log partition went elsewhere: its next owner schedules its snapshots."""
@@ -112,7 +116,7 @@ class Snapshots:
         key = (partition, model.name)
         schedule = self.schedules.get(key)
         if schedule is None:
-            schedule = self.schedules[key] = SnapshotSchedule(model.spec.snapshot, self.clock())
+            schedule = self.schedules[key] = SnapshotSchedule(model.spec.snapshot, self.clock(), model.labeled)
         return schedule
 
     def _thresholds(self, learner: Learner) -> list[float]:

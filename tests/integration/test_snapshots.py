@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import orjson
@@ -31,7 +32,7 @@ async def test_snapshots_every_n_events_and_at_shutdown_carry_offsets_and_metric
                 "name": "lr",
                 "recipe": "logistic_regression",
                 "task": "binary",
-                "snapshot": {"every_events": 500, "every_seconds": None},
+                "snapshot": {"every_events": 500, "every_seconds": None, "first_after": None, "idle_seconds": None},
             }
         ]
     )
@@ -70,3 +71,29 @@ async def test_snapshots_every_n_events_and_at_shutdown_carry_offsets_and_metric
     )
     assert [orjson.loads(r.value)["version"] for r in published] == [1, 2, 3, 4]
     assert {r.key for r in published} == {b"lr"}
+
+
+async def test_a_new_model_is_snapshotted_after_its_first_labels_and_when_the_stream_goes_idle(
+    stream_env: StreamEnv,
+) -> None:
+    stream_env.write_config([{"name": "lr", "recipe": "logistic_regression", "task": "binary"}])  # defaults
+    stream_env.create_topics()
+    stream_env.start_worker()
+    stream_env.cli("produce", "--synthetic", "agrawal", "--n", "300")
+
+    client = aioredis.from_url(stream_env.redis_url)
+    registry = ModelRegistry(client, stream_env.name, SIGNING_KEY.encode())
+    try:
+
+        async def reasons() -> list[tuple[int, str]]:
+            return [(m["labeled"], m["reason"]) for m in await registry.versions("lr")]
+
+        found: list[tuple[int, str]] = []
+        for _ in range(600):  # the idle snapshot comes 5 s (idle_seconds) after the last label: 60 s at most here
+            found = await reasons()
+            if len(found) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert found == [(100, "first_labels"), (300, "idle")], stream_env.worker_logs()[-3000:]
+    finally:
+        await client.aclose()
