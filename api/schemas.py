@@ -42,7 +42,8 @@ class PredictResponse(BaseModel):
     proba: dict[str, float] | None = Field(description="Probability per class, keys as JSON text (true, 0, cat).")
     score: float | None = Field(default=None, description="An anomaly model's score (its prediction: flagged or not).")
     model: str
-    model_version: int
+    version: int = Field(description="The registry version served (a snapshot; promote and rollback name it).")
+    generation: int = Field(description="Its model's drift generation: a reset or background swap starts a new one.")
     events_seen: int
 
 
@@ -140,7 +141,7 @@ class DashboardPoint(BaseModel):
     labeled: int
     events: int = Field(description="Events its partition had seen: the charts' x axis.")
     metrics: Metrics
-    model_version: int = Field(description="The model's version (drift actions bump it) that scored up to this point.")
+    generation: int = Field(description="The model's drift generation that scored up to this point.")
     at: str | None = Field(description="When the worker first published the point (within a status interval).")
 
 
@@ -152,8 +153,9 @@ class DashboardStatus(BaseModel):
     model: str
     slot: str | None = Field(default=None, description="Its model name: the champion's, for a challenger.")
     partition: int
-    model_version: int
-    recipe: str
+    generation: int = Field(description="Its drift generation (a reset or background swap starts a new one).")
+    recipe: str | None = Field(description="The recipe, or null for a pipeline.")
+    estimator: str | None = Field(default=None, description="The River class of the learning step.")
     task: str
     events: int
     labeled: int
@@ -170,7 +172,7 @@ class DashboardVersion(BaseModel):
 
     version: int
     candidate: str
-    model_version: int | None = None
+    generation: int | None = Field(default=None, description="The drift generation the snapshot was taken of.")
     partition: int | None = None
     created_at: str | None = None
     reason: str | None = None

@@ -32,7 +32,13 @@ class Served:
 
     @property
     def version(self) -> int:
+        """The registry version."""
         return int(self.metadata["version"])
+
+    @property
+    def generation(self) -> int:
+        """The model's drift generation (the model itself knows it)."""
+        return self.model.generation
 
     def answer(self, x: Features) -> ModelAnswer:
         return self.model.answer(x)

@@ -6,7 +6,7 @@ Same framework, server and request body as the API's /predict; no model, no midd
 from fastapi import FastAPI
 
 app = FastAPI()
-ANSWER = {"prediction": True, "proba": {"false": 0.25, "true": 0.75}, "model": "lr", "model_version": 1}
+ANSWER = {"prediction": True, "proba": {"false": 0.25, "true": 0.75}, "model": "lr", "version": 1, "generation": 1}
 
 
 @app.post("/predict")

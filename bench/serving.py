@@ -169,7 +169,7 @@ async def swap_times(
             await registry.save(snapshot)
             while time.perf_counter() - started < SWAP_TIMEOUT:
                 status, body = exchange(connection, request)
-                if status == 200 and orjson.loads(body)["model_version"] == version:
+                if status == 200 and orjson.loads(body)["version"] == version:
                     out.append(time.perf_counter() - started)
                     break
             else:

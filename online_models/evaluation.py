@@ -36,6 +36,12 @@ from online_models.features import Features
 
 log = logging.getLogger(__name__)
 ZERO_ONE: dict[bool, Label] = {False: 0, True: 1}  # shared, never changed
+# Fields renamed since snapshots and checkpoints were first written: old pickles still load.
+PREQUENTIAL_RENAMED = {"_zero_one": "_classes", "version": "generation"}
+
+
+def _renamed(state: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+    return {renamed.get(k, k): v for k, v in state.items()}
 
 
 class BinaryLabelError(ValueError):
@@ -68,7 +74,10 @@ class HistoryPoint:
     labeled: int
     events: int
     metrics: dict[str, float]
-    model_version: int = 1  # the version that scored up to here (a drift action bumps it)
+    generation: int = 1  # the generation that scored up to here (a drift action starts a new one)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(_renamed(state, {"model_version": "generation"}))
 
 
 @dataclass
@@ -79,7 +88,7 @@ class PrequentialModel:
     history_every: int = 1000
     # The positive class of a binary model whose labels are not booleans or 0/1 (``labels.positive``).
     positive: Label = None
-    version: int = 1
+    generation: int = 1  # a drift action (reset, background swap) starts a new generation of the model
     model: base.Estimator = field(init=False)
     metrics: dict[str, Any] = field(init=False)
     events: int = 0
@@ -229,12 +238,12 @@ class PrequentialModel:
             self.scored += 1
         self.labeled += 1
         if self.labeled % self.history_every == 0:
-            self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values(), self.version))
+            self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values(), self.generation))
 
     def replace(self, estimator: base.Estimator) -> None:
         """Serve ``estimator`` from now on (a drift action); the metrics keep running."""
         self.model = estimator
-        self.version += 1
+        self.generation += 1
 
     def step(self, x: Features, y: Label) -> ModelAnswer:
         """Predict, then score and learn when the label is known (test-then-train)."""
@@ -248,8 +257,7 @@ class PrequentialModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A snapshot or checkpoint pickled before a field was added: that field starts at its default.
         defaults = {f.name: f.default_factory() for f in fields(self) if f.default_factory is not MISSING}
-        if "_zero_one" in state:  # pickled before the positive class: the same mapping, renamed
-            state = {**state, "_classes": state["_zero_one"]}
+        state = _renamed(state, PREQUENTIAL_RENAMED)
         defaults["_is_binary"] = state["spec"].task == "binary"
         self.__dict__.update({**defaults, "is_anomaly": state["spec"].task == "anomaly", **state})
 
@@ -265,7 +273,7 @@ class PrequentialModel:
             "recipe": self.spec.recipe,
             "estimator": self.spec.estimator,
             "task": self.spec.task,
-            "version": self.version,
+            "generation": self.generation,
             "events": self.events,
             "labeled": self.labeled,
             "scored": self.scored,

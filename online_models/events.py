@@ -108,13 +108,13 @@ class FeatureVector(RawEvent, frozen=True, tag="vector", tag_field="kind"):
 class Prediction:
     """One model's answer for one event, published to ``predictions`` keyed by event_id."""
 
-    __slots__ = ("event_id", "model", "model_version", "prediction", "proba", "processed_ms", "score", "ts_ms")
+    __slots__ = ("event_id", "generation", "model", "prediction", "proba", "processed_ms", "score", "ts_ms")
 
     def __init__(
         self,
         event_id: str,
         model: str,
-        model_version: int,
+        generation: int,
         prediction: Label,
         proba: dict[Any, float] | None,
         ts_ms: int,
@@ -123,7 +123,7 @@ class Prediction:
     ) -> None:
         self.event_id = event_id
         self.model = model
-        self.model_version = model_version
+        self.generation = generation  # the model's drift generation (a registry version is another thing)
         self.prediction = prediction
         self.proba = proba
         self.ts_ms = ts_ms
@@ -134,7 +134,7 @@ class Prediction:
         record = {
             "event_id": self.event_id,
             "model": self.model,
-            "model_version": self.model_version,
+            "generation": self.generation,
             "prediction": self.prediction,
             "proba": self.proba,
             "ts": format_ms(self.ts_ms),

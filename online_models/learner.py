@@ -236,7 +236,7 @@ class Learner(PartitionState):
         except Exception as exc:
             result.dead_letters.append(_model_error(model, "learn", vector, where, exc, now))
         if answer.prediction:
-            details = {"score": answer.score, "model_version": model.version}
+            details = {"score": answer.score, "generation": model.generation}
             detector = model.spec.recipe or model.spec.estimator
             alert = Alert(model.name, "anomaly", detector, None, vector.event_id, self.events_seen,
                           from_ms(vector.ts_ms), details)  # fmt: skip
@@ -366,14 +366,13 @@ class Learner(PartitionState):
         if acts and guard is not None and model is not None:
             action = guard.act(model, signal)
             self.actions[(model.name, action or "none")] += 1
-            admitted = replace(admitted, action=action, details={**admitted.details, "model_version": model.version})
+            admitted = replace(admitted, action=action, details={**admitted.details, "generation": model.generation})
         result.alerts.append(admitted)
 
 
 def _prediction(vector: FeatureVector, model: PrequentialModel, answer: ModelAnswer, now_ms: int) -> Prediction:
-    return Prediction(
-        vector.event_id, model.name, model.version, answer.prediction, answer.proba, vector.ts_ms, now_ms, answer.score
-    )
+    return Prediction(vector.event_id, model.name, model.generation, answer.prediction, answer.proba, vector.ts_ms,
+                      now_ms, answer.score)  # fmt: skip
 
 
 def _model_error(

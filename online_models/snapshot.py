@@ -115,7 +115,7 @@ def describe(
         "name": model.slot,
         "candidate": model.name,
         "version": version,
-        "model_version": model.version,
+        "generation": model.generation,
         "partition": partition,
         "created_at": (created_at or datetime.now(tz=UTC)).isoformat(timespec="milliseconds"),
         "reason": reason,

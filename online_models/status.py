@@ -51,7 +51,7 @@ def _point(point: HistoryPoint, at: str | None) -> Point:
         "labeled": point.labeled,
         "events": point.events,
         "metrics": _finite(point.metrics),
-        "model_version": point.model_version,
+        "generation": point.generation,
         "at": at,
     }
 
@@ -89,7 +89,7 @@ def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict
         "model": model.name,
         "slot": model.slot,
         "partition": partition,
-        "model_version": model.version,
+        "generation": model.generation,
         "recipe": model.spec.recipe,
         "estimator": model.spec.estimator,
         "task": model.spec.task,

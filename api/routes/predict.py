@@ -75,7 +75,8 @@ class Predictor:
             proba=proba,
             score=answer.score,
             model=name,
-            model_version=served.version,
+            version=served.version,
+            generation=served.generation,
             events_seen=int(served.metadata["events_seen"]),
         )
 

@@ -158,8 +158,8 @@
       series.get(label).set(x, y);
     };
     for (const s of model.status) {
-      for (const p of s.history) add(s, p.model_version, p.events, p.metrics[metric]);
-      add(s, s.model_version, s.events, s.metrics[metric]); // now, between two history points
+      for (const p of s.history) add(s, p.generation, p.events, p.metrics[metric]);
+      add(s, s.generation, s.events, s.metrics[metric]); // now, between two history points
     }
     const xs = [...new Set([...series.values()].flatMap((points) => [...points.keys()]))].sort((a, b) => a - b);
     const labels = [...series.keys()];
@@ -305,7 +305,7 @@
       const actions = [];
       if (v.version !== champion) actions.push(actionButton(model.name, "promote", v.version, "promote"));
       if (champion != null && v.version < champion) actions.push(actionButton(model.name, "rollback", v.version, "roll back"));
-      const cells = [`v${v.version}${v.version === champion ? " ★" : ""}`, v.candidate, v.model_version ?? "–",
+      const cells = [`v${v.version}${v.version === champion ? " ★" : ""}`, v.candidate, v.generation ?? "–",
         time(v.created_at), v.events_seen ?? "–", v.labeled ?? "–", fmt(v.metrics[metric]), v.reason ?? ""];
       return el("tr", { class: v.version === champion ? "champion" : "" },
         ...cells.map((c) => el("td", { text: String(c) })), el("td", {}, ...actions));

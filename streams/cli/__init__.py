@@ -23,7 +23,7 @@ from streams import admin, topics
 from streams.cli.alerts import alerts_app
 from streams.cli.models import models_app
 from streams.cli.status import status
-from streams.cli.tail import tail
+from streams.cli.tail import tail as tail_command
 from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
 from streams.producer import encode_event, encode_label, encode_label_line, encode_line, produce
 from streams.settings import Settings
@@ -36,7 +36,7 @@ app = typer.Typer(
 topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(alerts_app, name="alerts")
-app.command("tail")(tail)
+app.command("tail")(tail_command)
 app.add_typer(models_app, name="models")
 app.command()(status)
 console = Console(stderr=True)
@@ -91,11 +91,11 @@ def _run_with_progress(
 def _print_summary(report: EmbeddedReport) -> None:
     out = Console(width=max(Console().width, 132))  # CI logs are not terminals: keep rows on one line
     table = Table(title=f"Prequential results over {report.events} events and {report.labels} delayed labels")
-    for column in ("model", "recipe", "version", "events", "labeled", "expired", "metrics"):
+    for column in ("model", "recipe", "generation", "events", "labeled", "expired", "metrics"):
         table.add_column(column)
     for name, model in report.models.items():
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in model["metrics"].items())
-        counts = (model["version"], model["events"], model["labeled"], report.expired.get(name, 0))
+        counts = (model["generation"], model["events"], model["labeled"], report.expired.get(name, 0))
         table.add_row(name, model["recipe"] or model["estimator"], *map(str, counts), metrics)
     out.print(table)
     if report.alerts:

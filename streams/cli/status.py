@@ -420,10 +420,10 @@ def _models_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def _live_table(rows: list[dict[str, Any]], now: datetime) -> Table:
-    columns = ("model", "partition", "version", "events", "labeled", "metrics", "failed", "updated")
+    columns = ("model", "partition", "generation", "events", "labeled", "metrics", "failed", "updated")
     table = Table(*columns, title="Live status")
     for r in rows:
-        counts = (r.get("partition"), r.get("model_version"), r.get("events"), r.get("labeled"))
+        counts = (r.get("partition"), r.get("generation"), r.get("events"), r.get("labeled"))
         failures = r.get("failures") or {}
         table.add_row(
             str(r.get("model")),

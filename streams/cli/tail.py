@@ -83,7 +83,7 @@ def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:
             score = f" score={doc['score']:.4g}" if doc.get("score") is not None else ""
             proba = doc.get("proba") or {}
             top = f" p={max(proba.values()):.3f}" if proba else ""
-            return f"{doc['event_id']} model={doc['model']} v{doc['model_version']} -> {doc['prediction']}{top}{score}"
+            return f"{doc['event_id']} model={doc['model']} gen={doc['generation']} -> {doc['prediction']}{top}{score}"
         if doc is not None and stream is Stream.dlq:
             where = f"{doc.get('topic')}[{doc.get('partition')}]@{doc.get('offset')}"
             model = f" model={doc['model']}" if doc.get("model") else ""

@@ -23,7 +23,7 @@ def wait_for_version(api: ApiEnv, version: int, timeout: float = 5.0) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         response = api.client.post("/predict", json={"model": "lr", "features": X})
-        if response.status_code == 200 and response.json()["model_version"] == version:
+        if response.status_code == 200 and response.json()["version"] == version:
             return time.monotonic() - started
         time.sleep(0.005)
     raise AssertionError(f"version {version} not served within {timeout}s")
@@ -36,7 +36,7 @@ def test_predict_answers_with_the_champion_and_its_probabilities(api: ApiEnv) ->
 
     body = api.client.post("/predict", json={"features": X}).json()  # the default model
     expected = model.model.predict_proba_one(X)  # River's answer: False/True; the labels were 0 and 1
-    assert body["model"] == "lr" and body["model_version"] == 1 and body["events_seen"] == 500
+    assert body["model"] == "lr" and body["version"] == body["generation"] == 1 and body["events_seen"] == 500
     assert body["proba"] == {"0": expected[False], "1": expected[True]}
     assert body["prediction"] == int(max(expected, key=expected.get)) and body["score"] is None
 
@@ -128,7 +128,7 @@ def test_a_tampered_champion_is_refused_and_counted_while_the_old_one_keeps_serv
     while 'streamwise_snapshots_refused_total{reason="tampered"} 1.0' not in api.client.get("/metrics").text:
         assert time.monotonic() < deadline, "the forged snapshot was not refused"
         time.sleep(0.02)
-    assert api.client.post("/predict", json={"features": X}).json()["model_version"] == 1
+    assert api.client.post("/predict", json={"features": X}).json()["version"] == 1
     api.register(trained(70))
     wait_for_version(api, 3)
 
@@ -157,7 +157,7 @@ def test_admin_routes_need_the_key_and_rollback_serves_the_old_version(api: ApiE
     assert wait_for_version(api, 1) < 1.0
     api.register(trained(300))  # v3 does not take over a pinned champion
     time.sleep(0.6)
-    assert api.client.post("/predict", json={"features": X}).json()["model_version"] == 1
+    assert api.client.post("/predict", json={"features": X}).json()["version"] == 1
 
     assert api.client.post("/models/lr/promote", json={"version": 3}, headers=headers).status_code == 200
     wait_for_version(api, 3)

@@ -116,7 +116,7 @@ def learn(model: PrequentialModel, start: int, stop: int) -> None:
 
 
 def reset_alert(model: PrequentialModel, events: int, action: str | None = "reset") -> Alert:
-    details = {"model_version": model.version, "error_rate_before": 0.1, "error_rate_recent": float("nan")}
+    details = {"generation": model.generation, "error_rate_before": 0.1, "error_rate_recent": float("nan")}
     return Alert(model.name, "concept_drift", "ddm", None, f"e-{events}", events, T0, details, action)
 
 
@@ -137,7 +137,7 @@ def test_data_gives_the_registry_the_status_history_and_the_alerts(api: ApiEnv) 
     learn(model, 70, 100)
     written.append(model_status(model, 0, now + timedelta(seconds=1)))
     publish(api, written, alerts)
-    assert [p["model_version"] for p in written[-1]["history"]] == [1] * 7 + [2] * 3  # recorded with each point
+    assert [p["generation"] for p in written[-1]["history"]] == [1] * 7 + [2] * 3  # recorded with each point
 
     response = api.client.get("/dashboard/data")
     assert response.status_code == 200
@@ -151,10 +151,10 @@ def test_data_gives_the_registry_the_status_history_and_the_alerts(api: ApiEnv) 
     assert change["events_seen"] == 100  # after the last status: at the latest events
 
     [status] = lr["status"]
-    assert (status["model"], status["partition"], status["model_version"], status["events"]) == ("lr", 0, 2, 100)
+    assert (status["model"], status["partition"], status["generation"], status["events"]) == ("lr", 0, 2, 100)
     history = status["history"]
     assert [p["events"] for p in history] == list(range(10, 101, 10))
-    assert [p["model_version"] for p in history] == [1] * 7 + [2] * 3  # exact: the reset came at event 70
+    assert [p["generation"] for p in history] == [1] * 7 + [2] * 3  # exact: the reset came at event 70
     assert history[-1]["metrics"]["Accuracy"] == pytest.approx(model.history[-1].metrics["Accuracy"])
     # When each point was first written; none for those the model had when the worker first saw it.
     assert [p["at"] for p in history] == [None] * 5 + [written[1]["updated_at"]] * 5
@@ -215,5 +215,5 @@ def test_the_demo_dashboard_shows_its_run_with_exact_versions(tmp_path: Path) ->
         assert status["events"] == 3000 and len(status["history"]) == 3
         bumps = [a.events_seen for a in report.alerts if a.model == model.name and a.action in (RESET, BACKGROUND_SWAP)]
         expected = [1 + sum(b < p.events for b in bumps) for p in model.history]
-        assert [p["model_version"] for p in status["history"]] == expected
-        assert status["model_version"] == 1 + len(bumps)
+        assert [p["generation"] for p in status["history"]] == expected
+        assert status["generation"] == 1 + len(bumps)

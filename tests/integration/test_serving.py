@@ -38,7 +38,7 @@ def api(stream_env: StreamEnv) -> Iterator[TestClient]:
 
 def served_version(api: TestClient) -> int | None:
     response = api.post("/predict", json={"model": "lr", "features": X})
-    return response.json()["model_version"] if response.status_code == 200 else None
+    return response.json()["version"] if response.status_code == 200 else None
 
 
 def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: StreamEnv, api: TestClient) -> None:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.kafka
 
 
 def prediction(event_id: str, model: str) -> bytes:
-    return orjson.dumps({"event_id": event_id, "model": model, "model_version": 1, "prediction": True,
+    return orjson.dumps({"event_id": event_id, "model": model, "generation": 1, "prediction": True,
                          "proba": {"true": 0.75, "false": 0.25}, "ts": 0, "processed_at": 0})  # fmt: skip
 
 
@@ -32,7 +32,7 @@ def test_tail_follows_predictions_and_dead_letters_of_one_model(stream_env: Stre
         return out.splitlines()
 
     lines = tail("predictions", "--model", "lr", "--max", "2")
-    assert [line.split()[:3] for line in lines] == [["e1", "model=lr", "v1"], ["e2", "model=lr", "v1"]]
+    assert [line.split()[:3] for line in lines] == [["e1", "model=lr", "gen=1"], ["e2", "model=lr", "gen=1"]]
     assert lines[0].endswith("-> True p=0.750")
     assert [orjson.loads(line)["model"] for line in tail("predictions", "--json", "--max", "2")] == ["ht", "lr"]
     assert tail("predictions", "--max", "3")[2] == "(not a predictions record) not json"

@@ -125,7 +125,7 @@ def test_reset_policy_replaces_the_model_with_a_fresh_one_and_says_so() -> None:
 
     assert [(i, a.kind, a.action) for i, a in alerts] == [(5035, "concept_drift", "reset")]
     ht = runner.learner.models[0]
-    assert ht.version == 2 and alerts[0][1].details["model_version"] == 2
+    assert ht.generation == 2 and alerts[0][1].details["generation"] == 2
     assert ht.model.n_nodes < 20  # a tree grown on the last ~5,000 events only
     assert runner.learner.actions == {("ht", "reset"): 1}
 
@@ -138,13 +138,13 @@ def test_background_policy_starts_at_the_warning_and_swaps_on_the_drift() -> Non
         (5024, "concept_warning", "background_start"),
         (5029, "concept_drift", "background_swap"),
     ]
-    assert runner.learner.models[0].version == 2 and runner.learner.guards["ht"].background is None
+    assert runner.learner.models[0].generation == 2 and runner.learner.guards["ht"].background is None
 
 
 def test_alert_policy_only_reports() -> None:
     config = {"models": [model("ht", "hoeffding_tree", detector="hddm_a", policy="alert")]}
     runner, alerts = run(config, synthetic_events("agrawal_drift", 10_000, seed=42))
-    assert [a.action for _, a in alerts] == [None, None] and runner.learner.models[0].version == 1
+    assert [a.action for _, a in alerts] == [None, None] and runner.learner.models[0].generation == 1
 
 
 def test_an_alert_round_trips_through_its_json() -> None:
@@ -201,15 +201,15 @@ WARNING, DRIFT = Signal("concept_warning", "ddm", {}), Signal("concept_drift", "
 def test_no_policy_acts_before_the_served_model_learned_min_labeled_labels() -> None:
     guard, served = guarded("background", min_labeled=3)
     learn(guard, 2)
-    assert guard.act(served, WARNING) is None and guard.act(served, DRIFT) is None and served.version == 1
+    assert guard.act(served, WARNING) is None and guard.act(served, DRIFT) is None and served.generation == 1
     learn(guard, 1)
     assert guard.act(served, WARNING) == "background_start"
     learn(guard, 2)
-    assert guard.act(served, DRIFT) == "background_swap" and served.version == 2
+    assert guard.act(served, DRIFT) == "background_swap" and served.generation == 2
     # The swapped-in model learned 2 labels alongside: it may not be replaced before its 3rd.
     assert guard.learned == 2 and guard.act(served, DRIFT) is None
     learn(guard, 1)
-    assert guard.act(served, DRIFT) == "reset" and guard.learned == 0 and served.version == 3
+    assert guard.act(served, DRIFT) == "reset" and guard.learned == 0 and served.generation == 3
 
 
 def test_a_reset_model_is_not_reset_again_before_it_learned_min_labeled_labels() -> None:
@@ -226,7 +226,7 @@ def test_a_signal_before_min_labeled_is_reported_as_an_alert_without_an_action()
     config = {"models": [model("ht", "hoeffding_tree", detector="fhddm", policy="reset", min_labeled=20_000)]}
     runner, alerts = run(config, synthetic_events("agrawal_drift", 10_000, seed=42))
     assert [(i, a.kind, a.action) for i, a in alerts] == [(5035, "concept_drift", None)]
-    assert runner.learner.models[0].version == 1 and not runner.learner.actions
+    assert runner.learner.models[0].generation == 1 and not runner.learner.actions
 
 
 @pytest.mark.parametrize("bad", [-1, "many", 1.5])

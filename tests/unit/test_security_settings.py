@@ -24,8 +24,8 @@ from online_models.config import parse_config
 from online_models.exceptions import ConfigError
 from online_models.pipeline import Pipeline
 from streams import admin, consumer, producer, redis_connect
-from streams.cli import alerts as alerts_cli
 from streams.cli import models as models_cli
+from streams.cli import tail as tail_cli
 from streams.engine import engine, outputs
 from streams.metrics import StreamMetrics
 from streams.settings import Settings, redacted_url
@@ -161,7 +161,7 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
     monkeypatch.setattr(admin, "AdminClient", recorders["admin"])
     monkeypatch.setattr(producer, "Producer", recorders["producer"])
     monkeypatch.setattr(consumer, "Consumer", recorders["consumer"])
-    monkeypatch.setattr(alerts_cli, "Consumer", recorders["alerts"])
+    monkeypatch.setattr(tail_cli, "Consumer", recorders["alerts"])
     monkeypatch.setattr(engine, "Consumer", recorders["engine consumer"])
     monkeypatch.setattr(outputs, "Producer", recorders["engine producer"])
     return recorders
@@ -178,7 +178,7 @@ def build_every_client(settings: Settings) -> None:
 
 def test_plaintext_client_configs_are_exactly_the_clients_own(clients: dict[str, Recorder]) -> None:
     build_every_client(Settings())
-    alerts_cli.tail(as_json=False, from_beginning=False, max_alerts=None, timeout=0.0)
+    tail_cli.tail(tail_cli.Stream.alerts, as_json=False, from_beginning=False, max_records=None, timeout=0.0)
     assert clients["admin"].configs == [
         {"bootstrap.servers": "127.0.0.1:9092", "socket.connection.setup.timeout.ms": 5000}
     ]
@@ -208,7 +208,7 @@ def test_every_client_gets_the_security_config(clients: dict[str, Recorder], mon
         if value is not None:
             monkeypatch.setenv(f"STREAMWISE_{name.upper()}", str(value))
     monkeypatch.setenv("STREAMWISE_KAFKA_SASL_PASSWORD", PASSWORD)  # model_dump masks it
-    alerts_cli.tail(as_json=False, from_beginning=False, max_alerts=None, timeout=0.0)
+    tail_cli.tail(tail_cli.Stream.alerts, as_json=False, from_beginning=False, max_records=None, timeout=0.0)
     security = settings.kafka_client_config()
     for name in CLIENTS:
         (config,) = clients[name].configs

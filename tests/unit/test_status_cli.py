@@ -125,7 +125,7 @@ def test_model_row() -> None:
 
 def _report(redis_error: str | None = None, worker_answers: bool = True) -> Report:
     down = Section(error=redis_error) if redis_error else None
-    live = {"model": "lr", "partition": 0, "model_version": 2, "events": 3000, "labeled": 3000}
+    live = {"model": "lr", "partition": 0, "generation": 2, "events": 3000, "labeled": 3000}
     return Report(
         processes=[
             Process("kafka", "127.0.0.1:9092", 11, True, "logs/kafka"),
@@ -156,7 +156,7 @@ def test_report_renders_every_section() -> None:
 
 def test_a_model_that_failed_on_events_is_flagged_with_its_counts() -> None:
     report = _report()
-    failing = {"model": "nb", "partition": 0, "model_version": 1, "events": 10, "labeled": 0, "metrics": {},
+    failing = {"model": "nb", "partition": 0, "generation": 1, "events": 10, "labeled": 0, "metrics": {},
                "failures": {"learn: TypeError": 6000}, "updated_at": "2026-01-01T11:59:58+00:00"}  # fmt: skip
     report.live.rows.append(failing)
     text = _rendered(report)
