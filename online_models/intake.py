@@ -2,7 +2,8 @@
 
 An :class:`Intake` turns the bytes of one raw message into the feature vector the learn log
 carries, or into a dead letter with its reason: no message can stop the partition. Its state is
-the per-key aggregates of the keys of its partition (events of one key stay in one partition),
+the per-key features of the keys of its partition (aggregates, windows of event time, the time of
+the key's newest event: :mod:`online_models.features`; events of one key stay in one partition),
 so a checkpoint of it at an offset is exact, like a learner's.
 
 >>> from online_models.config import parse_config
@@ -37,11 +38,11 @@ class Intake(PartitionState):
         self.engineer = FeatureEngineer(config.features)
         self.max_event_bytes = max_event_bytes
         self.clock = clock or utc_now
-        self.key_states: dict[str, KeyState] = {}  # per-key aggregates of this partition's keys
+        self.key_states: dict[str, KeyState] = {}  # per-key aggregates and windows of this partition's keys
 
     @property
     def is_stateful(self) -> bool:
-        """Whether it keeps state (per-key aggregates) that a checkpoint must hold."""
+        """Whether it keeps state (per-key aggregates or windows) that a checkpoint must hold."""
         return self.engineer.is_stateful
 
     def event(
@@ -65,10 +66,11 @@ class Intake(PartitionState):
     def featurize(
         self, event: RawEvent, source: Origin | None = None, message_key: bytes | None = None
     ) -> FeatureVector:
-        """The model inputs of ``event``; updates its key's aggregates (a new dict, never in place)."""
+        """The model inputs of ``event``; updates its key's state (an event that fails leaves it as it was).
+        Windows go by the event time, ``ts``."""
         key = event.key if event.key is not None else _text(message_key)
         state = self.key_states.get(key) if key is not None and self.engineer.is_stateful else None
-        x, new_state = self.engineer.transform(event.features, state, keyed=key is not None)
+        x, new_state = self.engineer.transform(event.features, state, keyed=key is not None, ts_ms=event.ts_ms)
         if key is not None and new_state is not None:
             self.key_states[key] = new_state
         return FeatureVector(event.event_id, event.ts_ms, key, x, event.label, source)

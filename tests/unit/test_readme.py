@@ -42,3 +42,5 @@ def test_every_model_of_a_readme_example_learns_the_example_events(index: int) -
     assert letters == []
     for model in runner.learner.models:
         assert (model.labeled, model.failures) == (299, {}), model.name
+    for window in config.features.windows:  # the documented features are there, for each key
+        assert all(window.feature(s) in runner.features.vectors[f"user-{k}"] for s in window.stats for k in range(5))
