@@ -8,6 +8,9 @@
 # started. Ports: STREAMWISE_API_PORT (8000), STREAMWISE_METRICS_PORT (9464), STREAMWISE_WEB_PORT
 # (6066, Faust's), STREAMWISE_PROMETHEUS_PORT (9090). A local development stack: without
 # STREAMWISE_SNAPSHOT_KEY, STREAMWISE_DEV defaults to 1. Every other STREAMWISE_ setting passes through.
+# start writes them all to $STREAMWISE_RUN_DIR/env (mode 600), with an admin API key made once and
+# kept: the CLI and the API read .run/env from the repository root, so every command works against
+# this stack as printed. The environment wins over the file.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -22,6 +25,14 @@ start_timeout=${STREAMWISE_STACK_START_TIMEOUT:-60}
 stop_timeout=${STREAMWISE_STACK_STOP_TIMEOUT:-30}
 names=(prometheus worker api) # start order; stop goes backwards
 
+env_file=$run_dir/env
+# The settings of the last start (the API key among them) for what the environment does not set.
+if [[ -f $env_file ]]; then
+  while IFS='=' read -r name value; do
+    [[ $name == STREAMWISE_* && -z ${!name+set} ]] && export "$name=$value"
+  done <"$env_file"
+fi
+export STREAMWISE_API_PORT=$api_port STREAMWISE_PROMETHEUS_PORT=$prometheus_port
 export STREAMWISE_METRICS_PORT=$metrics_port STREAMWISE_WEB_PORT=$web_port
 if [[ -z ${STREAMWISE_SNAPSHOT_KEY:-} ]]; then export STREAMWISE_DEV=${STREAMWISE_DEV:-1}; fi
 # The worker runs in its own folder (Faust keeps <app-id>-data there): the config path must be absolute.
@@ -174,10 +185,24 @@ status_one() {
   fi
 }
 
+write_env() {
+  [[ -n ${STREAMWISE_API_KEY:-} ]] || export STREAMWISE_API_KEY=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  (
+    umask 077
+    {
+      echo "# The settings of the stack infra/stack.sh started ($(date -Is)); the CLI and the API read this file"
+      echo "# (STREAMWISE_ENV_FILE, default .run/env) for what the environment does not set. Delete it for new ones."
+      env | grep '^STREAMWISE_' | grep -v '^STREAMWISE_ENV_FILE=' | sort
+    } >"$env_file"
+  )
+}
+
 case "${1:-}" in
   start)
     mkdir -p "$run_dir" "$logs_dir"
+    write_env
     for name in "${names[@]}"; do start_one "$name"; done
+    echo "stack.sh: settings in $env_file (read by the CLI and the API); admin API key: $STREAMWISE_API_KEY"
     ;;
   stop) for ((i = ${#names[@]} - 1; i >= 0; i--)); do stop_one "${names[i]}"; done ;;
   status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 from collections.abc import Iterable, Iterator
@@ -16,6 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from online_models import snapshot
 from online_models.events import MAX_EVENT_BYTES
 from streams.kafka_config import KafkaConnection
+
+# The settings of the development stack, written by `make up` (infra/stack.sh): read when present,
+# so that every command works against it as printed; the environment wins over it. ``""`` reads no
+# file (the tests: only their own settings).
+ENV_FILE = os.environ.get("STREAMWISE_ENV_FILE", ".run/env") or None
+SETTINGS_CONFIG = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore", env_file=ENV_FILE)
 
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT
@@ -71,7 +78,7 @@ class KafkaSettings(BaseSettings):
     """Where the Kafka brokers are and how to reach them, and the topics' names: one definition for
     the worker, the CLI and the API (which tells the workers of a person's champion changes)."""
 
-    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+    model_config = SETTINGS_CONFIG
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", min_length=1)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
@@ -195,7 +202,7 @@ class RedisSettings(BaseSettings):
     """Where Redis is (its URL carries the password, and TLS as ``rediss://``) and the prefix of
     Streamwise's keys: one definition for the worker, the CLI and the API."""
 
-    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+    model_config = SETTINGS_CONFIG
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_namespace: str = Field(default="streamwise", min_length=1)
@@ -220,7 +227,7 @@ class RedisSettings(BaseSettings):
 class Settings(KafkaSettings, RedisSettings):
     """Everything the worker, the producer and the topic admin need to know about their world."""
 
-    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+    model_config = SETTINGS_CONFIG
 
     partitions: int = Field(default=1, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1)

@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 import typer
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.table import Table
 
@@ -34,7 +34,7 @@ from online_models.status import ModelStatusStore
 from online_models.stores import AlertLog
 from streams import redis_connect, topics
 from streams.metrics import partition_lag
-from streams.settings import Settings, redacted_url
+from streams.settings import SETTINGS_CONFIG, Settings, redacted_url
 
 # The topics the engine reads (events, labels, the learn log): its consumer group's lag.
 INPUT_TOPICS = topics.INPUTS
@@ -47,7 +47,7 @@ _kafka_log.propagate = False
 class StackSettings(BaseSettings):
     """Where infra/stack.sh runs the local stack (the same variables and defaults)."""
 
-    model_config = SettingsConfigDict(env_prefix="STREAMWISE_", extra="ignore")
+    model_config = SETTINGS_CONFIG
 
     run_dir: Path = ROOT / ".run"
     api_port: int = Field(default=8000, ge=1, le=65535)

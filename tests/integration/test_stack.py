@@ -123,6 +123,18 @@ def test_stack_runs_reports_and_stops_only_its_processes(stream_env: StreamEnv, 
         assert f'streamwise_consumer_lag{{partition="0",topic="{raw}"}} 0.0' in metrics
         assert 'streamwise_snapshot_timestamp_seconds{model="lr"}' in metrics
         wait_for(lambda: _scraped(ports["PROMETHEUS"]), 15, 0.5, "Prometheus scraping the worker and the API")
+
+        # The commands work against the stack with no setting of the caller's: start wrote them down.
+        settings = run_dir / "env"
+        assert settings.stat().st_mode & 0o077 == 0 and "admin API key: " in start.stdout
+        key = start.stdout.split("admin API key: ")[1].split()[0]
+        bare = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "STREAMWISE_ENV_FILE": str(settings)}
+        listing = subprocess.run([sys.executable, "-m", "streams", "models", "list"], env=bare, cwd=ROOT,
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert listing.returncode == 0 and "lr" in listing.stdout, listing.stdout + listing.stderr
+        admin = httpx.post(f"http://127.0.0.1:{ports['API']}/models/lr/promote", json={"version": None},
+                           headers={"X-API-Key": key}, timeout=10)  # fmt: skip
+        assert admin.status_code == 200, admin.text
     finally:
         stop = _stack("stop", env)
     assert stop.returncode == 0, stop.stdout + stop.stderr
