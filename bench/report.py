@@ -166,7 +166,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     if results.get("quick"):
-        lines += ["**A quick run (`--quick`): fewer events, not the figures the README quotes.**", ""]
+        lines += ["**A quick run (`--quick`): fewer events, not the figures the docs quote.**", ""]
     if "throughput" in results:
         lines += throughput_tables(results)
     latency = results.get("latency")
@@ -189,8 +189,8 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_summary(results: dict[str, Any]) -> str:
-    """The README's part: the machine, the one-partition throughput table and the targets."""
+def docs_summary(results: dict[str, Any]) -> str:
+    """The part in docs/benchmarks.md: the machine, the one-partition throughput table and the targets."""
     lines = [f"Machine: {machine_line(results['machine'])}", ""]
     if "throughput" in results:
         table = throughput_tables(results)
@@ -201,12 +201,12 @@ def readme_summary(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any]) -> None:
-    """BENCHMARKS.md, and the summary between the README's bench markers."""
+    """BENCHMARKS.md, and the summary between the bench markers of docs/benchmarks.md."""
     (ROOT / "BENCHMARKS.md").write_text(markdown(results))
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text()
     start, end = text.index(START) + len(START), text.index(END)
-    readme.write_text(text[:start] + "\n" + readme_summary(results) + "\n" + text[end:])
+    doc.write_text(text[:start] + "\n" + docs_summary(results) + "\n" + text[end:])
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

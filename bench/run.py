@@ -4,7 +4,7 @@
 
 Needs Kafka and Redis (`make bench` starts them) and builds `.venv-quix` for the Quix Streams peer on
 its first run. Writes bench/results.json (the machine, every figure, and a ``targets`` list of
-{"name", "value", "target", "pass"}) and BENCHMARKS.md (the tables the README links to). Each
+{"name", "value", "target", "pass"}) and BENCHMARKS.md (the tables docs/benchmarks.md links to). Each
 figure that has a target is printed as a ratio with pass/fail.
 """
 
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMWISE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
-    parser.add_argument("--quick", action="store_true", help="fewer events: a smoke run, not for the README")
+    parser.add_argument("--quick", action="store_true", help="fewer events: a smoke run, not for the docs")
     parser.add_argument("--only", default="throughput,latency,serving,memory,overhead,tasks")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -228,7 +228,7 @@ def main() -> None:
     results["targets"] = targets(results)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    if not args.quick:  # a smoke run must not replace the figures the README quotes
+    if not args.quick:  # a smoke run must not replace the figures the docs quote
         report.write(results)
     for t in results["targets"]:
         print(f"{'PASS' if t['pass'] else 'FAIL'}  {t['name']}: {t['value']:g} (target {t['target']})")

@@ -27,7 +27,7 @@ from online_models.features import FeatureSpec
 Task = Literal["binary", "multiclass", "regression", "anomaly"]
 PolicyName = Literal["alert", "reset", "background"]
 # A model still learning makes errors that are no change of concept: on streams with 1 to 50 %
-# positives, River's detectors signalled drifts after 46 to 755 labels (README: Drift alerts).
+# positives, River's detectors signalled drifts after 46 to 755 labels (docs/topics.md: Drift alerts).
 MIN_LABELED = 1000
 
 

@@ -58,7 +58,7 @@ DEVICES = ("web", "ios", "android")
 
 
 def _shop(seed: int, value: bool) -> Iterator[tuple[dict, Any]]:
-    """Shop orders with mixed feature types, as the README's example event: a number, two strings and
+    """Shop orders with mixed feature types, as the example event of docs/topics.md: a number, two strings and
     a bool. The label (fraud) or the value (a risk score) depends on each of them."""
     rng = random.Random(seed)
     while True:

@@ -84,7 +84,7 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     # Compression of what Streamwise produces: worth its CPU across a slow or paid network only.
     kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
-    # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see README "Security".
+    # Kafka security, for every client (Faust/aiokafka and confluent-kafka); see docs/security.md.
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
     kafka_sasl_username: str | None = Field(default=None, validate_default=True)

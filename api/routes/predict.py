@@ -37,7 +37,7 @@ class Predictor:
     configured: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # The README's rule: STREAMWISE_DEFAULT_MODEL, else the config's first model, else the first
+        # The rule docs/serving.md states: STREAMWISE_DEFAULT_MODEL, else the config's first model, else the first
         # registered name.
         self.default = self.settings.default_model or (self.configured[0] if self.configured else None)
 

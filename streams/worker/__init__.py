@@ -4,7 +4,7 @@ Faust runs what serves the engine and is not its data path: the process's lifecy
 its web server (``/health``), the status timer, and an agent on the low-volume control topic. The
 engine (:mod:`streams.engine`) reads and writes the data topics with confluent-kafka in batches; a
 Faust agent costs a task and a queue hop per message (about 4,500 messages/s here), which the data
-path cannot afford (README "Performance").
+path cannot afford (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def api(redis_url: str) -> Iterator[ApiEnv]:
 
 @pytest.fixture
 def configured_api(redis_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
-    """An API whose worker config has models ``lr`` then ``ht`` (the README's default-model rule)."""
+    """An API whose worker config has models ``lr`` then ``ht`` (the default-model rule of docs/serving.md)."""
     config = tmp_path / "models.yaml"
     models = [{"name": "lr", "recipe": "logistic_regression", "task": "binary"},
               {"name": "ht", "recipe": "hoeffding_tree", "task": "binary"}]  # fmt: skip

@@ -77,7 +77,7 @@ class Case:
 def _recipe_case(name: str) -> Case:
     recipe = recipes.get(name)
     seed = {"seed": 1} if "seed" in recipe.parameter_names() else {}
-    # Mixed types (a number, two strings and a bool per event, as the README's example event).
+    # Mixed types (a number, two strings and a bool per event, as the example event of docs/topics.md).
     tasks = recipe.tasks
     dataset = "shop_value" if "regression" in tasks else "shop_anomalies" if "anomaly" in tasks else "shop"
     return Case(name, lambda: recipe.build(seed), lambda: RIVER_DEFAULTS[name](**seed), dataset)
