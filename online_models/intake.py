@@ -17,6 +17,9 @@ so a checkpoint of it at an offset is exact, like a learner's.
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from online_models.clock import Clock, utc_now
 from online_models.config import StreamwiseConfig
 from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin, RawEvent, parse_raw_event, to_ms
@@ -39,6 +42,8 @@ class Intake(PartitionState):
         self.max_event_bytes = max_event_bytes
         self.clock = clock or utc_now
         self.key_states: dict[str, KeyState] = {}  # per-key aggregates and windows of this partition's keys
+        # Its dead letters by reason (since it took the partition; a stateful intake's checkpoint keeps them).
+        self.letters: Counter[str] = Counter()
 
     @property
     def is_stateful(self) -> bool:
@@ -58,10 +63,15 @@ class Intake(PartitionState):
             event = parse_raw_event(value, max_bytes=self.max_event_bytes, default_ms=default)
             return self.featurize(event, origin, key)
         except InvalidEventError as error:
+            self.letters[error.reason] += 1
             return DeadLetter(error.reason, error.detail, value, origin, self.clock(), key=key, event_id=error.event_id)
         except Exception as exc:  # a bug or a library failure on one message must not stop the stream
+            self.letters["unexpected_error"] += 1
             detail = f"{type(exc).__name__}: {exc}"
             return DeadLetter("unexpected_error", detail, value, origin, self.clock(), key=key)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"letters": Counter(), **state})  # a checkpoint from before the count
 
     def featurize(
         self, event: RawEvent, source: Origin | None = None, message_key: bytes | None = None

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from online_models.alerts import Alert, AlertGate
 from online_models.clock import Clock, utc_now
@@ -110,7 +111,11 @@ class Learner(PartitionState):
         self.seen = RecentIds(config.dedupe.window) if config.dedupe.window else None
         self.events_seen = 0
         self.actions: Counter[tuple[str, str]] = Counter()
+        self.letters: Counter[str] = Counter()  # its dead letters by reason (model errors by model: model.failures)
         self.sources: dict[tuple[str, int], int] = {}  # next offset per source topic and partition
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"letters": Counter(), **state})  # a checkpoint from before the count
 
     # -- the entry points of a driver -------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Learner(PartitionState):
             records = decode_records(value, kind)
         except InvalidEventError as error:
             letter = DeadLetter(error.reason, error.detail, value, origin, self.clock(), event_id=error.event_id)
+            self.letters[letter.reason] += 1
             yield LearnResult(dead_letters=[letter])
             return
         for record in records:
@@ -134,6 +140,12 @@ class Learner(PartitionState):
     def apply(self, record: LearnRecord, origin: Origin | None = None) -> LearnResult:
         """One record of the learn log (its message read at ``origin``, when it was read alone).
         Never raises: an unexpected failure becomes a dead letter and the partition goes on."""
+        result = self._apply(record, origin)
+        if result.dead_letters:
+            self.letters.update(letter.reason for letter in result.dead_letters)
+        return result
+
+    def _apply(self, record: LearnRecord, origin: Origin | None) -> LearnResult:
         if origin is not None:
             if self.has_consumed(origin):  # in the restored state already: a record read again
                 return LearnResult(duplicate=True)

@@ -105,6 +105,13 @@ class PendingJoin:
     def __len__(self) -> int:
         return len(self._order)
 
+    def waiting(self) -> tuple[int, int]:
+        """How many predictions wait for their label, and how many labels for their event (a scan:
+        for a status every few seconds, not per event)."""
+        entries = list(self.store.values())  # one C-level copy: the engine's thread may change the dict
+        labels = sum(1 for entry in entries if entry["k"] == _LABEL)
+        return len(entries) - labels, labels
+
     def hold_event(self, event: PendingEvent) -> None:
         # Held at the current event time, so the index stays in time order whatever the event's
         # own ts says (a late or a bogus future ts); its ts still gives the label delay.

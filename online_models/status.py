@@ -6,6 +6,9 @@ JSON document, and a set of the model names that reported, ``<namespace>:models:
 (readers list models without scanning the keyspace). The worker writes them on a timer; the API
 (``/models``, ``/dashboard``) and the CLI read them.
 
+The partitions' own counts (dead letters by reason, predictions waiting for a label, labels waiting
+for their event) go in one hash, ``<namespace>:partitions:status``, a field per intake or learner.
+
 A document carries the last ``HISTORY_POINTS`` points of the model's prequential history, each
 with the model version that produced it, so the dashboard can draw the metric over the stream and
 tell the versions apart without reading the worker's checkpoints.
@@ -25,6 +28,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from online_models.evaluation import HistoryPoint, PrequentialModel
+from online_models.intake import Intake
+from online_models.learner import Learner
 
 HISTORY_POINTS = 500  # per document: bounds what the worker writes every status interval
 
@@ -103,6 +108,31 @@ def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict
     }
 
 
+def learner_status(learner: Learner, now: datetime) -> dict[str, Any]:
+    """What a learn-log partition holds besides its models: its dead letters by reason (model
+    errors by model are each model's ``failures``), predictions waiting for their label and labels
+    waiting for their event."""
+    predictions, labels = learner.pending.waiting()
+    return {
+        "part": f"learner:{learner.partition}",
+        "partition": learner.partition,
+        "dead_letters": dict(learner.letters),
+        "waiting_predictions": predictions,
+        "waiting_labels": labels,
+        "updated_at": now.isoformat(timespec="milliseconds"),
+    }
+
+
+def intake_status(intake: Intake, now: datetime) -> dict[str, Any]:
+    """A raw partition's dead letters by reason (the events that never reached a model)."""
+    return {
+        "part": f"intake:{intake.partition}",
+        "partition": intake.partition,
+        "dead_letters": dict(intake.letters),
+        "updated_at": now.isoformat(timespec="milliseconds"),
+    }
+
+
 class StatusSource(Protocol):
     """Where the API reads model status: Redis, or the embedded demo's own models."""
 
@@ -138,6 +168,21 @@ class ModelStatusStore:
             pipe.sadd(self.names_key, *sorted(names))
             await pipe.execute()
         return count
+
+    @property
+    def parts_key(self) -> str:
+        return f"{self.namespace}:partitions:status"
+
+    async def publish_parts(self, statuses: Iterable[dict[str, Any]]) -> None:
+        """Write the partitions' documents (``learner_status``, ``intake_status``) in one round trip."""
+        mapping = {status["part"]: orjson.dumps(status) for status in statuses}
+        if mapping:
+            await self.client.hset(self.parts_key, mapping=mapping)
+
+    async def parts(self) -> list[dict[str, Any]]:
+        """Every partition's document, intakes then learners, by partition."""
+        docs = [orjson.loads(doc) for doc in (await self.client.hgetall(self.parts_key)).values()]
+        return sorted(docs, key=lambda d: (d["part"].split(":")[0], d["partition"]))
 
     async def names(self) -> list[str]:
         """Every model that has reported a status."""

@@ -109,10 +109,11 @@ class Report:
     models: Section
     live: Section
     alerts: Section
+    parts: Section = field(default_factory=Section)  # dead letters and waiting labels per partition
 
     @property
     def ok(self) -> bool:
-        sections = (self.lag, self.models, self.live, self.alerts)
+        sections = (self.lag, self.models, self.live, self.alerts, self.parts)
         return all(p.answers for p in self.processes) and all(s.error is None for s in sections)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +124,7 @@ class Report:
             "models": self.models.to_dict(),
             "live": self.live.to_dict(),
             "alerts": self.alerts.to_dict(),
+            "partitions": self.parts.to_dict(),
         }
 
 
@@ -320,7 +322,7 @@ def _group_lag(consumer: Consumer, names: list[str], timeout: float) -> Section:
     return Section(rows=[r.to_dict() for r in rows], note=f"missing topics: {', '.join(missing)}" if missing else None)
 
 
-async def _redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Section, Section, Section]:
+async def _redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Section, Section, Section, Section]:
     namespace = settings.redis_namespace
     client = redis_connect.connect(settings, timeout, timeout)
     try:
@@ -331,10 +333,11 @@ async def _redis_sections(settings: Settings, alerts: int, timeout: float) -> tu
             champion = await registry.champion(name)
             models.append(model_row(name, champion.to_dict() if champion else None, await registry.versions(name)))
         live = await _live_statuses(client, namespace)
+        parts = await ModelStatusStore(client, namespace).parts()
         recent = await AlertLog(client, namespace).recent(alerts) if alerts else []
     finally:
         await client.aclose()
-    return Section(rows=models), Section(rows=live), Section(rows=recent)
+    return Section(rows=models), Section(rows=live), Section(rows=recent), Section(rows=parts)
 
 
 async def _live_statuses(client: aioredis.Redis, namespace: str) -> list[dict[str, Any]]:
@@ -348,19 +351,18 @@ async def _live_statuses(client: aioredis.Redis, namespace: str) -> list[dict[st
     return rows
 
 
-def redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Section, Section, Section]:
+def redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Section, Section, Section, Section]:
     try:
         return asyncio.run(_redis_sections(settings, alerts, timeout))
     except (redis.RedisError, OSError) as exc:
         down = Section(error=f"Redis unreachable at {redacted_url(settings.redis_url)}: {exc}")
-        return down, down, down
+        return down, down, down, down
 
 
 def collect(settings: Settings, stack: StackSettings, alerts: int, timeout: float) -> Report:
-    models, live, recent = redis_sections(settings, alerts, timeout)
-    return Report(
-        processes(settings, stack, timeout), settings.app_id, consumer_lag(settings, timeout), models, live, recent
-    )
+    models, live, recent, parts = redis_sections(settings, alerts, timeout)
+    lag = consumer_lag(settings, timeout)
+    return Report(processes(settings, stack, timeout), settings.app_id, lag, models, live, recent, parts)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -377,6 +379,7 @@ def render(report: Report, console: Console, now: datetime) -> None:
     _render_section(console, f"Consumer lag (group {report.group})", report.lag, _lag_table)
     _render_section(console, "Models (registry)", report.models, _models_table)
     _render_section(console, "Live model status", report.live, lambda rows: _live_table(rows, now))
+    _render_section(console, "Partitions: dead letters and waiting labels", report.parts, _parts_table)
     _render_section(console, "Last drift alerts", report.alerts, _alerts_table)
 
 
@@ -432,6 +435,21 @@ def _live_table(rows: list[dict[str, Any]], now: datetime) -> Table:
             format_failures(failures),
             f"{age_of(r.get('updated_at'), now)} ago",
             style="red" if failures else None,  # a model that cannot take some events stands out
+        )
+    return table
+
+
+def _parts_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table("part", "dead letters by reason", "predictions waiting for a label", "labels waiting for their event",
+                  title="Partitions")  # fmt: skip
+    for r in rows:
+        letters = r.get("dead_letters") or {}
+        waiting = (r.get("waiting_predictions"), r.get("waiting_labels"))
+        table.add_row(
+            r["part"],
+            "  ".join(f"{reason} {n}" for reason, n in sorted(letters.items())) or "-",
+            *("-" if n is None else str(n) for n in waiting),
+            style="red" if letters else None,
         )
     return table
 

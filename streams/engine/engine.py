@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from online_models.alerts import Alert
 from online_models.checkpoint import CheckpointStore
 from online_models.events import DeadLetter, Origin
+from online_models.intake import Intake
 from online_models.learner import Learner
 from online_models.pipeline import Pipeline
 from online_models.registry import ModelRegistry
@@ -138,6 +139,10 @@ class Engine:
     @property
     def learners(self) -> dict[int, Learner]:
         return self.assignment.learners()
+
+    @property
+    def intakes(self) -> dict[int, Intake]:
+        return self.assignment.intakes()
 
     # -- the loop ----------------------------------------------------------------------------------
 

@@ -129,6 +129,10 @@ class Assignment:
         """The learner of each learn-log partition, restored ones only."""
         return {p: part.state for p, part in list(self.parts[self.learn].items()) if part.state is not None}  # type: ignore[misc]
 
+    def intakes(self) -> dict[int, Intake]:
+        """The intake of each raw partition, restored ones only."""
+        return {p: part.state for p, part in list(self.parts[self.raw].items()) if part.state is not None}  # type: ignore[misc]
+
     # -- rebalances (on the engine's thread, inside consume) ----------------------------------------
 
     def assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[Part]:

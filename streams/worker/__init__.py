@@ -28,7 +28,7 @@ from online_models.config import StreamwiseConfig
 from online_models.events import DeadLetter
 from online_models.pipeline import Pipeline
 from online_models.registry import ModelRegistry
-from online_models.status import ModelStatusStore, model_status
+from online_models.status import ModelStatusStore, intake_status, learner_status, model_status
 from streams import redis_connect, topics
 from streams.admin import partition_count
 from streams.engine import Engine
@@ -176,15 +176,21 @@ def _wire_status(app: faust.App, runtime: Runtime) -> None:
             return
         now = utc_now()
         statuses = []
-        for partition, learner in engine.learners.items():
+        learners = engine.learners
+        for partition, learner in learners.items():
             runtime.metrics.observe_models(partition, learner.models, len(learner.pending))
             statuses.extend(model_status(model, partition, now) for model in learner.models)
+        parts = [
+            *(intake_status(i, now) for i in engine.intakes.values()),
+            *(learner_status(lr, now) for lr in learners.values()),
+        ]
         runtime.metrics.observe_consumer_lag(engine.lags)
         if runtime.online is not None:
             await runtime.online.flush()
         if runtime.status is not None:
             try:
                 await runtime.status.publish(statuses)
+                await runtime.status.publish_parts(parts)
             except (RedisError, OSError) as exc:
                 runtime.health.failed("redis", f"model status not written: {exc}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import signal
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import orjson
@@ -168,6 +168,19 @@ def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv,
     assert by_reason["invalid_json"]["topic"] == stream_env.topic("events.raw")
     assert by_reason["invalid_json"]["offset"] == 100
     assert "ht" in by_reason["model_error"]["detail"] and by_reason["model_error"]["model"] == "ht"
+
+    # The worker's status counts them where people look: per partition, by reason.
+    expected = Counter(reason for _, reason in BAD_MESSAGES)
+    client = redis.Redis.from_url(stream_env.redis_url)
+
+    def counted() -> Counter[str] | None:
+        docs = [orjson.loads(d) for d in client.hgetall(f"{stream_env.name}:partitions:status").values()]
+        found = Counter[str]()
+        for doc in docs:
+            found.update(doc["dead_letters"])
+        return found if found == expected else None
+
+    wait_for(counted, timeout=30, what=f"dead letters {dict(expected)} in the partitions' status")
 
 
 def test_restarted_worker_resumes_from_committed_offsets(stream_env: StreamEnv) -> None:

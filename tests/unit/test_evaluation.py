@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import pickle
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from online_models.config import parse_config
 from online_models.datasets import samples
 from online_models.events import FeatureVector, Origin
 from online_models.learner import Learner
+from online_models.status import learner_status
 
 
 class FailsOnNegative(base.Classifier):
@@ -86,3 +89,17 @@ def test_text_labels_without_a_positive_class_are_refused_not_learned_as_true() 
     assert "set labels.positive" in result.dead_letters[0].detail
     model = learning.models[0]
     assert (model.labeled, model.metric_values(), model.failures) == (0, {}, {"learn: BinaryLabelError": 1})
+
+
+def test_a_partition_counts_its_dead_letters_and_what_waits() -> None:
+    learning = learner("logistic_regression")
+    learning.apply(vector(0, {"x": 1.0}, None))  # a prediction waits for its label
+    learning.apply(vector(1, {"x": 2.0}, "no"))  # a binary label that is not one: model_error
+    status = learner_status(learning, datetime(2026, 1, 1, tzinfo=UTC))
+    assert (status["dead_letters"], status["waiting_predictions"], status["waiting_labels"]) == (
+        {"model_error": 1},
+        1,
+        0,
+    )
+    restored = pickle.loads(pickle.dumps(learning))  # a checkpoint keeps the counts
+    assert restored.letters == learning.letters

@@ -79,3 +79,12 @@ def test_the_embedded_runner_keeps_each_keys_newest_vector_with_its_windows() ->
     newest = {v.key: v.features for v in vectors if v is not None and v.key is not None}
     assert runner.features.vectors == newest
     assert all("v_count_5s" in x or "v" not in x for x in newest.values())
+
+
+def test_an_intake_counts_its_dead_letters_by_reason() -> None:
+    intake = Intake(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
+    for i, value in enumerate(
+        [b"{", b'{"event_id": "e", "features": {}}', b"{", b'{"event_id": "f", "features": {"x": 1}}']
+    ):
+        intake.event(value, None, None, Origin("raw", 0, i))
+    assert intake.letters == {"invalid_json": 2, "empty_features": 1}

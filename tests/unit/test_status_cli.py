@@ -163,6 +163,18 @@ def test_a_model_that_failed_on_events_is_flagged_with_its_counts() -> None:
     assert "learn: TypeError x6000" in text and "n/a (nothing scored)" in text
 
 
+def test_partitions_show_dead_letters_by_reason_and_waiting_labels() -> None:
+    report = _report()
+    report.parts.rows.extend([
+        {"part": "intake:0", "partition": 0, "dead_letters": {"invalid_json": 3, "non_finite": 1}},
+        {"part": "learner:0", "partition": 0, "dead_letters": {"label_unmatched": 7}, "waiting_predictions": 120,
+         "waiting_labels": 2},
+    ])  # fmt: skip
+    text = _rendered(report)
+    assert "invalid_json 3  non_finite 1" in text and "label_unmatched 7" in text
+    assert "120" in text and report.to_dict()["partitions"]["rows"][1]["waiting_labels"] == 2
+
+
 def test_a_service_down_is_one_line_and_not_ok() -> None:
     report = _report(redis_error="Redis unreachable at redis://127.0.0.1:1/0: refused", worker_answers=False)
     text = _rendered(report)
