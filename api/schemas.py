@@ -160,6 +160,9 @@ class DashboardStatus(BaseModel):
     events: int
     labeled: int
     scored: int
+    failures: dict[str, int] = Field(
+        default_factory=dict, description="Events it could not take, per stage and exception (model errors)."
+    )
     metrics: Metrics
     updated_at: str
     history: list[DashboardPoint] = Field(default_factory=list, description="The last points, oldest first.")
@@ -226,9 +229,23 @@ class DashboardAlert(BaseModel):
     action: str | None = None
 
 
+class DashboardPartition(BaseModel):
+    """One intake's or learner's own counts: its dead letters by reason, and what waits in it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    part: str = Field(description="intake:P (a raw partition) or learner:P (a learn-log partition)")
+    partition: int
+    dead_letters: dict[str, int] = Field(default_factory=dict)
+    waiting_predictions: int | None = Field(default=None, description="Predictions waiting for their label.")
+    waiting_labels: int | None = Field(default=None, description="Labels waiting for their event.")
+    updated_at: str | None = None
+
+
 class DashboardData(BaseModel):
     """Everything the dashboard page draws, in one poll."""
 
     generated_at: str
     models: list[DashboardModel]
     alerts: list[DashboardAlert] = Field(description="The most recent drift alerts, oldest first.")
+    partitions: list[DashboardPartition] = Field(default_factory=list)

@@ -140,6 +140,8 @@ class StatusSource(Protocol):
 
     async def get(self, model: str) -> dict[int, dict[str, Any]]: ...
 
+    async def parts(self) -> list[dict[str, Any]]: ...
+
 
 class ModelStatusStore:
     """Reads and writes model status documents in Redis."""
@@ -207,6 +209,9 @@ class MemoryModelStatus:
 
     async def names(self) -> list[str]:
         return sorted(model.name for model in self.models())
+
+    async def parts(self) -> list[dict[str, Any]]:
+        return []  # the demo's one partition shows its dead letters in its own report
 
     async def get(self, model: str) -> dict[int, dict[str, Any]]:
         found = next((m for m in self.models() if m.name == model), None)

@@ -22,6 +22,7 @@ from api.schemas import (
     DashboardChange,
     DashboardData,
     DashboardModel,
+    DashboardPartition,
     DashboardStatus,
     DashboardVersion,
     errors,
@@ -62,12 +63,14 @@ async def dashboard_data(
     registry: RegistryDep, server: ServerDep, alerts: AlertLogDep, status: StatusDep
 ) -> DashboardData:
     """Per model name: champion, kept versions, promotions and rollbacks, and each candidate's status
-    per partition with its recent prequential history; and the recent drift alerts."""
+    per partition with its recent prequential history; the recent drift alerts; and each partition's
+    dead letters by reason and waiting labels."""
     recent = [DashboardAlert.model_validate(a) for a in await alerts.recent(RECENT_ALERTS)]
     statuses = await _statuses(status)
     names = sorted(set(await registry.names()) | set(statuses))
     models = [await _model(name, registry, server, statuses.get(name, [])) for name in names]
-    return DashboardData(generated_at=_now(), models=models, alerts=recent)
+    parts = [DashboardPartition.model_validate(doc) for doc in await status.parts()] if status is not None else []
+    return DashboardData(generated_at=_now(), models=models, alerts=recent, partitions=parts)
 
 
 def _now() -> str:

@@ -71,6 +71,7 @@
     chooseMetric(data);
     recordThroughput(data);
     renderThroughput();
+    renderPartitions(data.partitions || []);
     const seen = new Set();
     for (const model of data.models) {
       seen.add(model.name);
@@ -132,7 +133,32 @@
     const data = [state.rates.map((r) => r.t), state.rates.map((r) => r.events), state.rates.map((r) => r.labels)];
     const series = [{}, line("events/s", "#1f77b4"), line("labels/s", "#2ca02c")];
     const options = { x: { time: true }, axes: ["time", "per second"] };
-    chartOrNote("#throughput", $("throughput-chart"), data, series, options, "waiting for three status updates");
+    // The counts above are the last state; rates need two status updates after the page opened.
+    chartOrNote("#throughput", $("throughput-chart"), data, series, options,
+      "events/s and labels/s appear after the next status updates; the counts above are the last state");
+  }
+
+  function renderPartitions(parts) {
+    const letters = (p) => Object.entries(p.dead_letters).sort().map(([reason, n]) => `${reason} ${n}`).join("  ");
+    const rows = parts.map((p) => el("tr", { class: Object.keys(p.dead_letters).length ? "failing" : "" },
+      el("td", { text: p.part }), el("td", { text: letters(p) || "–" }),
+      el("td", { text: p.waiting_predictions ?? "–" }), el("td", { text: p.waiting_labels ?? "–" })));
+    $("partitions").querySelector("tbody").replaceChildren(
+      ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "4", class: "muted", text: "no partition reported yet" }))]));
+  }
+
+  // What a model's status says is wrong: events it could not take, nothing learned, nothing scored.
+  function troubles(model) {
+    const failures = {};
+    let events = 0, labeled = 0, scored = 0;
+    for (const s of model.status) {
+      for (const [reason, n] of Object.entries(s.failures || {})) failures[`${s.model}: ${reason}`] = (failures[`${s.model}: ${reason}`] || 0) + n;
+      events += s.events; labeled += s.labeled; scored += s.scored;
+    }
+    const said = Object.entries(failures).map(([reason, n]) => `${reason} ×${n}`);
+    if (labeled === 0 && (events > 0 || said.length)) said.push("learned nothing"); // (a failed prediction counts no event)
+    if (model.status.length && scored === 0) said.push(`${state.metric || "metrics"} n/a (nothing scored)`);
+    return said;
   }
 
   function chartOrNote(name, container, data, series, options, note) {
@@ -246,6 +272,7 @@
       { class: "model", data: { model: name } },
       el("h2", {}, el("span", { text: name }), " ", el("span", { class: "champion", data: { model: name } }), " ",
         el("span", { class: "muted summary" }), " ", el("span", { class: "unpin" })),
+      el("p", { class: "troubles" }),
       el("div", { class: "legend-marks" },
         ...Object.entries(MARKS).map(([kind, m]) => el("span", { class: `mark-${kind}`, text: `┃ ${m.text}` }))),
       el("div", { class: "chart" }),
@@ -266,6 +293,9 @@
       champion && champion.pinned ? `pinned by ${champion.by}` : null,
     ];
     node.querySelector(".summary").textContent = summary.filter(Boolean).join(" · ");
+    const trouble = troubles(model);
+    node.querySelector(".troubles").textContent = trouble.join(" · ");
+    node.classList.toggle("failing", trouble.length > 0 && trouble.some((t) => !t.includes("n/a")));
     const unpin = champion && champion.pinned
       ? [actionButton(model.name, "promote", null, "unpin (serve the newest)")]
       : [];
@@ -300,7 +330,7 @@
 
   function renderVersions(table, model, metric) {
     const champion = model.champion ? model.champion.version : null;
-    const head = ["version", "candidate", "model version", "created", "events", "labeled", metric || "metric", "reason", ""];
+    const head = ["version", "candidate", "generation", "created", "events", "labeled", metric || "metric", "reason", ""];
     const rows = [...model.versions].reverse().map((v) => {
       const actions = [];
       if (v.version !== champion) actions.push(actionButton(model.name, "promote", v.version, "promote"));

@@ -18,12 +18,14 @@ from openapi_spec_validator import validate
 from api.routes.dashboard import events_at
 from online_models import recipes
 from online_models.alerts import Alert
-from online_models.config import ModelSpec, load_config
+from online_models.config import ModelSpec, load_config, parse_config
 from online_models.datasets import samples, synthetic_events
 from online_models.evaluation import PrequentialModel
+from online_models.intake import Intake
+from online_models.learner import Learner
 from online_models.policy import BACKGROUND_SWAP, RESET
 from online_models.snapshot import DEVELOPMENT_KEY
-from online_models.status import ModelStatusStore, model_status
+from online_models.status import ModelStatusStore, intake_status, learner_status, model_status
 from online_models.stores import AlertLog
 from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
@@ -95,13 +97,14 @@ def test_the_vendored_chart_library_is_uplot_with_its_license(api: ApiEnv) -> No
     assert api.client.get("/static/nothing.js").status_code == 404
 
 
-def publish(env: ApiEnv, statuses: list[dict], alerts: list[Alert]) -> None:
-    """Write status documents and alerts as the worker does."""
+def publish(env: ApiEnv, statuses: list[dict], alerts: list[Alert], parts: list[dict] | None = None) -> None:
+    """Write status documents, the partitions' counts and alerts as the worker does."""
 
     async def write() -> None:
         client = aioredis.from_url(env.redis_url)
         try:
             await ModelStatusStore(client, env.namespace).publish(statuses)
+            await ModelStatusStore(client, env.namespace).publish_parts(parts or [])
             for alert in alerts:
                 await AlertLog(client, env.namespace).append(alert)
         finally:
@@ -171,6 +174,19 @@ def test_data_lists_a_model_that_reports_status_before_its_first_snapshot(api: A
     assert (nb["name"], nb["champion"], nb["versions"], nb["changes"]) == ("nb", None, [], [])
     assert [s["partition"] for s in nb["status"]] == [0, 1]
     assert [len(s["history"]) for s in nb["status"]] == [4, 4]
+
+
+def test_data_gives_each_partitions_dead_letters_and_waiting_labels(api: ApiEnv) -> None:
+    learner = Learner(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
+    learner.letters.update({"label_unmatched": 3, "model_error": 2})
+    intake = Intake(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
+    intake.letters.update({"invalid_json": 4})
+    publish(api, [], [], [learner_status(learner, T0), intake_status(intake, T0)])
+    parts = api.client.get("/dashboard/data").json()["partitions"]
+    assert [(p["part"], p["dead_letters"]) for p in parts] == [
+        ("intake:0", {"invalid_json": 4}), ("learner:0", {"label_unmatched": 3, "model_error": 2})
+    ]  # fmt: skip
+    assert (parts[1]["waiting_predictions"], parts[1]["waiting_labels"]) == (0, 0)
 
 
 def test_data_without_anything_yet_and_in_the_openapi_schema(api: ApiEnv) -> None:

@@ -73,6 +73,19 @@ HT_READY = """(minPoints) => {
     && ht.marks >= 1 ? ht : null;
 }"""
 
+# A model that cannot take these events (a bag of words of a number): the page must say so.
+WORDS = {
+    "name": "words",
+    "task": "binary",
+    "pipeline": [{"class": "feature_extraction.BagOfWords", "params": {"on": "salary"}}, "naive_bayes.MultinomialNB"],
+}
+WORDS_FLAGGED = """() => {
+  const words = document.querySelector('section.model[data-model="words"]');
+  const partitions = document.querySelector("#partitions tbody").textContent;
+  return words && words.classList.contains("failing") && partitions.includes("model_error")
+    ? words.querySelector(".troubles").textContent : null;
+}"""
+
 CHART_POINTS = """() => window.dashboardCharts.ht.plot.data.slice(1)
   .reduce((n, ys) => n + ys.filter((y) => y != null).length, 0)"""
 
@@ -88,7 +101,8 @@ def test_the_dashboard_charts_a_running_stream_and_rolls_back(
                 "task": "binary",
                 "drift": {"detector": "fhddm", "policy": "reset"},
                 "snapshot": {"every_events": 1000, "every_seconds": None},
-            }
+            },
+            WORDS,
         ],
         evaluation={"history_every": HISTORY_EVERY},
         labels={"ttl_seconds": 3600},
@@ -107,6 +121,10 @@ def test_the_dashboard_charts_a_running_stream_and_rolls_back(
         ht = _poll_page(page, HT_READY, 60, "the ht chart with history, versions and a drift mark", MIN_POINTS)
         assert page.evaluate(CHART_POINTS) >= MIN_POINTS, f"see {SCREENSHOT}"
         assert ht["series"] >= 2, f"one series per model version (a reset happened); see {SCREENSHOT}"
+        troubles = _poll_page(page, WORDS_FLAGGED, 30, "the failing model flagged, its dead letters counted")
+        assert "words: predict: AttributeError" in troubles and "learned nothing" in troubles, troubles
+        # The stream has ended: the page shows its last state.
+        _poll_page(page, f"() => document.querySelector('#kpis b').textContent === '{N:,}'", 30, "the last count")
         oldest = min(ht["versions"])
 
         rollback = page.locator(f'button[data-action="rollback"][data-model="ht"][data-version="{oldest}"]')
