@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from online_models.control import ChampionChange
-from online_models.registry import ModelRegistry
+from online_models.registry import Champion, ModelRegistry
 from streams import redis_connect
 from streams.control import notify_workers
 from streams.settings import Settings
@@ -78,9 +78,7 @@ def promote(
     reason: Annotated[str, typer.Option(help="Recorded with the promotion.")] = "promoted from the CLI",
 ) -> None:
     """Serve VERSION of NAME (pinned: new versions do not replace it until promoted again)."""
-    champion = _run(lambda r: r.promote(name, version, by="cli", reason=reason))
-    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
-    _notify(champion.change(name, "promoted"))
+    _change(name, lambda r: r.promote(name, version, by="cli", reason=reason), "promoted")
 
 
 @models_app.command("rollback")
@@ -90,9 +88,7 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Recorded with the rollback.")] = "rolled back from the CLI",
 ) -> None:
     """Serve an older VERSION of NAME again (pinned)."""
-    champion = _run(lambda r: r.rollback(name, version, by="cli", reason=reason))
-    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), pinned")
-    _notify(champion.change(name, "rolled_back"))
+    _change(name, lambda r: r.rollback(name, version, by="cli", reason=reason), "rolled_back")
 
 
 @models_app.command("unpin")
@@ -101,9 +97,15 @@ def unpin(
     reason: Annotated[str, typer.Option(help="Recorded with the change.")] = "unpinned from the CLI",
 ) -> None:
     """Serve the newest version of NAME's champion candidate again, and let automatic promotion act."""
-    champion = _run(lambda r: r.promote(name, None, by="cli", reason=reason))
-    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), not pinned")
-    _notify(champion.change(name, "unpinned"))
+    _change(name, lambda r: r.promote(name, None, by="cli", reason=reason), "unpinned")
+
+
+def _change(name: str, action: Callable[[ModelRegistry], Awaitable[Champion]], event: str) -> None:
+    """A person's champion change: made in the registry, shown, and told to the workers."""
+    champion = _run(action)
+    pinned = "pinned" if champion.pinned else "not pinned"
+    Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), {pinned}")
+    _notify(champion.change(name, event))
 
 
 def _notify(change: ChampionChange) -> None:
