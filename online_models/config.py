@@ -182,11 +182,14 @@ class ModelSpec(BaseModel):
 
 
 class EvaluationSpec(BaseModel):
-    """How often the prequential history records a point."""
+    """How often the prequential history records a point: every ``history_every`` labels, at most
+    ``history_points`` points (when full, every other point goes and the spacing doubles: a short
+    run's curve is dense, a long run's stays bounded in memory and in checkpoints)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    history_every: int = Field(default=1000, ge=1)
+    history_every: int = Field(default=100, ge=1)
+    history_points: int = Field(default=1000, ge=10)
 
 
 class LabelsSpec(BaseModel):

@@ -85,7 +85,9 @@ class PrequentialModel:
     """A River model with its prequential metrics, learning one event at a time."""
 
     spec: ModelSpec
-    history_every: int = 1000
+    history_every: int = 100
+    # At most this many history points: when full, every other one goes and history_every doubles.
+    history_points: int = 1000
     # The positive class of a binary model whose labels are not booleans or 0/1 (``labels.positive``).
     positive: Label = None
     generation: int = 1  # a drift action (reset, background swap) starts a new generation of the model
@@ -239,6 +241,9 @@ class PrequentialModel:
         self.labeled += 1
         if self.labeled % self.history_every == 0:
             self.history.append(HistoryPoint(self.labeled, self.events, self.metric_values(), self.generation))
+            if len(self.history) > self.history_points:  # a new list: a reader of the old one is unaffected
+                self.history = self.history[1::2]
+                self.history_every *= 2
 
     def replace(self, estimator: base.Estimator) -> None:
         """Serve ``estimator`` from now on (a drift action); the metrics keep running."""

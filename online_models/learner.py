@@ -96,8 +96,11 @@ class Learner(PartitionState):
     def __init__(self, config: StreamwiseConfig, clock: Clock = utc_now, partition: int = 0) -> None:
         super().__init__(partition)
         self.clock = clock
-        history_every, positive = config.evaluation.history_every, config.labels.positive
-        self.models = [PrequentialModel(spec, history_every, positive=positive) for spec in config.models]
+        history, positive = config.evaluation, config.labels.positive
+        self.models = [
+            PrequentialModel(spec, history.history_every, positive=positive, history_points=history.history_points)
+            for spec in config.models
+        ]
         self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in config.models if spec.drift}
         self.data_drift = DataDriftMonitor(**config.data_drift.model_dump()) if config.data_drift else None
         self.judges = {

@@ -228,7 +228,7 @@ def test_the_demo_dashboard_shows_its_run_with_exact_versions(tmp_path: Path) ->
     for entry in data["models"]:
         [status] = entry["status"]
         model = next(m for m in runner.learner.models if m.name == entry["name"])
-        assert status["events"] == 3000 and len(status["history"]) == 3
+        assert status["events"] == 3000 and len(status["history"]) == 3000 // 100  # history_every
         bumps = [a.events_seen for a in report.alerts if a.model == model.name and a.action in (RESET, BACKGROUND_SWAP)]
         expected = [1 + sum(b < p.events for b in bumps) for p in model.history]
         assert [p["generation"] for p in status["history"]] == expected

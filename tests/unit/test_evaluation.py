@@ -11,8 +11,9 @@ import pytest
 from river import base, evaluate
 
 from online_models import metrics, recipes
-from online_models.config import parse_config
+from online_models.config import ModelSpec, parse_config
 from online_models.datasets import samples
+from online_models.evaluation import PrequentialModel
 from online_models.events import FeatureVector, Origin
 from online_models.learner import Learner
 from online_models.status import learner_status
@@ -103,3 +104,12 @@ def test_a_partition_counts_its_dead_letters_and_what_waits() -> None:
     )
     restored = pickle.loads(pickle.dumps(learning))  # a checkpoint keeps the counts
     assert restored.letters == learning.letters
+
+
+def test_the_history_stays_dense_and_bounded() -> None:
+    model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"), 10, history_points=20)
+    for x, y in samples("shop", 1000, seed=3):
+        model.step(x, y)
+    labeled = [p.labeled for p in model.history]
+    assert len(labeled) <= 20 and model.history_every == 80
+    assert labeled == list(range(80, 1001, 80))  # evenly spaced after two thinnings (10 -> 20 -> 40 -> 80)

@@ -54,7 +54,8 @@ def test_each_curve_follows_the_model_history_to_its_final_metric(report: Embedd
     curves = {line.get_gid(): line for line in axes.get_lines() if (line.get_gid() or "").startswith(MODEL_GID)}
     for name, model in report.models.items():
         line = curves[MODEL_GID + name]
-        history = [(p["events"], p["metrics"]["Accuracy"]) for p in model["history"]]
+        # (a point before anything was scored has no metric: no point of the curve)
+        history = [(p["events"], p["metrics"]["Accuracy"]) for p in model["history"] if p["metrics"]]
         points = [tuple(p) for p in np.asarray(line.get_xydata()).tolist()]
         assert points[: len(history)] == history and points[-1] == (4000, model["metrics"]["Accuracy"])
     assert axes.get_xlim() == (0, 4000) and axes.get_ylabel() == "prequential Accuracy"
