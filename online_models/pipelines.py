@@ -111,6 +111,8 @@ def river_class(path: Any, field: str = "class") -> type:
     if match is None:
         raise ConfigError(field, f"{path!r} is not a River class path such as linear_model.LogisticRegression")
     module_name = f"river.{match['module']}"
+    if match["module"].split(".")[0] in NOT_STEPS:  # not even imported
+        raise ConfigError(field, f"{path!r} reads data or runs an evaluation: it is not a pipeline step")
     try:
         module = importlib.import_module(module_name)
     except ImportError:
