@@ -37,8 +37,8 @@ class Predictor:
     configured: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # The rule docs/serving.md states: STREAMWISE_DEFAULT_MODEL, else the config's first model, else the first
-        # registered name.
+        # STREAMWISE_DEFAULT_MODEL, else the config's first model, else the first registered name
+        # (the rule docs/settings.md states).
         self.default = self.settings.default_model or (self.configured[0] if self.configured else None)
 
     def _model(self, requested: str | None) -> str:
