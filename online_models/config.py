@@ -125,8 +125,11 @@ class ModelSpec(BaseModel):
 
     @property
     def estimator(self) -> str:
-        """The River class path of the learning step, e.g. ``linear_model.LogisticRegression``."""
-        last = self.steps()[-1]
+        """The River class path of the learning step, e.g. ``linear_model.LogisticRegression``
+        (read from the data, not a copy of it: the status and each anomaly alert ask for it)."""
+        if self.pipeline is None:
+            return recipes.get(str(self.recipe)).estimator
+        last = self.pipeline[-1]
         return last if isinstance(last, str) else str(last["class"])
 
     def build(self) -> Any:
