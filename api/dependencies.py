@@ -21,7 +21,8 @@ from online_models.features import FeatureEngineer
 from online_models.registry import ModelRegistry
 from online_models.stores import AlertLog, FeatureStore
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+KEY_HEADER = "X-API-Key"
+_api_key_header = APIKeyHeader(name=KEY_HEADER, auto_error=False)
 
 
 async def _settings(request: Request) -> ApiSettings:
@@ -80,9 +81,13 @@ async def require_admin(settings: SettingsDep, key: Annotated[str | None, Securi
     _check(key, settings.api_key.get_secret_value())
 
 
-async def require_predict_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)]) -> None:
+async def require_predict_key(request: Request) -> None:
+    # No sub-dependencies (settings, Security header): each costs /predict about 15 µs, and the
+    # profile under load showed the chain as 15% of the server's time. create_app documents the
+    # header in the OpenAPI schema itself.
+    settings: ApiSettings = request.app.state.settings
     if settings.predict_requires_key and settings.api_key is not None:
-        _check(key, settings.api_key.get_secret_value())
+        _check(request.headers.get(KEY_HEADER), settings.api_key.get_secret_value())
 
 
 AdminKey = Annotated[None, Depends(require_admin)]

@@ -68,11 +68,13 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
         yield from _calls(dependency)
 
 
-def _document_optional_predict_key(app: FastAPI, routers: Iterable[APIRouter]) -> None:
-    """The predict routes check X-API-Key only with STREAMWISE_PREDICT_REQUIRES_KEY and a key set:
-    otherwise their OpenAPI security requirement is optional (``{}``), as it is in fact."""
+def _document_predict_key(app: FastAPI, routers: Iterable[APIRouter], required: bool) -> None:
+    """The predict routes read X-API-Key themselves (require_predict_key, no Security dependency):
+    the schema says so here, as required with STREAMWISE_PREDICT_REQUIRES_KEY and a key set, and as
+    optional (``{}`` first) otherwise."""
     routes = [route for router in routers for route in router.routes]
     paths = {r.path for r in routes if isinstance(r, APIRoute) and require_predict_key in _calls(r.dependant)}
+    security = [{"APIKeyHeader": []}] if required else [{}, {"APIKeyHeader": []}]
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -80,7 +82,7 @@ def _document_optional_predict_key(app: FastAPI, routers: Iterable[APIRouter]) -
             schema = generate()
             for path in paths:
                 for operation in schema["paths"][path].values():
-                    operation["security"] = [{}, *operation.get("security", [])]
+                    operation["security"] = security
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -133,8 +135,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
-    if not (settings.predict_requires_key and settings.api_key is not None):
-        _document_optional_predict_key(app, routers)
+    _document_predict_key(app, routers, required=settings.predict_requires_key and settings.api_key is not None)
 
     @app.exception_handler(RedisError)
     async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:
