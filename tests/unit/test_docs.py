@@ -1,11 +1,14 @@
 """The README's and docs' examples run as printed: every configuration parses and each of its models
 learns the documented example event, and events like it, with no dead letter; every `streamwise`
-command line names a command that exists, with options it has."""
+command line names a command that exists, with options it has, and those that need no services run
+as printed (.ci/walkthrough runs the README's first hour, which needs them)."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +98,24 @@ def test_every_link_between_the_pages_resolves() -> None:
             if not resolved.exists() or (anchor and anchor not in anchors.get(resolved, set())):
                 broken.append(f"{page.name}: {target}")
     assert broken == []
+
+
+# The documented commands that need no services, run as printed (the others run in .ci/walkthrough).
+OFFLINE = [(page, line) for page, line in COMMANDS if line.split()[1] == "evaluate"]
+
+
+@pytest.mark.parametrize(("page", "line"), OFFLINE, ids=[c[:60] for _, c in OFFLINE])
+def test_every_documented_command_without_services_runs_as_printed(page: str, line: str, tmp_path: Path) -> None:
+    # The files it names, in a folder of its own: the example events and the shipped config.
+    events = events_like_the_example(300)
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "models.yaml").write_text((ROOT / "config" / "models.yaml").read_text())
+    words = shlex.split(line)
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", *words[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"{page}: {line!r}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    report = orjson.loads((tmp_path / "report.json").read_bytes())
+    assert (report["events"], report["dead_letters"]) == (len(events), {}), report
+    assert report["models"] and all(m["labeled"] == len(events) for m in report["models"].values()), report["models"]
