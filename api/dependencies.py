@@ -18,8 +18,8 @@ from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.control import ChampionChange
 from online_models.features import FeatureEngineer
-from online_models.registry import ModelRegistry
-from online_models.stores import AlertLog, FeatureStore
+from online_models.registry import Registry
+from online_models.storage.stores import AlertLog, FeatureStore
 
 KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(name=KEY_HEADER, auto_error=False)
@@ -33,7 +33,7 @@ async def _server(request: Request) -> ModelServer:
     return request.app.state.server
 
 
-async def _registry(request: Request) -> ModelRegistry:
+async def _registry(request: Request) -> Registry:
     return request.app.state.server.registry
 
 
@@ -59,7 +59,7 @@ async def _control(request: Request) -> Callable[[ChampionChange], Awaitable[str
 
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 ServerDep = Annotated[ModelServer, Depends(_server)]
-RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
+RegistryDep = Annotated[Registry, Depends(_registry)]
 FeatureStoreDep = Annotated[FeatureStore, Depends(_features)]
 AlertLogDep = Annotated[AlertLog, Depends(_alerts)]
 EngineerDep = Annotated[FeatureEngineer, Depends(_engineer)]

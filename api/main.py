@@ -24,9 +24,10 @@ from api.settings import ApiSettings
 from online_models.config import load_config
 from online_models.control import ChampionChange
 from online_models.features import FeatureEngineer, FeatureSpec
-from online_models.registry import ModelRegistry
-from online_models.status import ModelStatusStore
-from online_models.stores import AlertLog, FeatureStore
+from online_models.registry import Registry
+from online_models.storage.redis_registry import ModelRegistry
+from online_models.storage.status_store import ModelStatusStore
+from online_models.storage.stores import AlertLog, FeatureStore
 from streams import redis_connect
 from streams.control import notify_workers
 from streams.gc_tuning import tune_gc
@@ -38,7 +39,7 @@ class Backends:
     embedded demo's own (``status`` None: the dashboard shows the registry and alerts only), and how
     it tells the workers of a champion change (``control`` None: there are none to tell)."""
 
-    registry: Any
+    registry: Registry
     features: Any
     alerts: Any
     close: Callable[[], Awaitable[None]] | None = None
@@ -74,7 +75,7 @@ def _document_predict_key(app: FastAPI, routers: Iterable[APIRouter], required: 
     optional (``{}`` first) otherwise."""
     routes = [route for router in routers for route in router.routes]
     paths = {r.path for r in routes if isinstance(r, APIRoute) and require_predict_key in _calls(r.dependant)}
-    security = [{"APIKeyHeader": []}] if required else [{}, {"APIKeyHeader": []}]
+    security: list[dict[str, list[str]]] = [{"APIKeyHeader": []}] if required else [{}, {"APIKeyHeader": []}]
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from api.metrics import ApiMetrics
 from online_models.evaluation import ModelAnswer, PrequentialModel
 from online_models.features import Features
-from online_models.registry import ModelRegistry, RegistryError
+from online_models.registry import Registry, RegistryError
 from online_models.snapshot import SnapshotError, restore
 
 log = logging.getLogger("streamwise.api")
@@ -45,7 +45,7 @@ class Served:
 
 
 class ModelServer:
-    def __init__(self, registry: ModelRegistry, metrics: ApiMetrics, poll_seconds: float = 1.0) -> None:
+    def __init__(self, registry: Registry, metrics: ApiMetrics, poll_seconds: float = 1.0) -> None:
         self.registry = registry
         self.metrics = metrics
         self.poll_seconds = poll_seconds

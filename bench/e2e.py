@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 from bench.measure import high_watermarks, measure, wait_for_group  # noqa: E402
 from bench.peers import make_events  # noqa: E402
 from online_models import checkpoint  # noqa: E402
-from online_models.checkpoint import CheckpointStore  # noqa: E402
 from online_models.config import StreamwiseConfig, parse_config  # noqa: E402
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels  # noqa: E402
 from online_models.learner import Learner  # noqa: E402
+from online_models.storage.checkpoint_store import CheckpointStore  # noqa: E402
 from streams import topics  # noqa: E402
 from streams.producer import encode_event, encode_label, send  # noqa: E402
 from tests.integration.conftest import SIGNING_KEY, StreamEnv, _free_port  # noqa: E402

@@ -46,8 +46,9 @@ import redis.asyncio as aioredis
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
-from online_models.registry import ModelRegistry, register
+from online_models.registry import register
 from online_models.snapshot import take
+from online_models.storage.redis_registry import ModelRegistry
 from streams.settings import Settings
 
 try:

@@ -23,7 +23,7 @@ from online_models.exceptions import InvalidEventError
 from online_models.intake import Intake
 from online_models.labels import LabelEvent, parse_label_event
 from online_models.learner import Learner, LearnResult
-from online_models.stores import MemoryFeatureStore
+from online_models.storage.stores import MemoryFeatureStore
 
 
 class Pipeline:

@@ -1,21 +1,11 @@
-"""The model registry in Redis: signed snapshot versions, a champion alias, promotion history.
-
-Keys, under ``<namespace>:registry:``::
-
-    names                      SET of model names
-    <name>:seq                 version counter (INCR)
-    <name>:v:<version>         HASH blob, meta (JSON), sig
-    <name>:versions            ZSET of the kept versions (score = version)
-    <name>:partitions          HASH partition -> its newest version (recovery starts there)
-    <name>:champion            JSON {"version", "pinned", "by", "reason", "at"}
-    <name>:log                 LIST of promotions and rollbacks, newest first (capped)
-    changes                    pub/sub channel: {"name", "version", "event"}
+"""The model registry: what any registry keeps and the rules it follows.
 
 A name may have several candidates (a model and its challengers) whose snapshots are all its
-versions; metadata ``candidate`` says whose. A snapshot and its index entries are written in one
-MULTI/EXEC. A new version of the champion's candidate becomes the champion unless a person pinned
-one (promote or rollback); ``promote(name, None)`` unpins.
+versions; metadata ``candidate`` says whose. A new version of the champion's candidate becomes the
+champion unless a person pinned one (promote or rollback); ``promote(name, None)`` unpins.
 Retention keeps the newest ``retain`` versions, plus the champion and each partition's newest.
+Two registries follow these rules: in Redis (:mod:`online_models.storage.redis_registry`) and in a
+folder for the embedded demo (:mod:`online_models.storage.folder_registry`).
 """
 
 from __future__ import annotations
@@ -25,16 +15,12 @@ import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import WatchError
+from typing import Any, Protocol
 
 from online_models.control import ChampionChange
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
-from online_models.snapshot import Frozen, Snapshot, canonical, freeze, restore, seal
+from online_models.snapshot import Frozen, Snapshot, freeze, seal
 
 LOG_LENGTH = 1000
 
@@ -69,221 +55,79 @@ class Champion:
         }
 
 
-def _now() -> str:
+def now_text() -> str:
+    """The time of a registry record: UTC, ISO 8601, milliseconds."""
     return datetime.now(tz=UTC).isoformat(timespec="milliseconds")
 
 
-class ModelRegistry:
-    """Versioned, signed model snapshots in Redis (``redis.asyncio``)."""
+class Registry(Protocol):
+    """Signed, versioned model snapshots with a champion per name; what the worker, the API and
+    the CLI use of a registry, whichever stores it."""
 
-    def __init__(self, client: aioredis.Redis, namespace: str, key: bytes, retain: int = 10) -> None:
-        self.client = client
-        self.namespace = namespace
-        self.key = key
-        self.retain = retain
+    key: bytes  # the signing key: snapshots are verified against it when loaded
 
-    # -- keys -------------------------------------------------------------------------------
-    def _k(self, *parts: object) -> str:
-        return ":".join([self.namespace, "registry", *map(str, parts)])
-
-    @property
-    def channel(self) -> str:
-        return self._k("changes")
-
-    # -- writing ----------------------------------------------------------------------------
     async def next_version(self, name: str) -> int:
         """Reserve the next version number of ``name`` (before the snapshot is taken and signed)."""
-        return int(await self.client.incr(self._k(name, "seq")))
+        ...
 
     async def save(self, snapshot: Snapshot) -> Champion | None:
         """Store a signed snapshot; the champion it made, if it moved."""
-        if not snapshot.signature:
-            raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
-        name, version = snapshot.name, snapshot.version
-        champion_key = self._k(name, "champion")
-        fields = {"blob": snapshot.blob, "meta": canonical(snapshot.metadata), "sig": snapshot.signature}
-        async with self.client.pipeline(transaction=True) as pipe:
-            while True:  # optimistic: redo if a person promoted meanwhile
-                try:
-                    await pipe.watch(champion_key)
-                    current = _champion(await pipe.get(champion_key))
-                    moved = next_champion(current, snapshot)
-                    pipe.multi()
-                    pipe.hset(self._k(name, "v", version), mapping=fields)
-                    pipe.zadd(self._k(name, "versions"), {str(version): version})
-                    pipe.sadd(self._k("names"), name)
-                    pipe.hset(self._k(name, "partitions"), str(snapshot.metadata.get("partition", 0)), version)
-                    if moved is not None:
-                        pipe.set(champion_key, orjson.dumps(moved.to_dict()))
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-        await self._apply_retention(name)
-        await self._notify(name, version, "registered")
-        return moved
+        ...
 
     async def promote(
         self, name: str, version: int | None, *, by: str, reason: str, pin: bool | None = None
     ) -> Champion:
-        """Make ``version`` the champion, pinned by default; ``None`` unpins and serves the newest
-        version of the champion's candidate again."""
-        if version is None:
-            current = await self.champion(name)
-            version = await self._newest(name, current.candidate if current else name)
-            pin = False
-        await self._require(name, version)
-        return await self._set_champion(name, version, True if pin is None else pin, by, reason, "promoted")
+        """Make ``version`` the champion (pinned by default); ``None`` unpins."""
+        ...
 
     async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
         """An automatic promotion: done unless a person pinned the champion (then None)."""
-        champion_key = self._k(name, "champion")
-        async with self.client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(champion_key)
-                    current = _champion(await pipe.get(champion_key))
-                    if current is not None and current.pinned:
-                        return None
-                    meta = await pipe.hget(self._k(name, "v", version), "meta")
-                    if meta is None:
-                        raise RegistryError(f"model {name!r} has no version {version}")
-                    meta_doc = orjson.loads(meta)
-                    candidate = str(meta_doc.get("candidate", name))
-                    champion = Champion(
-                        version, False, "auto", reason, _now(), candidate, int(meta_doc.get("labeled", 0))
-                    )
-                    pipe.multi()
-                    pipe.set(champion_key, orjson.dumps(champion.to_dict()))
-                    pipe.lpush(self._k(name, "log"), orjson.dumps({"event": "promoted", **champion.to_dict()}))
-                    pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-        await self._notify(name, version, "promoted")
-        return champion
+        ...
 
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
         """Serve an older version again, pinned until promoted."""
-        await self._require(name, version)
-        current = await self.champion(name)
-        if current is not None and version >= current.version:
-            raise RegistryError(f"rollback of {name!r} must go to a version older than {current.version}")
-        return await self._set_champion(name, version, True, by, reason, "rolled_back")
+        ...
 
-    async def _set_champion(self, name: str, version: int, pinned: bool, by: str, reason: str, event: str) -> Champion:
-        raw = await self.client.hget(self._k(name, "v", version), "meta")
-        meta = orjson.loads(raw) if raw else {}
-        labeled = int(meta.get("labeled", 0))
-        champion = Champion(version, pinned, by, reason, _now(), str(meta.get("candidate", name)), labeled)
-        record = {"event": event, **champion.to_dict()}
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(self._k(name, "champion"), orjson.dumps(champion.to_dict()))
-            pipe.lpush(self._k(name, "log"), orjson.dumps(record))
-            pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
-            await pipe.execute()
-        await self._notify(name, version, event)
-        return champion
-
-    async def _apply_retention(self, name: str) -> None:
-        versions = [int(v) for v in await self.client.zrange(self._k(name, "versions"), 0, -1)]
-        if len(versions) <= self.retain:
-            return
-        keep = set(versions[-self.retain :])
-        champion = await self.champion(name)
-        if champion is not None:
-            keep.add(champion.version)
-        keep.update(int(v) for v in (await self.client.hgetall(self._k(name, "partitions"))).values())
-        drop = [v for v in versions if v not in keep]  # see retained()
-        if drop:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.zrem(self._k(name, "versions"), *map(str, drop))
-                pipe.delete(*(self._k(name, "v", v) for v in drop))
-                await pipe.execute()
-
-    async def ping(self) -> None:
-        await self.client.ping()
-
-    async def changes(self) -> AsyncIterator[dict[str, Any]]:
-        """Registry changes as they are published (a new version, a promotion, a rollback)."""
-        pubsub = self.client.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    yield orjson.loads(message["data"])
-        finally:
-            await pubsub.aclose()
-
-    async def _notify(self, name: str, version: int, event: str) -> None:
-        await self.client.publish(self.channel, orjson.dumps({"name": name, "version": version, "event": event}))
-
-    # -- reading ----------------------------------------------------------------------------
-    async def names(self) -> list[str]:
-        return sorted(n.decode() if isinstance(n, bytes) else n for n in await self.client.smembers(self._k("names")))
+    async def names(self) -> list[str]: ...
 
     async def versions(self, name: str) -> list[dict[str, Any]]:
         """Metadata of every kept version, oldest first."""
-        versions = await self.client.zrange(self._k(name, "versions"), 0, -1)
-        metas = []
-        for version in versions:
-            meta = await self.client.hget(self._k(name, "v", int(version)), "meta")
-            if meta is not None:
-                metas.append(orjson.loads(meta))
-        return metas
+        ...
 
-    async def champion(self, name: str) -> Champion | None:
-        return _champion(await self.client.get(self._k(name, "champion")))
+    async def champion(self, name: str) -> Champion | None: ...
 
     async def history(self, name: str) -> list[dict[str, Any]]:
-        return [orjson.loads(r) for r in await self.client.lrange(self._k(name, "log"), 0, -1)]
+        """Promotions and rollbacks, newest first."""
+        ...
 
-    async def latest_for_partition(self, name: str, partition: int) -> int | None:
-        value = await self.client.hget(self._k(name, "partitions"), str(partition))
-        return int(value) if value is not None else None
+    async def latest_for_partition(self, name: str, partition: int) -> int | None: ...
 
     async def get(self, name: str, version: int | None = None) -> Snapshot:
         """The stored snapshot (not yet verified); the champion's when ``version`` is None."""
-        if version is None:
-            champion = await self.champion(name)
-            if champion is None:
-                raise RegistryError(f"model {name!r} has no champion yet")
-            version = champion.version
-        fields = await self.client.hgetall(self._k(name, "v", version))
-        if not fields:
-            raise RegistryError(f"model {name!r} has no version {version}")
-        signature = fields.get(b"sig")
-        return Snapshot(
-            fields[b"blob"], orjson.loads(fields[b"meta"]), signature.decode() if signature is not None else None
-        )
+        ...
 
     async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:
         """A verified, unpickled model and its metadata; SnapshotError when refused."""
-        snapshot = await self.get(name, version)
-        return restore(snapshot, self.key), snapshot.metadata
+        ...
 
-    async def _newest(self, name: str, candidate: str) -> int:
-        metas = await self.versions(name)
-        if not metas:
-            raise RegistryError(f"unknown model {name!r}")
-        own = [m["version"] for m in metas if m.get("candidate", name) == candidate]
-        return int(own[-1] if own else metas[-1]["version"])
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+        ...
 
-    async def _require(self, name: str, version: int) -> None:
-        if not await self.client.exists(self._k(name, "v", version)):
-            raise RegistryError(f"model {name!r} has no version {version}")
+    def changes(self) -> AsyncIterator[dict[str, Any]]:
+        """Changes as they happen (a new version, a promotion, a rollback); nothing where readers poll."""
+        ...
 
 
 async def register(
-    registry: Any,
+    registry: Registry,
     model: PrequentialModel,
     *,
     reason: str,
     partition: int = 0,
     offsets: dict[str, dict[int, int]] | None = None,
 ) -> Snapshot:
-    """Snapshot ``model`` into ``registry`` (either kind), pickling off the event loop. The caller
+    """Snapshot ``model`` into ``registry``, pickling off the event loop. The caller
     must not change the model until this returns (the engine freezes it itself: register_frozen)."""
     frozen = await asyncio.to_thread(
         functools.partial(freeze, model, partition=partition, offsets=offsets or {}, reason=reason)
@@ -291,7 +135,7 @@ async def register(
     return await register_frozen(registry, frozen)
 
 
-async def register_frozen(registry: Any, frozen: Frozen) -> Snapshot:
+async def register_frozen(registry: Registry, frozen: Frozen) -> Snapshot:
     """Reserve the next version of a frozen model, sign it (off the event loop) and save it."""
     version = await registry.next_version(frozen.name)
     snap = await asyncio.to_thread(seal, frozen, version, registry.key)
@@ -308,8 +152,4 @@ def next_champion(current: Champion | None, snapshot: Snapshot) -> Champion | No
     if not follows or (current is not None and (current.pinned or labeled < current.labeled)):
         return None  # (a model that learned less, say just after a restart, does not take over)
     reason = f"new version ({snapshot.metadata.get('reason')})"
-    return Champion(snapshot.version, False, "auto", reason, _now(), candidate, labeled)
-
-
-def _champion(raw: bytes | None) -> Champion | None:
-    return Champion(**orjson.loads(raw)) if raw else None
+    return Champion(snapshot.version, False, "auto", reason, now_text(), candidate, labeled)

@@ -1,5 +1,5 @@
-"""Live model status in Redis: counts, prequential metrics and their recent history per model and
-stream partition.
+"""Live model status: counts, prequential metrics and their recent history per model and stream
+partition, as documents the worker writes to Redis (:mod:`online_models.storage.status_store`).
 
 One hash per model, ``<namespace>:models:<name>:status``, with one field per partition holding a
 JSON document, and a set of the model names that reported, ``<namespace>:models:status-names``
@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
 
 from online_models.evaluation import HistoryPoint, PrequentialModel
 from online_models.intake import Intake
@@ -141,59 +140,6 @@ class StatusSource(Protocol):
     async def get(self, model: str) -> dict[int, dict[str, Any]]: ...
 
     async def parts(self) -> list[dict[str, Any]]: ...
-
-
-class ModelStatusStore:
-    """Reads and writes model status documents in Redis."""
-
-    def __init__(self, client: aioredis.Redis, namespace: str) -> None:
-        self.client = client
-        self.namespace = namespace
-
-    def key(self, model: str) -> str:
-        return f"{self.namespace}:models:{model}:status"
-
-    @property
-    def names_key(self) -> str:
-        return f"{self.namespace}:models:status-names"
-
-    async def publish(self, statuses: Iterable[dict[str, Any]]) -> int:
-        """Write the given status documents in one round trip; returns how many were written."""
-        pipe = self.client.pipeline(transaction=False)
-        names: set[str] = set()
-        count = 0
-        for status in statuses:
-            pipe.hset(self.key(status["model"]), str(status["partition"]), orjson.dumps(status))
-            names.add(status["model"])
-            count += 1
-        if count:
-            pipe.sadd(self.names_key, *sorted(names))
-            await pipe.execute()
-        return count
-
-    @property
-    def parts_key(self) -> str:
-        return f"{self.namespace}:partitions:status"
-
-    async def publish_parts(self, statuses: Iterable[dict[str, Any]]) -> None:
-        """Write the partitions' documents (``learner_status``, ``intake_status``) in one round trip."""
-        mapping = {status["part"]: orjson.dumps(status) for status in statuses}
-        if mapping:
-            await self.client.hset(self.parts_key, mapping=mapping)
-
-    async def parts(self) -> list[dict[str, Any]]:
-        """Every partition's document, intakes then learners, by partition."""
-        docs = [orjson.loads(doc) for doc in (await self.client.hgetall(self.parts_key)).values()]
-        return sorted(docs, key=lambda d: (d["part"].split(":")[0], d["partition"]))
-
-    async def names(self) -> list[str]:
-        """Every model that has reported a status."""
-        return sorted(n.decode() if isinstance(n, bytes) else n for n in await self.client.smembers(self.names_key))
-
-    async def get(self, model: str) -> dict[int, dict[str, Any]]:
-        """The status of ``model`` per partition (empty when the model has not reported yet)."""
-        raw = await self.client.hgetall(self.key(model))
-        return {int(partition): orjson.loads(doc) for partition, doc in raw.items()}
 
 
 class MemoryModelStatus:

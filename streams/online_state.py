@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from online_models.alerts import Alert
-from online_models.stores import AlertLog, FeatureStore
+from online_models.storage.stores import AlertLog, FeatureStore
 
 log = logging.getLogger("streamwise.worker")
 

@@ -16,7 +16,7 @@ from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.exceptions import InvalidEventError
 from online_models.features import FeatureEngineer
-from online_models.stores import FeatureStore
+from online_models.storage.stores import FeatureStore
 
 router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
 

@@ -16,11 +16,11 @@ from pydantic import SecretStr
 from api.main import Backends, create_app
 from api.settings import ApiSettings
 from online_models.alerts import Alert
-from online_models.file_registry import FileRegistry
 from online_models.pipeline import EmbeddedRunner
 from online_models.registry import register
 from online_models.status import MemoryModelStatus
-from online_models.stores import MemoryAlertLog
+from online_models.storage.folder_registry import FileRegistry
+from online_models.storage.stores import MemoryAlertLog
 
 
 async def register_models(runner: EmbeddedRunner, registry: FileRegistry) -> list[int]:

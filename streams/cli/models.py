@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from online_models.control import ChampionChange
-from online_models.registry import Champion, ModelRegistry
+from online_models.registry import Champion
+from online_models.storage.redis_registry import ModelRegistry
 from streams import redis_connect
 from streams.control import notify_workers
 from streams.settings import Settings

@@ -29,9 +29,9 @@ from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.table import Table
 
-from online_models.registry import ModelRegistry
-from online_models.status import ModelStatusStore
-from online_models.stores import AlertLog
+from online_models.storage.redis_registry import ModelRegistry
+from online_models.storage.status_store import ModelStatusStore
+from online_models.storage.stores import AlertLog
 from streams import redis_connect, topics
 from streams.metrics import partition_lag
 from streams.settings import SETTINGS_CONFIG, Settings, redacted_url

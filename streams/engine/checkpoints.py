@@ -21,8 +21,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from online_models import checkpoint
-from online_models.checkpoint import CheckpointStore
 from online_models.config import StreamwiseConfig
+from online_models.storage.checkpoint_store import CheckpointStore
 from streams.engine.bridge import Bridge
 from streams.engine.freezer import Freezer
 from streams.engine.health import Health

@@ -26,12 +26,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from online_models.alerts import Alert
-from online_models.checkpoint import CheckpointStore
 from online_models.events import DeadLetter, Origin
 from online_models.intake import Intake
 from online_models.learner import Learner
 from online_models.pipeline import Pipeline
-from online_models.registry import ModelRegistry
+from online_models.storage.checkpoint_store import CheckpointStore
+from online_models.storage.redis_registry import ModelRegistry
 from streams import topics
 from streams.admin import TopicAdminError
 from streams.engine.bridge import Bridge

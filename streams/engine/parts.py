@@ -22,11 +22,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from online_models import checkpoint
-from online_models.checkpoint import CheckpointError, CheckpointStore
+from online_models.checkpoint import CheckpointError
 from online_models.intake import Intake
 from online_models.learner import Learner
 from online_models.partition import PartitionState
 from online_models.pipeline import Pipeline
+from online_models.storage.checkpoint_store import CheckpointStore
 from streams.engine.bridge import Bridge
 from streams.engine.freezer import Freezer
 from streams.engine.health import Health

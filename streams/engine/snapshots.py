@@ -22,8 +22,9 @@ from typing import Any
 from online_models.evaluation import PrequentialModel
 from online_models.learner import Learner, LearnResult
 from online_models.promotion import Promotion
-from online_models.registry import ModelRegistry, register_frozen
+from online_models.registry import register_frozen
 from online_models.snapshot import Frozen, Snapshot, SnapshotSchedule, canonical, describe
+from online_models.storage.redis_registry import ModelRegistry
 from streams.engine.bridge import Bridge
 from streams.engine.freezer import Freezer
 from streams.engine.health import Health

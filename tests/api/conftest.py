@@ -23,7 +23,7 @@ from online_models import snapshot
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
-from online_models.registry import ModelRegistry
+from online_models.storage.redis_registry import ModelRegistry
 
 EXIT_WITHIN = 120  # seconds
 

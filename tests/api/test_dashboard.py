@@ -25,8 +25,9 @@ from online_models.intake import Intake
 from online_models.learner import Learner
 from online_models.policy import BACKGROUND_SWAP, RESET
 from online_models.snapshot import DEVELOPMENT_KEY
-from online_models.status import ModelStatusStore, intake_status, learner_status, model_status
-from online_models.stores import AlertLog
+from online_models.status import intake_status, learner_status, model_status
+from online_models.storage.status_store import ModelStatusStore
+from online_models.storage.stores import AlertLog
 from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
 from tests.api.conftest import ADMIN, ApiEnv, trained

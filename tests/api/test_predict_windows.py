@@ -17,7 +17,7 @@ from online_models.config import parse_config
 from online_models.datasets import synthetic_events
 from online_models.pipeline import EmbeddedRunner
 from online_models.snapshot import DEVELOPMENT_KEY
-from online_models.stores import FeatureStore
+from online_models.storage.stores import FeatureStore
 from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
 from tests.api.conftest import ApiEnv, trained

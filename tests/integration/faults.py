@@ -16,10 +16,11 @@ import redis.asyncio as aioredis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from online_models import checkpoint
-from online_models.checkpoint import CheckpointStore, state_digest
+from online_models.checkpoint import state_digest
 from online_models.config import StreamwiseConfig
 from online_models.events import Origin
 from online_models.learner import Learner
+from online_models.storage.checkpoint_store import CheckpointStore
 from streams.consumer import read_topic
 from streams.producer import send
 from streams.topics import record_kind

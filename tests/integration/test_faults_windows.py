@@ -20,12 +20,12 @@ import redis
 import redis.asyncio as aioredis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from online_models.checkpoint import CheckpointStore
 from online_models.config import parse_config
 from online_models.datasets import synthetic_events
 from online_models.events import FeatureVector
 from online_models.learnlog import decode_records
 from online_models.pipeline import EmbeddedRunner, Pipeline
+from online_models.storage.checkpoint_store import CheckpointStore
 from streams import topics
 from streams.producer import encode_event, produce
 from streams.topics import record_kind

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from confluent_kafka import Consumer, TopicPartition
 
-from online_models.registry import ModelRegistry
+from online_models.storage.redis_registry import ModelRegistry
 from streams.consumer import read_topic
 from tests.integration.conftest import SIGNING_KEY, StreamEnv, wait_for
 

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from online_models import checkpoint
-from online_models.checkpoint import CheckpointError, CheckpointStore, state_digest
+from online_models.checkpoint import CheckpointError, state_digest
 from online_models.config import StreamwiseConfig, parse_config
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from online_models.events import DeadLetter, FeatureVector, Origin
@@ -19,6 +19,7 @@ from online_models.intake import Intake
 from online_models.learner import Learner
 from online_models.learnlog import LABEL
 from online_models.pipeline import Pipeline
+from online_models.storage.checkpoint_store import CheckpointStore
 from tests.conftest import SEEDED
 
 KEY = b"recovery-test-signing-key-000000"

@@ -16,10 +16,11 @@ from online_models import snapshot
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
-from online_models.file_registry import FileRegistry
-from online_models.registry import ModelRegistry, RegistryError
+from online_models.registry import RegistryError
 from online_models.registry import register as registry_register
 from online_models.snapshot import Snapshot, SnapshotError
+from online_models.storage.folder_registry import FileRegistry
+from online_models.storage.redis_registry import ModelRegistry
 
 pytestmark = pytest.mark.redis
 KEY = b"test-signing-key-0123456789abcdef"

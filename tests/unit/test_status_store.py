@@ -10,7 +10,8 @@ import redis.asyncio as aioredis
 
 from online_models.config import ModelSpec
 from online_models.evaluation import PrequentialModel
-from online_models.status import ModelStatusStore, model_status
+from online_models.status import model_status
+from online_models.storage.status_store import ModelStatusStore
 
 pytestmark = pytest.mark.redis
 

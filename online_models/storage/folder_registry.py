@@ -1,6 +1,6 @@
 """The registry in a local folder, for the embedded demo (``make run``): no Redis needed.
 
-Same interface and rules as :class:`online_models.registry.ModelRegistry` (signed snapshots,
+Same interface and rules as :class:`online_models.storage.redis_registry.ModelRegistry` (signed snapshots,
 champion alias with pins, retention, history), without change notifications: readers poll.
 One process writes it. Layout: ``<root>/<name>/index.json`` and ``<root>/<name>/v<version>.pkl``;
 the index is replaced atomically (write, then rename).
@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from online_models.evaluation import PrequentialModel
-from online_models.registry import LOG_LENGTH, Champion, RegistryError, _now, next_champion
+from online_models.registry import LOG_LENGTH, Champion, RegistryError, next_champion, now_text
 from online_models.snapshot import Snapshot, restore
 
 
@@ -112,7 +112,7 @@ class FileRegistry:
     ) -> Champion:
         meta = index["versions"][str(version)]["meta"]
         labeled = int(meta.get("labeled", 0))
-        champion = Champion(version, pinned, by, reason, _now(), meta.get("candidate", name), labeled)
+        champion = Champion(version, pinned, by, reason, now_text(), meta.get("candidate", name), labeled)
         index["champion"] = champion.to_dict()
         index["log"] = [{"event": event, **champion.to_dict()}, *index["log"]][:LOG_LENGTH]
         self._write_index(name, index)

@@ -1,0 +1,94 @@
+"""Imports run one way, as the README's code map draws them: every import of every module is read
+(``ast``, imports inside functions too) and checked against the layers.
+
+``NOT_MOVED`` lists the imports that still cross a layer, each waiting for its move (issue "A
+codebase a newcomer can live in"). It may only shrink: a new crossing fails, and so does a listed
+one that is gone (take it off the list).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("online_models", "streams", "api", "bench")
+ML_FREE = ("confluent_kafka", "faust", "mode", "fastapi", "starlette", "uvicorn")  # never in the core
+
+NOT_MOVED = {
+    ("api/main.py", "streams.redis_connect"),
+    ("api/main.py", "streams.control"),
+    ("api/main.py", "streams.gc_tuning"),
+    ("bench/e2e.py", "tests.integration.conftest"),
+}
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports(path: Path) -> Iterator[str]:
+    """Every module ``path`` imports, absolute (the packages use no relative imports); for
+    ``from streams import topics``, the module ``streams.topics``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                yield submodule if _is_module(submodule) else node.module
+
+
+def crosses(module: str, imported: str) -> str | None:
+    """Why importing ``imported`` from ``module`` (both dotted) crosses a layer, or None."""
+    top = imported.split(".")[0]
+    if module.startswith("online_models."):
+        if top in ("streams", "api", "bench", "tests") or top in ML_FREE:
+            return "the core imports nothing above it, nor Kafka, Faust or FastAPI"
+        if top == "redis" and not module.startswith("online_models.storage."):
+            return "only online_models.storage talks to Redis"
+    if module.startswith("api.") and top == "streams" and imported != "streams.settings":
+        return "api imports online_models and streams.settings, nothing else of streams"
+    if module.startswith("streams.") and top == "api" and not module.startswith("streams.cli"):
+        return "only streams.cli composes the api"
+    if top == "tests":
+        return "the packages and bench/ import no tests"
+    return None
+
+
+def crossings() -> dict[tuple[str, str], str]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
+            for imported in imports(path):
+                why = crosses(name, imported)
+                if why is not None:
+                    found[(path.relative_to(ROOT).as_posix(), imported)] = why
+    return found
+
+
+def test_the_rules_catch_each_kind_of_crossing() -> None:
+    assert crosses("online_models.learner", "confluent_kafka")
+    assert crosses("online_models.learner", "streams.settings")
+    assert crosses("online_models.status", "redis.asyncio")
+    assert crosses("online_models.storage.redis_registry", "redis.asyncio") is None
+    assert crosses("api.main", "streams.engine.engine")
+    assert crosses("api.settings", "streams.settings") is None
+    assert crosses("streams.engine.engine", "api.main")
+    assert crosses("streams.cli.demo", "api.main") is None
+    assert crosses("bench.e2e", "tests.integration.conftest")
+
+
+def test_imports_run_one_way() -> None:
+    found = crossings()
+    new = {
+        f"{path} imports {imported}: {why}"
+        for (path, imported), why in found.items()
+        if (path, imported) not in NOT_MOVED
+    }
+    assert not new, "\n".join(sorted(new))
+    moved = NOT_MOVED - found.keys()
+    assert not moved, f"moved: take {sorted(moved)} off NOT_MOVED"
