@@ -7,7 +7,6 @@ All are ``async def``: a plain ``def`` dependency runs in the thread pool, and t
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -16,7 +15,7 @@ from fastapi.security import APIKeyHeader
 from api.metrics import ApiMetrics
 from api.serving import ModelServer
 from api.settings import ApiSettings
-from online_models.control import ChampionChange
+from online_models.control import Control
 from online_models.features import FeatureEngineer
 from online_models.registry import Registry
 from online_models.storage.stores import AlertLog, FeatureStore
@@ -53,7 +52,7 @@ async def _metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
 
 
-async def _control(request: Request) -> Callable[[ChampionChange], Awaitable[str | None]] | None:
+async def _control(request: Request) -> Control | None:
     return request.app.state.control
 
 
@@ -65,7 +64,7 @@ AlertLogDep = Annotated[AlertLog, Depends(_alerts)]
 EngineerDep = Annotated[FeatureEngineer, Depends(_engineer)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 # How to tell the workers of a champion change; None where there are none (the embedded demo).
-ControlDep = Annotated[Callable[[ChampionChange], Awaitable[str | None]] | None, Depends(_control)]
+ControlDep = Annotated[Control | None, Depends(_control)]
 
 
 def _check(given: str | None, expected: str) -> None:

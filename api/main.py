@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,37 +21,33 @@ from api.routes import alerts, dashboard, health, models, predict
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.config import load_config
-from online_models.control import ChampionChange
+from online_models.control import Control
 from online_models.features import FeatureEngineer, FeatureSpec
+from online_models.gc_tuning import tune_gc
 from online_models.registry import Registry
+from online_models.storage import redis_connect
 from online_models.storage.redis_registry import ModelRegistry
 from online_models.storage.status_store import ModelStatusStore
 from online_models.storage.stores import AlertLog, FeatureStore
-from streams import redis_connect
-from streams.control import notify_workers
-from streams.gc_tuning import tune_gc
 
 
 @dataclass
 class Backends:
     """Where the API reads models, features, alerts and the worker's model status: Redis, or the
     embedded demo's own (``status`` None: the dashboard shows the registry and alerts only), and how
-    it tells the workers of a champion change (``control`` None: there are none to tell)."""
+    it tells the workers of a champion change (``control`` None: it cannot, and its answers say so).
+    The API has no Kafka client: ``streamwise api`` gives it ``control`` (streams/cli/serve.py)."""
 
     registry: Registry
     features: Any
     alerts: Any
     close: Callable[[], Awaitable[None]] | None = None
     status: Any = None
-    control: Callable[[ChampionChange], Awaitable[str | None]] | None = None
+    control: Control | None = None
 
 
-def redis_backends(settings: ApiSettings) -> Backends:
+def redis_backends(settings: ApiSettings, control: Control | None = None) -> Backends:
     client = redis_connect.connect(settings, timeout=5, connect_timeout=5)
-
-    async def control(change: ChampionChange) -> str | None:
-        return await asyncio.to_thread(notify_workers, settings, change)
-
     return Backends(
         ModelRegistry(client, settings.redis_namespace, settings.signing_key()),
         FeatureStore(client, settings.redis_namespace),

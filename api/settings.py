@@ -25,7 +25,7 @@ class ApiSettings(KafkaSettings, RedisSettings):
     max_batch: int = Field(default=100, ge=1, le=10_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     reload_poll_seconds: float = Field(default=1.0, gt=0)
-    # Fewer garbage collections once started (streams/gc_tuning.py); `streamwise api` turns it on.
+    # Fewer garbage collections once started (online_models/gc_tuning.py); `streamwise api` turns it on.
     tune_gc: bool = False
 
     def signing_key(self) -> bytes:

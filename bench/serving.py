@@ -3,9 +3,10 @@
     python bench/serving.py [--rate 1000] [--seconds 5] [--swaps 50] [--connections 8] [--json]
 
 Needs a redis-server (STREAMWISE_REDIS_URL; `make bench` starts one). One uvicorn process serves
-``api.main:create_app`` with a logistic_regression champion registered in its own Redis namespace
-(removed afterwards); a second serves bench/bare_app.py (a constant JSON: same framework, server
-and body). The load comes from bench/loadgen.py, in this process, over loopback keep-alive:
+``streams.cli.serve:create_api`` (as ``streamwise api`` does) with a logistic_regression champion
+registered in its own Redis namespace (removed afterwards); a second serves bench/bare_app.py (a
+constant JSON: same framework, server and body). The load comes from bench/loadgen.py, in this
+process, over loopback keep-alive:
 
 - fixed rate (open loop): ``rate`` requests/s for 1 s of warm-up then ``seconds``, each latency
   measured from the request's scheduled send time (no coordinated omission). The bare endpoint's
@@ -209,7 +210,7 @@ def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connec
     try:
         loop.run_until_complete(register(registry, model, reason="bench"))
         # As `streamwise api` runs it (which sets STREAMWISE_TUNE_GC), with uvicorn's own options here.
-        api, api_address = launch(["api.main:create_app", "--factory"], {**env, "STREAMWISE_TUNE_GC": "true"})
+        api, api_address = launch(["streams.cli.serve:create_api", "--factory"], {**env, "STREAMWISE_TUNE_GC": "true"})
         servers.append(api)
         bare, bare_address = launch(["bench.bare_app:app"], env)
         servers.append(bare)

@@ -19,6 +19,7 @@ online_models.exceptions.InvalidEventError: invalid_type: candidate must be a no
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -105,3 +106,7 @@ def _text(obj: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 256:
         raise InvalidEventError("invalid_type", f"{name} must be a non-empty string")
     return value
+
+
+# How a champion change reaches the workers (the control topic): None once delivered, else why not.
+Control = Callable[[ChampionChange], Awaitable[str | None]]

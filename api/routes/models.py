@@ -73,7 +73,12 @@ async def rollback(
 
 async def _changed(name: str, champion: Champion, event: str, control: ControlDep) -> dict[str, Any]:
     """The new champion, and whether the workers' promotion judges were told (``workers``)."""
-    problem = await control(champion.change(name, event)) if control is not None else "no workers (embedded)"
+    change = champion.change(name, event)
+    problem = (
+        await control(change)
+        if control is not None
+        else "no workers to tell (the embedded demo, or an API not started by `streamwise api`)"
+    )
     return {
         "name": name,
         "champion": champion.to_dict(),

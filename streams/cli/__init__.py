@@ -272,7 +272,7 @@ def worker() -> None:
     """Run the worker: the engine (events, labels, learning) against the configured Kafka and Redis."""
     from prometheus_client import start_http_server
 
-    from streams.gc_tuning import tune_gc
+    from online_models.gc_tuning import tune_gc
     from streams.worker import Worker, build_worker
 
     settings = _settings()
@@ -296,9 +296,9 @@ def api(
     from api.settings import ApiSettings
 
     ApiSettings().signing_key()  # fail here, naming the setting, rather than inside uvicorn
-    os.environ.setdefault("STREAMWISE_TUNE_GC", "true")  # a serving process: see streams/gc_tuning.py
+    os.environ.setdefault("STREAMWISE_TUNE_GC", "true")  # a serving process: see online_models/gc_tuning.py
 
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port)
+    uvicorn.run("streams.cli.serve:create_api", factory=True, host=host, port=port)
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from online_models.control import ChampionChange
 from online_models.registry import Champion
+from online_models.storage import redis_connect
 from online_models.storage.redis_registry import ModelRegistry
-from streams import redis_connect
 from streams.control import notify_workers
 from streams.settings import Settings
 

@@ -29,10 +29,11 @@ from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.table import Table
 
+from online_models.storage import redis_connect
 from online_models.storage.redis_registry import ModelRegistry
 from online_models.storage.status_store import ModelStatusStore
 from online_models.storage.stores import AlertLog
-from streams import redis_connect, topics
+from streams import topics
 from streams.metrics import partition_lag
 from streams.settings import SETTINGS_CONFIG, Settings, redacted_url
 

@@ -27,10 +27,11 @@ from online_models.config import StreamwiseConfig
 from online_models.events import DeadLetter
 from online_models.pipeline import Pipeline
 from online_models.status import intake_status, learner_status, model_status
+from online_models.storage import redis_connect
 from online_models.storage.checkpoint_store import CheckpointStore
 from online_models.storage.redis_registry import ModelRegistry
 from online_models.storage.status_store import ModelStatusStore
-from streams import redis_connect, topics
+from streams import topics
 from streams.admin import partition_count
 from streams.engine import Engine
 from streams.engine.bridge import Bridge

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from online_models.alerts import Alert
 from online_models.datasets import samples
-from tests.api.conftest import ADMIN, ApiEnv, trained
+from streams.cli.serve import create_api
+from tests.api.conftest import ADMIN, KEY, ApiEnv, trained
 
 pytestmark = pytest.mark.redis
 X = next(iter(samples("agrawal", 1, seed=99)))[0]
@@ -154,6 +156,7 @@ def test_admin_routes_need_the_key_and_rollback_serves_the_old_version(api: ApiE
     headers = {"X-API-Key": ADMIN}
     response = api.client.post("/models/lr/rollback", json={"version": 1, "reason": "v2 regressed"}, headers=headers)
     assert response.status_code == 200 and response.json()["champion"]["pinned"] is True
+    assert response.json()["workers"].startswith("not notified: no workers to tell")  # create_app has no control
     assert wait_for_version(api, 1) < 1.0
     api.register(trained(300))  # v3 does not take over a pinned champion
     time.sleep(0.6)
@@ -195,3 +198,16 @@ def test_readyz_alerts_metrics_and_the_openapi_schema(api: ApiEnv) -> None:
 
     assert "streamwise_api_request_seconds_bucket" in api.client.get("/metrics").text
     validate(api.client.get("/openapi.json").json())
+
+
+def test_streamwise_api_gives_the_app_the_control_topic(api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app `streamwise api` serves reaches the workers through streams' producer; here there is
+    # no Kafka to reach, and the answer says so (.ci/walkthrough sees "notified" with the stack).
+    for name, value in {"KAFKA_BOOTSTRAP": "", "REDIS_URL": api.redis_url, "REDIS_NAMESPACE": api.namespace,
+                        "SNAPSHOT_KEY": KEY, "API_KEY": ADMIN, "CONFIG": ""}.items():  # fmt: skip
+        monkeypatch.setenv(f"STREAMWISE_{name}", value)
+    api.register(trained(200))
+    with TestClient(create_api()) as client:
+        response = client.post("/models/lr/promote", json={"version": 1}, headers={"X-API-Key": ADMIN})
+    assert response.status_code == 200, response.text
+    assert response.json()["workers"] == "not notified: no Kafka configured (STREAMWISE_KAFKA_BOOTSTRAP is empty)"

@@ -17,9 +17,6 @@ PACKAGES = ("online_models", "streams", "api", "bench")
 ML_FREE = ("confluent_kafka", "faust", "mode", "fastapi", "starlette", "uvicorn")  # never in the core
 
 NOT_MOVED = {
-    ("api/main.py", "streams.redis_connect"),
-    ("api/main.py", "streams.control"),
-    ("api/main.py", "streams.gc_tuning"),
     ("bench/e2e.py", "tests.integration.conftest"),
 }
 

@@ -23,7 +23,8 @@ from api.settings import ApiSettings
 from online_models.config import parse_config
 from online_models.exceptions import ConfigError
 from online_models.pipeline import Pipeline
-from streams import admin, consumer, producer, redis_connect
+from online_models.storage import redis_connect
+from streams import admin, consumer, producer
 from streams.cli import models as models_cli
 from streams.cli import tail as tail_cli
 from streams.engine import engine, outputs
