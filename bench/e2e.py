@@ -49,7 +49,7 @@ from online_models.learner import Learner  # noqa: E402
 from online_models.storage.checkpoint_store import CheckpointStore  # noqa: E402
 from streams import topics  # noqa: E402
 from streams.producer import encode_event, encode_label, send  # noqa: E402
-from tests.integration.conftest import SIGNING_KEY, StreamEnv, _free_port  # noqa: E402
+from streams.testing import SIGNING_KEY, StreamEnv, free_port  # noqa: E402
 
 
 @dataclass
@@ -80,7 +80,7 @@ class Run(StreamEnv):
 
     def start_workers(self, count: int) -> None:
         for _ in range(count):
-            port = _free_port()
+            port = free_port()
             self.metrics_ports.append(port)
             self.start_worker(STREAMWISE_METRICS_PORT=str(port))
 

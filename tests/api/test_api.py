@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from online_models.alerts import Alert
 from online_models.datasets import samples
 from streams.cli.serve import create_api
-from tests.api.conftest import ADMIN, KEY, ApiEnv, trained
+from tests.support.api import ADMIN, KEY, ApiEnv, trained
 
 pytestmark = pytest.mark.redis
 X = next(iter(samples("agrawal", 1, seed=99)))[0]

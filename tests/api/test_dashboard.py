@@ -30,7 +30,7 @@ from online_models.storage.status_store import ModelStatusStore
 from online_models.storage.stores import AlertLog
 from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
-from tests.api.conftest import ADMIN, ApiEnv, trained
+from tests.support.api import ADMIN, ApiEnv, trained
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]

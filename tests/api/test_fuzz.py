@@ -32,7 +32,7 @@ from api.metrics import ApiMetrics
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from streams.settings import Settings
-from tests.api.conftest import ADMIN, KEY, ApiEnv, trained
+from tests.support.api import ADMIN, KEY, ApiEnv, trained
 
 # Each test takes a second or two (ten under load): a hung one fails after 2 minutes, not the global 10.
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
@@ -58,7 +58,7 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "422", "42
 
 
 def fuzz_settings(redis_url: str, namespace: str, **overrides: object) -> ApiSettings:
-    """The settings of conftest's ``api`` fixture."""
+    """The settings of the ``api`` fixture (tests/support/api.py)."""
     values: dict[str, object] = {
         "kafka_bootstrap": "",  # no workers to tell of champion changes
         "redis_url": redis_url,
@@ -77,7 +77,7 @@ def fuzz_settings(redis_url: str, namespace: str, **overrides: object) -> ApiSet
 # One app for the generated requests, with its own namespace: its lifespan runs in schemathesis's event
 # loop from a test's first request on (after ``served`` registered a model) until that test's teardown,
 # where schemathesis's pytest plugin shuts it down; the next test starts it again.
-REDIS_URL = Settings().redis_url  # as conftest's ``redis_url``
+REDIS_URL = Settings().redis_url  # as the ``redis_url`` fixture's (tests/plugins/services.py)
 NAMESPACE = f"fuzz-{uuid.uuid4().hex[:10]}"
 APP = create_app(fuzz_settings(REDIS_URL, NAMESPACE))
 

@@ -20,7 +20,7 @@ from online_models.snapshot import DEVELOPMENT_KEY
 from online_models.storage.stores import FeatureStore
 from streams.cli.demo import demo_app
 from streams.embedded import events_only, run_embedded
-from tests.api.conftest import ApiEnv, trained
+from tests.support.api import ApiEnv, trained
 from tests.support.windows import expected, mismatch
 
 CONFIG = {

@@ -23,8 +23,8 @@ from online_models.learner import Learner
 from online_models.storage.checkpoint_store import CheckpointStore
 from streams.consumer import read_topic
 from streams.producer import send
+from streams.testing import ROOT, SIGNING_KEY, StreamEnv, free_port
 from streams.topics import record_kind
-from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv, _free_port
 
 REPORT = ROOT / "reports" / "faults.md"
 
@@ -149,7 +149,7 @@ class OwnRedis:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 

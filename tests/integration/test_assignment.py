@@ -13,7 +13,7 @@ from streams import admin
 from streams.engine.health import Health
 from streams.engine.parts import Assignment
 from streams.metrics import StreamMetrics
-from tests.integration.conftest import StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -19,8 +19,8 @@ from confluent_kafka import Producer
 
 from online_models.datasets import synthetic_events
 from streams.consumer import Record, read_topic
+from streams.testing import StreamEnv, wait_for
 from streams.topics import KIND_HEADER
-from tests.integration.conftest import StreamEnv, wait_for
 from tests.integration.faults import FaultRow, counts, learned, print_table
 
 pytestmark = pytest.mark.faults

@@ -16,9 +16,9 @@ from online_models.config import ModelSpec
 from online_models.datasets import synthetic_events
 from online_models.events import decode_label
 from streams.consumer import Record, read_topic
-from tests.conftest import CLASSIFIERS, REGRESSORS, river_reference, spec_for
-from tests.integration.conftest import StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 from tests.support import river_pipelines
+from tests.support.references import CLASSIFIERS, REGRESSORS, river_reference, spec_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import ROOT, StreamEnv, _free_port, background, wait_for
+from streams.testing import ROOT, StreamEnv, background, free_port, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -35,7 +35,7 @@ N, HISTORY_EVERY, MIN_POINTS = 6000, 100, 40
 @pytest.fixture
 def api_url(stream_env: StreamEnv) -> Iterator[str]:
     """``streamwise api`` (uvicorn) in its own process, on the worker's namespace and signing key."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "streams", "api", "--port", str(port)]
     with background(command, stream_env.tmp / "api.log", stream_env.env(STREAMWISE_API_KEY=ADMIN)):
         url = f"http://127.0.0.1:{port}"

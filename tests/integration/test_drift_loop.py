@@ -11,8 +11,9 @@ import redis
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from streams.consumer import read_topic
 from streams.producer import encode_event, encode_label, produce
-from tests.integration.conftest import DRIFT_RESET_MODELS, StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 from tests.support.http_sink import recording_server
+from tests.support.references import DRIFT_RESET_MODELS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

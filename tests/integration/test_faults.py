@@ -27,7 +27,7 @@ from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from online_models.pipeline import EmbeddedRunner, Pipeline
 from streams.consumer import read_topic
 from streams.producer import encode_event, encode_label, produce
-from tests.integration.conftest import ROOT, SIGNING_KEY, StreamEnv, wait_for
+from streams.testing import ROOT, SIGNING_KEY, StreamEnv, wait_for
 from tests.integration.faults import (
     FaultRow,
     OwnRedis,

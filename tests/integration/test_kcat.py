@@ -12,7 +12,7 @@ import pytest
 
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from streams.consumer import read_topic
-from tests.integration.conftest import StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 from tests.integration.faults import counts, learned
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]

@@ -9,7 +9,7 @@ import pytest
 
 from streams import admin
 from streams.consumer import read_topic
-from tests.integration.conftest import StreamEnv
+from streams.testing import StreamEnv
 
 pytestmark = pytest.mark.kafka
 

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.conftest import DRIFT_RESET_MODELS, StreamEnv, _free_port, background, wait_for
+from streams.testing import StreamEnv, background, free_port, wait_for
+from tests.support.references import DRIFT_RESET_MODELS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -88,7 +89,7 @@ def test_prometheus_scrapes_the_worker_and_the_api(stream_env: StreamEnv, tmp_pa
     binary = prometheus_binary()
     stream_env.write_config(DRIFT_RESET_MODELS, labels={"ttl_seconds": 3600})
     stream_env.create_topics()
-    worker_port, api_port, prometheus_port = _free_port(), _free_port(), _free_port()
+    worker_port, api_port, prometheus_port = free_port(), free_port(), free_port()
     stream_env.start_worker(STREAMWISE_METRICS_PORT=str(worker_port))
     config = prometheus_config(tmp_path, {"streamwise-worker": worker_port, "streamwise-api": api_port})
     api_command = [sys.executable, "-m", "streams", "api", "--port", str(api_port)]

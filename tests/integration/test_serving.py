@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from api.main import create_app
 from api.settings import ApiSettings
 from online_models.config import parse_config
-from tests.integration.conftest import SIGNING_KEY, StreamEnv, wait_for
+from streams.testing import SIGNING_KEY, StreamEnv, wait_for
 from tests.integration.faults import final_learner
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]

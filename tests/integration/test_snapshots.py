@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from online_models.storage.redis_registry import ModelRegistry
 from streams.consumer import read_topic
-from tests.integration.conftest import SIGNING_KEY, StreamEnv, wait_for
+from streams.testing import SIGNING_KEY, StreamEnv, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

@@ -20,7 +20,7 @@ import redis
 from online_models.datasets import synthetic_events
 from streams import topics
 from streams.producer import encode_event, produce
-from tests.integration.conftest import ROOT, StreamEnv, _free_port, wait_for
+from streams.testing import ROOT, StreamEnv, free_port, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -84,7 +84,7 @@ def test_stack_runs_reports_and_stops_only_its_processes(stream_env: StreamEnv, 
         [{"name": "lr", "recipe": "logistic_regression", "task": "binary", "snapshot": {"every_events": 1000}}]
     )
     run_dir = tmp_path / "run"
-    ports = {name: _free_port() for name in ("API", "METRICS", "WEB", "PROMETHEUS")}
+    ports = {name: free_port() for name in ("API", "METRICS", "WEB", "PROMETHEUS")}
     env = stream_env.env(
         STREAMWISE_RUN_DIR=str(run_dir),
         STREAMWISE_PYTHON=sys.executable,
@@ -168,7 +168,7 @@ def test_a_process_that_does_not_come_up_fails_the_start_with_its_log(stream_env
         STREAMWISE_RUN_DIR=str(run_dir),
         STREAMWISE_PYTHON=sys.executable,
         STREAMWISE_DEV="0",
-        **{f"STREAMWISE_{name}_PORT": str(_free_port()) for name in ("API", "METRICS", "WEB", "PROMETHEUS")},
+        **{f"STREAMWISE_{name}_PORT": str(free_port()) for name in ("API", "METRICS", "WEB", "PROMETHEUS")},
     )
     del env["STREAMWISE_SNAPSHOT_KEY"]
     try:

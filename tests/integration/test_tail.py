@@ -7,7 +7,7 @@ import pytest
 
 from streams import admin
 from streams.producer import produce
-from tests.integration.conftest import StreamEnv
+from streams.testing import StreamEnv
 
 pytestmark = pytest.mark.kafka
 

@@ -11,7 +11,7 @@ import pytest
 from online_models.config import StreamwiseConfig, parse_config
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from online_models.pipeline import EmbeddedRunner, Pipeline, ProcessResult
-from tests.conftest import SEEDED, river_reference, spec_for
+from tests.support.references import SEEDED, river_reference, spec_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

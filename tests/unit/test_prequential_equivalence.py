@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from online_models.config import ModelSpec
 from online_models.datasets import synthetic_events
 from streams.cli import app
-from tests.conftest import CLASSIFIERS, REGRESSORS, river_reference, spec_for
 from tests.support import river_pipelines
+from tests.support.references import CLASSIFIERS, REGRESSORS, river_reference, spec_for
 
 CASES = [
     *[("agrawal_drift", "binary", r, 1500) for r in CLASSIFIERS],

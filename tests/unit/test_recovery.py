@@ -20,7 +20,7 @@ from online_models.learner import Learner
 from online_models.learnlog import LABEL
 from online_models.pipeline import Pipeline
 from online_models.storage.checkpoint_store import CheckpointStore
-from tests.conftest import SEEDED
+from tests.support.references import SEEDED
 
 KEY = b"recovery-test-signing-key-000000"
 CONFIG = parse_config(

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import faulthandler
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import redis
 import redis.asyncio as aioredis
-import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -24,16 +20,6 @@ from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
 from online_models.storage.redis_registry import ModelRegistry
-
-EXIT_WITHIN = 120  # seconds
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Bound the exit of the process. pytest-timeout fails a hung test and the session goes on, but an
-    ASGI lifespan left hanging keeps schemathesis's event loop thread busy, and that thread is joined at
-    exit (atexit): past ``EXIT_WITHIN``, print every thread's stack and exit with status 1."""
-    faulthandler.dump_traceback_later(EXIT_WITHIN, exit=True, file=sys.__stderr__)
-
 
 KEY = "api-test-signing-key-0123456789"
 ADMIN = "admin-key-for-tests"
@@ -74,21 +60,6 @@ class ApiEnv:
     @property
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
-
-
-@pytest.fixture
-def api(redis_url: str) -> Iterator[ApiEnv]:
-    yield from api_env(redis_url, config=None)
-
-
-@pytest.fixture
-def configured_api(redis_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
-    """An API whose worker config has models ``lr`` then ``ht`` (the default-model rule of docs/serving.md)."""
-    config = tmp_path / "models.yaml"
-    models = [{"name": "lr", "recipe": "logistic_regression", "task": "binary"},
-              {"name": "ht", "recipe": "hoeffding_tree", "task": "binary"}]  # fmt: skip
-    config.write_text(yaml.safe_dump({"models": models}))
-    yield from api_env(redis_url, config=config)
 
 
 def api_env(redis_url: str, config: Path | None) -> Iterator[ApiEnv]:

@@ -1,5 +1,9 @@
-"""Integration tests: each test gets its own topic prefix, consumer group (Faust app id) and Redis
-namespace, and runs the worker as a process (the service fixtures are in tests/conftest.py)."""
+"""An isolated Streamwise world for integration tests and benchmarks: its own topic prefix,
+consumer group (app id), Redis namespace and model config, against a real broker and Redis, with
+the worker and the CLI as processes (as the tests' ``stream_env`` fixture and ``bench/`` use it).
+
+Here, not in the tests' conftest, so that bench/ imports no tests.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 import yaml
 
 from streams import admin, topics
 
-ROOT = Path(__file__).resolve().parents[2]
-SIGNING_KEY = "integration-test-signing-key"
+ROOT = Path(__file__).resolve().parents[1]  # the repository: commands run from there
+SIGNING_KEY = "integration-test-signing-key"  # the snapshot key of a StreamEnv's workers
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now (for a worker's web server, an API, Prometheus)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -91,7 +95,7 @@ class StreamEnv:
 
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")
-        port = _free_port()
+        port = free_port()
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams", "worker"],
             env=self.env(STREAMWISE_WEB_PORT=str(port), **extra_env),
@@ -136,12 +140,6 @@ class StreamEnv:
             client.delete(key)
 
 
-# One hoeffding tree whose drift detector resets it: on agrawal_drift with late labels it fires reliably.
-DRIFT_RESET_MODELS = [
-    {"name": "ht", "recipe": "hoeffding_tree", "task": "binary", "drift": {"detector": "fhddm", "policy": "reset"}}
-]
-
-
 @contextmanager
 def background(args: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """A process running beside the test (an API, Prometheus), terminated then killed on the way out."""
@@ -156,13 +154,6 @@ def background(args: list[str], log: Path, env: dict[str, str] | None = None) ->
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-@pytest.fixture
-def stream_env(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> Iterator[StreamEnv]:
-    env = StreamEnv(kafka_bootstrap, redis_url, tmp_path)
-    yield env
-    env.cleanup()
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition", describe=None):  # type: ignore[no-untyped-def]
