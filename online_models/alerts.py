@@ -108,8 +108,8 @@ class AlertGate:
     max_per_minute: int = 60
     merged: int = 0
     suppressed: int = 0
-    _last: dict[tuple, int] = field(default_factory=dict)
-    _pending_merges: dict[tuple, int] = field(default_factory=dict)
+    _last: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    _pending_merges: dict[tuple[Any, ...], int] = field(default_factory=dict)
     _tokens: float = -1.0
     _refilled_at: float = 0.0
 

@@ -31,12 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import river
-
 from online_models.config import StreamwiseConfig
 from online_models.exceptions import StreamwiseError
 from online_models.partition import PartitionState
-from online_models.snapshot import SnapshotError, canonical, signature, unpickled, verify_signed
+from online_models.snapshot import RIVER_VERSION, SnapshotError, canonical, signature, unpickled, verify_signed
 
 S = TypeVar("S", bound=PartitionState)
 # What a checkpoint's bytes hold; a checkpoint of another format is refused (and the state starts fresh).
@@ -146,7 +144,7 @@ def describe(state: PartitionState, config: StreamwiseConfig) -> dict[str, Any]:
         "offsets": {topic: {str(p): o for p, o in parts.items()} for topic, parts in state.offsets.items()},
         "config": fingerprint(config),
         "created_at": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
-        "river": river.__version__,
+        "river": RIVER_VERSION,
         "python": platform.python_version(),
     }
 

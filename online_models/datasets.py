@@ -22,9 +22,10 @@ from online_models.exceptions import ConfigError
 
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: synthetic events are 10 ms apart from here
 KEYS = 97
+Sample = tuple[dict[str, Any], Any]  # features and label
 
 
-def _agrawal_drift(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
+def _agrawal_drift(n: int, seed: int) -> Iterable[Sample]:
     # The concept switches from Agrawal function 0 to 4 half-way through; River's sigmoid
     # overflows when width < position / 177, so the width scales with the position.
     position = max(n // 2, 1)
@@ -37,7 +38,7 @@ def _agrawal_drift(n: int, seed: int) -> Iterable[tuple[dict, Any]]:
     )
 
 
-def _agrawal_share(seed: int, positives: float) -> Iterator[tuple[dict, Any]]:
+def _agrawal_share(seed: int, positives: float) -> Iterator[Sample]:
     """Agrawal function 0 (the demo stream's first concept), stationary, with a ``positives`` share of
     label 1 (its own is 67 %): each sample's label is drawn first, then the next sample of that label
     is taken (rejection sampling), so drift policies can be tried on imbalanced streams."""
@@ -48,7 +49,7 @@ def _agrawal_share(seed: int, positives: float) -> Iterator[tuple[dict, Any]]:
         yield next((x, y) for x, y in stream if y == wanted)
 
 
-def _named(stream: Iterable[tuple[dict, Any]]) -> Iterable[tuple[dict, Any]]:
+def _named(stream: Iterable[Sample]) -> Iterable[Sample]:
     # Features numbered 0, 1, ... (Friedman's, LED's); JSON object keys are strings: x0, x1, ...
     return (({f"x{k}": v for k, v in x.items()}, y) for x, y in stream)
 
@@ -57,12 +58,12 @@ COUNTRIES = ("FR", "DE", "US", "GB", "ES")
 DEVICES = ("web", "ios", "android")
 
 
-def _shop(seed: int, value: bool) -> Iterator[tuple[dict, Any]]:
+def _shop(seed: int, value: bool) -> Iterator[Sample]:
     """Shop orders with mixed feature types, as the example event of docs/topics.md: a number, two strings and
     a bool. The label (fraud) or the value (a risk score) depends on each of them."""
     rng = random.Random(seed)
     while True:
-        x = {
+        x: dict[str, Any] = {
             "amount": round(rng.lognormvariate(3.5, 1.0), 2),
             "country": rng.choice(COUNTRIES),
             "device": rng.choice(DEVICES),
@@ -73,7 +74,7 @@ def _shop(seed: int, value: bool) -> Iterator[tuple[dict, Any]]:
         yield x, (round(risk, 4) if value else risk > 1.5)
 
 
-def _shop_anomalies(seed: int, share: float = 0.01) -> Iterator[tuple[dict, Any]]:
+def _shop_anomalies(seed: int, share: float = 0.01) -> Iterator[Sample]:
     """Shop orders (``_shop``) with a ``share`` of injected anomalies: an amount 20 to 60 times the
     usual, from a new customer. The label says whether the order was injected (for scoring only:
     an anomaly model learns without labels)."""
@@ -85,7 +86,7 @@ def _shop_anomalies(seed: int, share: float = 0.01) -> Iterator[tuple[dict, Any]
         yield x, injected
 
 
-GENERATORS: dict[str, Callable[[int, int], Iterable[tuple[dict, Any]]]] = {
+GENERATORS: dict[str, Callable[[int, int], Iterable[Sample]]] = {
     "agrawal_drift": _agrawal_drift,
     "agrawal": lambda n, seed: synth.Agrawal(classification_function=0, seed=seed),
     "agrawal_1pct": lambda n, seed: _agrawal_share(seed, 0.01),  # no change; 1 % positives
@@ -100,7 +101,7 @@ GENERATORS: dict[str, Callable[[int, int], Iterable[tuple[dict, Any]]]] = {
 }
 
 
-def samples(name: str, n: int, seed: int = 42) -> Iterator[tuple[dict, Any]]:
+def samples(name: str, n: int, seed: int = 42) -> Iterator[Sample]:
     """The first ``n`` (x, y) pairs of generator ``name`` (a bundled data set ends earlier)."""
     try:
         generator = GENERATORS[name]

@@ -120,7 +120,7 @@ class ConceptMonitor:
         self._errors = _RunningMean(window)
 
     def _rose(self, details: dict[str, Any]) -> bool:
-        return details["n"] > self.window and details["abs_error_recent"] > details["abs_error_before"]
+        return bool(details["n"] > self.window and details["abs_error_recent"] > details["abs_error_before"])
 
     def _input(self, error: float) -> float:
         if not self._binary:

@@ -35,7 +35,7 @@ from online_models.events import Label
 from online_models.features import Features
 
 log = logging.getLogger(__name__)
-ZERO_ONE: dict[bool, Label] = {False: 0, True: 1}  # shared, never changed
+ZERO_ONE: dict[Label, Label] = {False: 0, True: 1}  # shared, never changed
 # Fields renamed since snapshots and checkpoints were first written: old pickles still load.
 PREQUENTIAL_RENAMED = {"_zero_one": "_classes", "version": "generation"}
 
@@ -91,7 +91,8 @@ class PrequentialModel:
     # The positive class of a binary model whose labels are not booleans or 0/1 (``labels.positive``).
     positive: Label = None
     generation: int = 1  # a drift action (reset, background swap) starts a new generation of the model
-    model: base.Estimator = field(init=False)
+    # A River estimator or pipeline; its methods are the task's (checked when the spec was built).
+    model: Any = field(init=False)
     metrics: dict[str, Any] = field(init=False)
     events: int = 0
     labeled: int = 0
@@ -103,7 +104,7 @@ class PrequentialModel:
     # The labels as produced for the model's False and True: ZERO_ONE once a label 0 or 1 (an int,
     # not a bool) came (River's binary linear models answer False/True whatever the labels were,
     # trees answer the labels); the positive class and the first other label when ``positive`` is set.
-    _classes: dict[bool, Label] = field(init=False, default_factory=dict)
+    _classes: dict[Label, Label] = field(init=False, default_factory=dict)
     # The type of each input feature as the stream first gave it: number, bool or string. Serving
     # refuses another type for it (``wrong_types``): the model would take it, but not as meant.
     inputs: dict[str, str] = field(default_factory=dict)
@@ -117,7 +118,9 @@ class PrequentialModel:
         self._is_classifier = isinstance(final, base.Classifier)
         # River's default Classifier.predict_one is the argmax of predict_proba_one; where a model
         # keeps that default, one proba call gives both answers, bit-for-bit.
-        self._label_from_proba = self._is_classifier and type(final).predict_one is base.Classifier.predict_one
+        self._label_from_proba = (
+            self._is_classifier and getattr(type(final), "predict_one", None) is base.Classifier.predict_one
+        )
         self._is_binary = self.spec.task == "binary"
         if self.positive is not None and self._is_binary:
             self._classes = {True: self.positive}  # the negative class: the first other label
@@ -181,7 +184,8 @@ class PrequentialModel:
     def _label(self, x: Features, proba: dict[Any, float]) -> Label:
         if self._label_from_proba:
             return max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
-        return self.model.predict_one(x)
+        label: Label = self.model.predict_one(x)
+        return label
 
     def _as_produced(self, proba: dict[Any, float]) -> dict[Any, float]:
         classes = self._classes

@@ -413,7 +413,8 @@ def _parse_label(value: Any) -> Label:
         _check_number("label", value)
     elif value is not None and not isinstance(value, int | str):
         raise InvalidEventError("invalid_type", "label must be a bool, number, string or null")
-    return value
+    label: Label = value
+    return label
 
 
 def _parse_optional_str(data: dict[str, Any], name: str) -> str | None:

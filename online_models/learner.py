@@ -85,7 +85,7 @@ class LearnResult:
         self.expired = expired if expired is not None else NOTHING_EXPIRED
         self.duplicate = duplicate  # a record seen before (its source offset, or a redelivered event_id)
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 
 

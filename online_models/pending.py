@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from online_models.evaluation import ModelAnswer
-from online_models.events import Label, Origin
+from online_models.events import Origin, Value
 from online_models.features import Features
 
 _EVENT, _LABEL = "e", "l"
@@ -60,7 +60,7 @@ class PendingLabel:
     """A label that arrived before its event (``source``: where it was read, for its dead letter)."""
 
     event_id: str
-    label: Label
+    label: Value  # a label that came is never null
     ts_ms: int
     source: Origin | None = None
 

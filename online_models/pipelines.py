@@ -71,8 +71,10 @@ def build(steps: Any, field: str = "pipeline") -> base.Estimator:
 
 def step(spec: Any, field: str) -> base.Estimator:
     """The River object of one step."""
+    built: base.Estimator
     if isinstance(spec, str):
-        return river_object(spec, {}, field, class_field=field)
+        built = river_object(spec, {}, field, class_field=field)
+        return built
     kinds = [k for k in KINDS if isinstance(spec, dict) and k in spec]
     if len(kinds) != 1:
         raise ConfigError(field, f"a step is a River class path or a mapping with one of {', '.join(KINDS)}")
@@ -82,7 +84,8 @@ def step(spec: Any, field: str) -> base.Estimator:
         raise ConfigError(f"{field}.{extra[0]}", f"not a field of a {kind} step")
     value = spec[kind]
     if kind == "class":
-        return river_object(value, spec.get("params") or {}, field, class_field=f"{field}.class")
+        built = river_object(value, spec.get("params") or {}, field, class_field=f"{field}.class")
+        return built
     if kind == "select":
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
@@ -158,7 +161,8 @@ def _value(value: Any, field: str) -> Any:
 def final_estimator(model: base.Estimator) -> base.Estimator:
     """The learning estimator of a model: the last step of a pipeline, or the model itself."""
     if isinstance(model, compose.Pipeline):
-        return list(model.steps.values())[-1]
+        last: base.Estimator = list(model.steps.values())[-1]
+        return last
     return model
 
 

@@ -129,10 +129,14 @@ def build(name: str, params: dict[str, Any] | None = None) -> base.Estimator:
     return get(name).build(params)
 
 
-def flagging(detector: base.Estimator, quantile: float | None, score: float | None) -> anomaly.base.AnomalyFilter:
+def flagging(
+    detector: base.Estimator, quantile: float | None, score: float | None
+) -> anomaly.QuantileFilter | anomaly.ThresholdFilter:
     """An anomaly detector that flags a score at or above the ``quantile`` of the scores so far
     (``anomaly.QuantileFilter``) or at or above a fixed ``score`` (``anomaly.ThresholdFilter``).
     A flagged event is not learned (River's ``protect_anomaly_detector``): anomalies stay anomalous."""
     if score is not None:
         return anomaly.ThresholdFilter(detector, threshold=score)
+    if quantile is None:
+        raise ValueError("a threshold is a quantile or a score")
     return anomaly.QuantileFilter(detector, q=quantile)

@@ -24,10 +24,10 @@ import pickle
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any, TypeVar
 
 import orjson
-import river
 
 from online_models.config import SnapshotSpec
 from online_models.evaluation import PrequentialModel
@@ -37,6 +37,7 @@ T = TypeVar("T")
 MIN_KEY_BYTES = 16
 # Only in development mode: anyone can forge a snapshot signed with a published key.
 DEVELOPMENT_KEY = b"streamwise-development-signing-key"
+RIVER_VERSION = metadata.version("river")  # in every snapshot's and checkpoint's metadata
 
 
 class SnapshotError(StreamwiseError):
@@ -127,7 +128,7 @@ def describe(
         "task": model.spec.task,
         "params": model.spec.params,
         "pipeline": model.spec.steps(),  # what was built, as data: rebuilt by River alone
-        "river": river.__version__,
+        "river": RIVER_VERSION,
         "python": platform.python_version(),
         "size": len(blob),
         "sha256": hashlib.sha256(blob).hexdigest(),

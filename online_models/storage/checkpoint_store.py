@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import orjson
 import redis.asyncio as aioredis
 
@@ -33,12 +35,17 @@ class CheckpointStore:
 
     async def save(self, checkpoint: Checkpoint) -> bool:
         """Store ``checkpoint``; False when the stored one already goes as far (it covers this one)."""
-        args = [checkpoint.position, canonical(checkpoint.metadata), checkpoint.blob, checkpoint.signature]
+        args: list[bytes | str | int] = [
+            checkpoint.position,
+            canonical(checkpoint.metadata),
+            checkpoint.blob,
+            checkpoint.signature,
+        ]
         key = self.key(checkpoint.kind, checkpoint.metadata["partition"])
         return bool(await self._save(keys=[key], args=args))
 
     async def load(self, kind: str, partition: int) -> Checkpoint | None:
-        fields = await self.client.hgetall(self.key(kind, partition))
+        fields = cast(dict[bytes, bytes], await self.client.hgetall(self.key(kind, partition)))
         if not fields:
             return None
         try:

@@ -34,7 +34,8 @@ class FileRegistry:
         path = self._dir(name) / "index.json"
         if not path.exists():
             return {"seq": 0, "versions": {}, "champion": None, "log": [], "partitions": {}}
-        return orjson.loads(path.read_bytes())
+        index: dict[str, Any] = orjson.loads(path.read_bytes())
+        return index
 
     def _write_index(self, name: str, index: dict[str, Any]) -> None:
         path = self._dir(name) / "index.json"
@@ -143,7 +144,8 @@ class FileRegistry:
         return list(self._index(name)["log"])
 
     async def latest_for_partition(self, name: str, partition: int) -> int | None:
-        return self._index(name)["partitions"].get(str(partition))
+        version: int | None = self._index(name)["partitions"].get(str(partition))
+        return version
 
     async def get(self, name: str, version: int | None = None) -> Snapshot:
         index = self._index(name)

@@ -18,11 +18,12 @@ retention) are :mod:`online_models.registry`'s.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
+from redis.typing import EncodableT, FieldT
 
 from online_models.evaluation import PrequentialModel
 from online_models.registry import LOG_LENGTH, Champion, RegistryError, next_champion, now_text
@@ -57,14 +58,18 @@ class ModelRegistry:
             raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
         name, version = snapshot.name, snapshot.version
         champion_key = self._k(name, "champion")
-        fields = {"blob": snapshot.blob, "meta": canonical(snapshot.metadata), "sig": snapshot.signature}
+        fields: dict[FieldT, EncodableT] = {
+            "blob": snapshot.blob,
+            "meta": canonical(snapshot.metadata),
+            "sig": snapshot.signature,
+        }
         async with self.client.pipeline(transaction=True) as pipe:
             while True:  # optimistic: redo if a person promoted meanwhile
                 try:
                     await pipe.watch(champion_key)
                     current = _champion(await pipe.get(champion_key))
                     moved = next_champion(current, snapshot)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]  # (redis-py leaves it untyped)
                     pipe.hset(self._k(name, "v", version), mapping=fields)
                     pipe.zadd(self._k(name, "versions"), {str(version): version})
                     pipe.sadd(self._k("names"), name)
@@ -109,7 +114,7 @@ class ModelRegistry:
                     champion = Champion(
                         version, False, "auto", reason, now_text(), candidate, int(meta_doc.get("labeled", 0))
                     )
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]  # (redis-py leaves it untyped)
                     pipe.set(champion_key, orjson.dumps(champion.to_dict()))
                     pipe.lpush(self._k(name, "log"), orjson.dumps({"event": "promoted", **champion.to_dict()}))
                     pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
@@ -143,7 +148,7 @@ class ModelRegistry:
         return champion
 
     async def _apply_retention(self, name: str) -> None:
-        versions = [int(v) for v in await self.client.zrange(self._k(name, "versions"), 0, -1)]
+        versions = [int(cast(bytes, v)) for v in await self.client.zrange(self._k(name, "versions"), 0, -1)]
         if len(versions) <= self.retain:
             return
         keep = set(versions[-self.retain :])
@@ -184,7 +189,7 @@ class ModelRegistry:
         versions = await self.client.zrange(self._k(name, "versions"), 0, -1)
         metas = []
         for version in versions:
-            meta = await self.client.hget(self._k(name, "v", int(version)), "meta")
+            meta = await self.client.hget(self._k(name, "v", int(cast(bytes, version))), "meta")
             if meta is not None:
                 metas.append(orjson.loads(meta))
         return metas
@@ -206,7 +211,7 @@ class ModelRegistry:
             if champion is None:
                 raise RegistryError(f"model {name!r} has no champion yet")
             version = champion.version
-        fields = await self.client.hgetall(self._k(name, "v", version))
+        fields = cast(dict[bytes, bytes], await self.client.hgetall(self._k(name, "v", version)))
         if not fields:
             raise RegistryError(f"model {name!r} has no version {version}")
         signature = fields.get(b"sig")
@@ -231,5 +236,5 @@ class ModelRegistry:
             raise RegistryError(f"model {name!r} has no version {version}")
 
 
-def _champion(raw: bytes | None) -> Champion | None:
+def _champion(raw: bytes | str | None) -> Champion | None:
     return Champion(**orjson.loads(raw)) if raw else None

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
 
 from online_models.alerts import Alert
+
+Entries = list[tuple[bytes, dict[bytes, bytes]]]  # a Redis stream read: (id, fields) each
 
 
 class FeatureStore:
@@ -51,12 +53,12 @@ class AlertLog:
     async def since(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
         """Alerts logged at or after ``since`` (arrival time), oldest first."""
         start = f"{int(since.timestamp() * 1000)}-0" if since is not None else "-"
-        entries = await self.client.xrange(self.stream, min=start, max="+", count=limit)
+        entries = cast(Entries, await self.client.xrange(self.stream, min=start, max="+", count=limit))
         return [orjson.loads(fields[b"alert"]) for _, fields in entries]
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` alerts, oldest first (the stream read backwards)."""
-        entries = await self.client.xrevrange(self.stream, count=limit)
+        entries = cast(Entries, await self.client.xrevrange(self.stream, count=limit))
         return [orjson.loads(fields[b"alert"]) for _, fields in reversed(entries)]
 
 
