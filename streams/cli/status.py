@@ -129,7 +129,7 @@ class Report:
         }
 
 
-# -- pure helpers (tests/unit/test_status_cli.py) -----------------------------------------------
+# -- pure helpers (tests/unit/streams/cli/test_status.py) ----------------------------------------
 
 
 def process_state(pid: int | None, answers: bool) -> str:

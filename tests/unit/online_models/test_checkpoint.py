@@ -3,83 +3,17 @@ to one that never stopped, and a record written to the learn log twice is never 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import orjson
 import pytest
-import redis.asyncio as aioredis
 
 from online_models import checkpoint
-from online_models.checkpoint import CheckpointError, state_digest
-from online_models.config import StreamwiseConfig, parse_config
-from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
-from online_models.events import DeadLetter, FeatureVector, Origin
+from online_models.checkpoint import CheckpointError
+from online_models.config import StreamwiseConfig
+from online_models.datasets import synthetic_events
+from online_models.events import FeatureVector, Origin
 from online_models.intake import Intake
 from online_models.learner import Learner
-from online_models.learnlog import LABEL
-from online_models.pipeline import Pipeline
-from online_models.storage.checkpoint_store import CheckpointStore
-from tests.support.references import SEEDED
-
-KEY = b"recovery-test-signing-key-000000"
-CONFIG = parse_config(
-    {
-        "models": [
-            {
-                "name": "ht",
-                "recipe": "hoeffding_tree",
-                "task": "binary",
-                "drift": {"detector": "ddm", "policy": "reset"},
-            },
-            {
-                "name": "arf",
-                "recipe": "adaptive_random_forest",
-                "task": "binary",
-                "params": SEEDED["adaptive_random_forest"],
-            },
-        ],
-        "labels": {"ttl_seconds": 3600},
-    }
-)
-
-
-Log = list[tuple[str | None, bytes]]  # (record kind, value) per offset of one learn-log partition
-
-
-def learn_log(n: int, delay: int, seed: int = 7) -> Log:
-    """The learn log of one partition: feature vectors with their raw offsets and, ``delay`` events
-    later, labels with their offsets in the labels topic."""
-    pipeline = Pipeline(CONFIG)
-    intake = pipeline.new_intake()
-    log: Log = []
-    offsets = {EVENT: 0, LABEL: 0}
-    for kind, message in with_delayed_labels(synthetic_events("agrawal_drift", n, seed=seed), delay):
-        source = Origin(f"events.{kind}", 0, offsets[kind])
-        offsets[kind] += 1
-        if kind == EVENT:
-            record = intake.event(orjson.dumps(message), None, None, source)
-        else:
-            record = pipeline.label(orjson.dumps(message), None, None, source)
-        assert not isinstance(record, DeadLetter)
-        log.append((None if kind == EVENT else LABEL, record.to_json()))
-    return log
-
-
-def feed(learner: Learner, log: Log, start: int = 0) -> int:
-    """Feed ``log`` from offset ``start`` as the engine does; returns how many records it read."""
-    steps = 0
-    for offset, (kind, value) in enumerate(log[start:], start):
-        origin = Origin("features", 0, offset)
-        if learner.has_consumed(origin):  # the engine seeks past these; a redelivery would be skipped
-            continue
-        list(learner.read(value, kind, origin))
-        steps += 1
-    return steps
-
-
-def state(learner: Learner) -> list[tuple[str, dict[str, float], int, int]]:
-    return [(state_digest(m.model), m.metric_values(), m.labeled, m.scored) for m in learner.models]
+from tests.support.recovery import CONFIG, KEY, feed, learn_log, state
 
 
 @pytest.mark.parametrize("crash_at", [1, 777, 1500, 2999])
@@ -163,29 +97,3 @@ def test_an_intake_checkpoint_holds_the_per_key_aggregates() -> None:
         intake.event(orjson.dumps(event), None, None, Origin("events.raw", 1, offset))
     restored = checkpoint.restore(checkpoint.take(intake, config, KEY), config, KEY, Intake)
     assert restored.key_states == intake.key_states and restored.next_offset("events.raw") == 50
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[CheckpointStore]:
-    client = aioredis.from_url(redis_url)
-    namespace = f"t{uuid.uuid4().hex[:10]}"
-    yield CheckpointStore(client, namespace, "group")
-    async for key in client.scan_iter(f"{namespace}:*"):
-        await client.delete(key)
-    await client.aclose()
-
-
-async def test_the_stored_checkpoint_never_goes_backwards(store: CheckpointStore) -> None:
-    log = learn_log(200, delay=10)
-    learner = Learner(CONFIG)
-    feed(learner, log[:100])
-    early = checkpoint.take(learner, CONFIG, KEY)
-    feed(learner, log, start=100)
-    late = checkpoint.take(learner, CONFIG, KEY)
-
-    assert await store.save(late)
-    assert not await store.save(early)  # a worker that lost the partition finishing late
-    loaded = await store.load("learner", 0)
-    assert loaded is not None and loaded.position == late.position == len(log)
-    assert state(checkpoint.restore(loaded, CONFIG, KEY, Learner)) == state(learner)
-    assert await store.load("learner", 5) is None and await store.load("intake", 0) is None

@@ -16,7 +16,7 @@ from online_models.config import StreamwiseConfig, load_config
 from online_models.datasets import synthetic_events
 from online_models.pipeline import EmbeddedRunner, Pipeline
 
-SHIPPED = Path(__file__).resolve().parents[2] / "config" / "models.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "config" / "models.yaml"
 REPLACEMENTS = ("reset", "background_swap")
 N_STATIONARY = 8_000  # 3 x 20,000 would take a minute: the bench runs those
 

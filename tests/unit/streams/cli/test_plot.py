@@ -16,7 +16,7 @@ from streams.cli import app as cli
 from streams.cli.plot import ACTION_GID, ALERT_GID, MODEL_GID, plot_report, report_figure
 from streams.embedded import EmbeddedReport, run_embedded
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -5,7 +5,7 @@ import pytest
 from online_models.config import load_config, parse_config
 from online_models.exceptions import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def field_of(data: dict) -> str:
