@@ -25,7 +25,18 @@ from online_models.events import _format_ts, _parse_ts
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A detector fired. ``model`` is None for data drift (an input shared by every model)."""
+    """A detector fired. ``model`` is None for data drift (an input shared by every model).
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> ts = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> alert = Alert(None, "data_drift", "chi2", "country", "e-9", 9, ts, {"p_value": 1.5e-05})
+    >>> alert.describe()
+    '2026-01-01T00:00:00.000+00:00 data_drift      feature=country detector=chi2 event=e-9 seen=9 p_value=1.5e-05'
+    >>> Alert.from_json(alert.to_json()) == alert
+    True
+    """
 
     model: str | None
     kind: str
@@ -49,6 +60,7 @@ class Alert:
         return (self.model, self.kind, self.detector, self.feature)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the record of ``drift.alerts`` as a dict, with its ``alert_id``."""
         return {
             "alert_id": self.alert_id,
             "model": self.model,
@@ -63,10 +75,12 @@ class Alert:
         }
 
     def to_json(self) -> bytes:
+        """Encode the record of ``drift.alerts``."""
         return orjson.dumps(self.to_dict(), option=orjson.OPT_NON_STR_KEYS)
 
     @classmethod
     def from_json(cls, data: bytes) -> Alert:
+        """Decode a record of ``drift.alerts``."""
         obj = orjson.loads(data)
         return cls(
             obj["model"],
@@ -102,6 +116,17 @@ class AlertGate:
     Positions are the learner's event counts and time is the events' own time, so the same stream
     gives the same alerts. Alerts that carry a policy action are never rate-limited (an action is
     always reported); they are still merged, and a merged alert triggers no action.
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> gate = AlertGate(cooldown_events=0, max_per_minute=1)
+    >>> ts = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> alerts = [Alert("lr", "concept_drift", "ddm", None, f"e{i}", i, ts, {}) for i in range(3)]
+    >>> gate.admit(alerts[0]) is not None, gate.admit(alerts[1]), gate.admit(alerts[2], has_action=True) is not None
+    (True, None, True)
+    >>> gate.suppressed  # the second one: over the rate, and without an action
+    1
     """
 
     cooldown_events: int = 1000
@@ -114,7 +139,7 @@ class AlertGate:
     _refilled_at: float = 0.0
 
     def admit(self, alert: Alert, *, has_action: bool = False) -> Alert | None:
-        """The alert to publish (with ``details.merged``), or None when merged or over the rate."""
+        """Return the alert to publish (with ``details.merged``), or None when merged or over the rate."""
         source = alert.source
         last = self._last.get(source)
         if last is not None and alert.events_seen - last < self.cooldown_events:

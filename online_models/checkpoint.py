@@ -52,6 +52,15 @@ class CheckpointError(StreamwiseError):
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
+    """The pickled state of one partition, its metadata, and the signature over both.
+
+    Examples
+    --------
+    >>> checkpoint = seal(b"state", {"kind": "intake", "position": 7}, b"k" * 32)
+    >>> checkpoint.position, checkpoint.kind, checkpoint.metadata["size"]
+    (7, 'intake', 5)
+    """
+
     blob: bytes
     metadata: dict[str, Any]
     signature: str
@@ -63,21 +72,25 @@ class Checkpoint:
 
     @property
     def kind(self) -> str:
+        """The kind of state it holds: ``learner`` or ``intake``."""
         return str(self.metadata.get("kind"))
 
 
 def fingerprint(config: StreamwiseConfig) -> str:
-    """What the state depends on besides the log: a checkpoint of other models is not restored."""
+    """Return the digest of ``config``: what the state depends on besides the log.
+
+    A checkpoint of other models is not restored.
+    """
     return hashlib.sha256(canonical(config.model_dump(mode="json"))).hexdigest()
 
 
 def kind_name(kind: type[PartitionState]) -> str:
-    """``learner`` or ``intake``: part of the checkpoint's metadata and of its key."""
+    """Return ``learner`` or ``intake``: part of the checkpoint's metadata and of its key."""
     return kind.__name__.lower()
 
 
 def state_digest(obj: Any) -> str:
-    """sha256 over everything ``obj`` holds, by value: equal for equal learned state.
+    """Return a sha256 over everything ``obj`` holds, by value: equal for equal learned state.
 
     Pickled bytes are not a fair comparison: pickle writes a string once per object identity,
     and identities differ after a restore, and River's Gaussian estimators each seed an unused
@@ -135,7 +148,7 @@ def take(state: PartitionState, config: StreamwiseConfig, key: bytes) -> Checkpo
 
 
 def describe(state: PartitionState, config: StreamwiseConfig) -> dict[str, Any]:
-    """What a checkpoint of ``state`` says about it, besides its bytes (taken with the bytes)."""
+    """Return what a checkpoint of ``state`` says about it, besides its bytes (taken with the bytes)."""
     return {
         "kind": kind_name(type(state)),
         "format": FORMAT,
@@ -150,13 +163,13 @@ def describe(state: PartitionState, config: StreamwiseConfig) -> dict[str, Any]:
 
 
 def seal(blob: bytes, metadata: dict[str, Any], key: bytes) -> Checkpoint:
-    """The signed checkpoint of pickled bytes and their description (hashing may run in a thread)."""
+    """Return the signed checkpoint of pickled bytes and their description (hashing may run in a thread)."""
     metadata = {**metadata, "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
     return Checkpoint(blob, metadata, signature(blob, metadata, key))
 
 
 def restore(checkpoint: Checkpoint, config: StreamwiseConfig, key: bytes, kind: type[S]) -> S:
-    """The state of a checkpoint whose signature holds, of ``kind``, taken with ``config``."""
+    """Return the state of a checkpoint whose signature holds, of ``kind``, taken with ``config``."""
     name = kind_name(kind)
     label = f"{name} checkpoint of partition {checkpoint.metadata.get('partition')!s:.16}"
     try:

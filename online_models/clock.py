@@ -9,12 +9,15 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
+    """Return the current time, in UTC (the default clock)."""
     return datetime.now(tz=UTC)
 
 
 def epoch_ms(ts: datetime) -> int:
-    """Milliseconds since the epoch.
+    """Return the milliseconds from the epoch to ``ts``.
 
+    Examples
+    --------
     >>> epoch_ms(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
     1000
     """

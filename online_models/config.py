@@ -38,6 +38,17 @@ class DriftSpec(BaseModel):
     fresh model at the warning, trains it alongside, and swaps it in when the drift is confirmed.
     No policy acts before the served model has learned ``min_labeled`` labels (since the start or
     the action that put it in): a detector's signals on a model still learning are reported only.
+
+    Examples
+    --------
+    >>> spec = DriftSpec(detector="ddm", policy="reset")
+    >>> spec.policy, spec.min_labeled
+    ('reset', 1000)
+    >>> nb = {"name": "nb", "recipe": "naive_bayes", "task": "binary"}
+    >>> parse_config({"models": [{**nb, "drift": {"detector": "kswin"}}]})   # a detector for numbers
+    Traceback (most recent call last):
+    ...
+    online_models.exceptions.ConfigError: models[0].drift.detector: binary models take one of ddm, eddm, hddm_a, ...
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,7 +65,14 @@ class DriftSpec(BaseModel):
 
 
 class SnapshotSpec(BaseModel):
-    """When the worker snapshots a model into the registry (any that applies)."""
+    """When the worker snapshots a model into the registry (any that applies).
+
+    Examples
+    --------
+    >>> spec = SnapshotSpec(every_events=500, every_seconds=None)
+    >>> spec.every_events, spec.every_seconds, spec.first_after, spec.on_drift
+    (500, None, 100, True)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,8 +87,16 @@ class SnapshotSpec(BaseModel):
 
 
 class PromotionSpec(BaseModel):
-    """Automatic promotion of a challenger that beats the champion by ``margin`` in ``metric``
-    over the last ``window`` labeled events, at most once per ``cooldown_events``."""
+    """Automatic promotion of a challenger that beats the champion by ``margin`` in ``metric``.
+
+    Measured over the last ``window`` labeled events; at most once per ``cooldown_events``.
+
+    Examples
+    --------
+    >>> spec = PromotionSpec(margin=0.02)
+    >>> spec.metric, spec.margin, spec.window, spec.cooldown_events
+    ('Accuracy', 0.02, 1000, 5000)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,8 +108,21 @@ class PromotionSpec(BaseModel):
 
 
 class ThresholdSpec(BaseModel):
-    """When an anomaly model flags an event: a score at or above the ``quantile`` of the scores seen
-    so far, or at or above a fixed ``score`` (one of the two)."""
+    """When an anomaly model flags an event.
+
+    A score at or above the ``quantile`` of the scores seen so far, or at or above a fixed ``score``
+    (one of the two).
+
+    Examples
+    --------
+    >>> ThresholdSpec(quantile=0.99).score is None
+    True
+    >>> hst = {"name": "hst", "recipe": "half_space_trees", "task": "anomaly"}
+    >>> parse_config({"models": [{**hst, "threshold": {"quantile": 0.9, "score": 0.8}}]})
+    Traceback (most recent call last):
+    ...
+    online_models.exceptions.ConfigError: models[0].threshold: Value error, give one of quantile (0 < q < 1) or score
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,8 +137,18 @@ class ThresholdSpec(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    """One model: a name, what it is (a recipe with its params, or a River pipeline), and the task
-    that decides its metrics."""
+    """One model: a name, what it is (a recipe with its params, or a River pipeline), and its task.
+
+    The task decides its metrics.
+
+    Examples
+    --------
+    >>> spec = ModelSpec(name="nb_fast", recipe="naive_bayes", task="binary", challenger_of="nb")
+    >>> spec.estimator, spec.slot
+    ('naive_bayes.GaussianNB', 'nb')
+    >>> type(spec.build()).__name__
+    'Pipeline'
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -118,22 +167,24 @@ class ModelSpec(BaseModel):
     threshold: ThresholdSpec | None = None
 
     def steps(self) -> list[pipelines.Step]:
-        """The model's pipeline as data: its own, or the one its recipe expands into (a fresh copy)."""
+        """Return the model's pipeline as data: its own, or the one its recipe expands into (a fresh copy)."""
         if self.pipeline is not None:
             return copy.deepcopy(self.pipeline)
         return recipes.get(str(self.recipe)).pipeline(self.params)
 
     @property
     def estimator(self) -> str:
-        """The River class path of the learning step, e.g. ``linear_model.LogisticRegression``
-        (read from the data, not a copy of it: the status and each anomaly alert ask for it)."""
+        """The River class path of the learning step, e.g. ``linear_model.LogisticRegression``.
+
+        (Read from the data, not a copy of it: the status and each anomaly alert ask for it.)
+        """
         if self.pipeline is None:
             return recipes.get(str(self.recipe)).estimator
         last = self.pipeline[-1]
         return last if isinstance(last, str) else str(last["class"])
 
     def build(self) -> Any:
-        """A fresh estimator: the pipeline (an anomaly model: with its threshold)."""
+        """Return a fresh estimator: the pipeline (an anomaly model: with its threshold)."""
         model = pipelines.build(self.steps())
         if self.task != "anomaly":
             return model
@@ -185,9 +236,23 @@ class ModelSpec(BaseModel):
 
 
 class EvaluationSpec(BaseModel):
-    """How often the prequential history records a point: every ``history_every`` labels, at most
-    ``history_points`` points (when full, every other point goes and the spacing doubles: a short
-    run's curve is dense, a long run's stays bounded in memory and in checkpoints)."""
+    """How often the prequential history records a point.
+
+    Every ``history_every`` labels, at most ``history_points`` points (when full, every other point
+    goes and the spacing doubles: a short run's curve is dense, a long run's stays bounded in memory
+    and in checkpoints).
+
+    Examples
+    --------
+    >>> spec = EvaluationSpec(history_every=10)
+    >>> spec.history_every, spec.history_points
+    (10, 1000)
+    >>> parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}],
+    ...               "evaluation": {"history_points": 5}})
+    Traceback (most recent call last):
+    ...
+    online_models.exceptions.ConfigError: evaluation.history_points: Input should be greater than or equal to 10
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -199,6 +264,12 @@ class LabelsSpec(BaseModel):
     """Delayed labels: how long, and how many, predictions wait for their label (per partition).
 
     Time is event time: an entry expires when events ``ttl_seconds`` newer have been seen.
+
+    Examples
+    --------
+    >>> spec = LabelsSpec(ttl_seconds=3600, positive="fraud")
+    >>> spec.ttl_seconds, spec.max_pending, spec.positive
+    (3600.0, 100000, 'fraud')
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -211,10 +282,17 @@ class LabelsSpec(BaseModel):
 
 
 class DedupeSpec(BaseModel):
-    """Events produced twice: how many recent event ids a partition remembers, so that an event sent
-    again at a new offset (a producer retry without idempotence, an upstream replay) is neither
-    learned nor scored twice. 0 (the default) remembers none: the engine's own replays are already
-    recognised by their offsets."""
+    """Events produced twice: how many recent event ids a partition remembers.
+
+    So that an event sent again at a new offset (a producer retry without idempotence, an upstream
+    replay) is neither learned nor scored twice. 0 (the default) remembers none: the engine's own
+    replays are already recognised by their offsets.
+
+    Examples
+    --------
+    >>> DedupeSpec().window, DedupeSpec(window=10_000).window
+    (0, 10000)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -222,8 +300,17 @@ class DedupeSpec(BaseModel):
 
 
 class AlertsSpec(BaseModel):
-    """Repeats of one detector within ``cooldown_events`` are merged; at most ``max_per_minute``
-    alerts without an action are published per minute of event time."""
+    """How alerts are merged and limited.
+
+    Repeats of one detector within ``cooldown_events`` are merged; at most ``max_per_minute`` alerts
+    without an action are published per minute of event time.
+
+    Examples
+    --------
+    >>> spec = AlertsSpec(cooldown_events=500)
+    >>> spec.cooldown_events, spec.max_per_minute, spec.window
+    (500, 60, 100)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -233,7 +320,14 @@ class AlertsSpec(BaseModel):
 
 
 class DataDriftSpec(BaseModel):
-    """Data drift on the model inputs: ``detector`` on numeric features, chi-square on the others."""
+    """Data drift on the model inputs: ``detector`` on numeric features, chi-square on the others.
+
+    Examples
+    --------
+    >>> spec = DataDriftSpec(detector="page_hinkley", features=["amount", "country"])
+    >>> spec.detector, spec.features, spec.categorical_window
+    ('page_hinkley', ['amount', 'country'], 500)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -251,7 +345,20 @@ class DataDriftSpec(BaseModel):
 
 
 class StreamwiseConfig(BaseModel):
-    """The whole file: models, feature transforms, evaluation, labels, alerts and data drift."""
+    """The whole file: models, feature transforms, evaluation, labels, alerts and data drift.
+
+    Examples
+    --------
+    >>> nb = {"name": "nb", "recipe": "naive_bayes", "task": "binary"}
+    >>> lr = {"name": "lr", "recipe": "logistic_regression", "task": "binary", "challenger_of": "nb"}
+    >>> config = parse_config({"models": [nb, lr], "labels": {"positive": "fraud"}})
+    >>> config.candidates("nb"), config.labels.positive, config.dedupe.window
+    (['nb', 'lr'], 'fraud', 0)
+    >>> parse_config({"models": [nb, nb]})
+    Traceback (most recent call last):
+    ...
+    online_models.exceptions.ConfigError: models[1].name: duplicate model name 'nb'
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -290,7 +397,7 @@ class StreamwiseConfig(BaseModel):
         return self
 
     def candidates(self, name: str) -> list[str]:
-        """The model ``name`` and its challengers."""
+        """Return the names of model ``name`` and its challengers."""
         return [m.name for m in self.models if m.slot == name]
 
 

@@ -43,8 +43,19 @@ EVENTS = ("promoted", "rolled_back", "unpinned")
 
 @dataclass(frozen=True, slots=True)
 class ChampionChange:
-    """Model ``name`` is served by ``candidate`` (version ``version``) from now on; ``pinned``: a
-    person chose it, and automatic promotion stays off until it is unpinned."""
+    """Model ``name`` is served by ``candidate`` (version ``version``) from now on.
+
+    ``pinned``: a person chose it, and automatic promotion stays off until it is unpinned.
+
+    Examples
+    --------
+    >>> change = ChampionChange("fraud", "fraud-tree", 7, True, ts=datetime(2026, 12, 3, 10, tzinfo=UTC))
+    >>> record = orjson.loads(change.to_json())
+    >>> record["candidate"], record["pinned"], record["ts"]
+    ('fraud-tree', True, '2026-12-03T10:00:00.000+00:00')
+    >>> decode_control_record(change.to_json()) == change
+    True
+    """
 
     name: str
     candidate: str
@@ -57,6 +68,7 @@ class ChampionChange:
     source: Origin | None = None
 
     def to_json(self) -> bytes:
+        """Encode it as the control topic and the learn log carry it (``ts``: now, when it has none)."""
         record: dict[str, Any] = {
             "name": self.name,
             "candidate": self.candidate,
@@ -78,7 +90,7 @@ def parse_champion_change(data: bytes | None, *, max_bytes: int = MAX_EVENT_BYTE
 
 
 def decode_control_record(data: bytes) -> ChampionChange:
-    """A champion change as the learn log carries it (with its source)."""
+    """Decode a champion change as the learn log carries it (with its source)."""
     obj = _decode(data, MAX_LEARN_RECORD_BYTES)
     return replace(_parse(obj), source=parse_source(obj.get("source")))
 

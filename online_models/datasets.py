@@ -39,9 +39,11 @@ def _agrawal_drift(n: int, seed: int) -> Iterable[Sample]:
 
 
 def _agrawal_share(seed: int, positives: float) -> Iterator[Sample]:
-    """Agrawal function 0 (the demo stream's first concept), stationary, with a ``positives`` share of
-    label 1 (its own is 67 %): each sample's label is drawn first, then the next sample of that label
-    is taken (rejection sampling), so drift policies can be tried on imbalanced streams."""
+    """Yield Agrawal function 0 (the demo stream's first concept), stationary, with a ``positives`` share of label 1.
+
+    Its own share is 67 %: each sample's label is drawn first, then the next sample of that label is
+    taken (rejection sampling), so drift policies can be tried on imbalanced streams.
+    """
     rng = random.Random(seed)
     stream = iter(synth.Agrawal(classification_function=0, seed=seed))
     while True:
@@ -59,8 +61,11 @@ DEVICES = ("web", "ios", "android")
 
 
 def _shop(seed: int, value: bool) -> Iterator[Sample]:
-    """Shop orders with mixed feature types, as the example event of docs/topics.md: a number, two strings and
-    a bool. The label (fraud) or the value (a risk score) depends on each of them."""
+    """Yield shop orders with mixed feature types, as the example event of docs/topics.md.
+
+    Each has a number, two strings and a bool. The label (fraud) or the value (a risk score) depends
+    on each of them.
+    """
     rng = random.Random(seed)
     while True:
         x: dict[str, Any] = {
@@ -75,9 +80,11 @@ def _shop(seed: int, value: bool) -> Iterator[Sample]:
 
 
 def _shop_anomalies(seed: int, share: float = 0.01) -> Iterator[Sample]:
-    """Shop orders (``_shop``) with a ``share`` of injected anomalies: an amount 20 to 60 times the
-    usual, from a new customer. The label says whether the order was injected (for scoring only:
-    an anomaly model learns without labels)."""
+    """Yield shop orders (``_shop``) with a ``share`` of injected anomalies.
+
+    An injected anomaly has an amount 20 to 60 times the usual, from a new customer. The label says
+    whether the order was injected (for scoring only: an anomaly model learns without labels).
+    """
     rng = random.Random(seed + 1)
     for x, _ in _shop(seed, value=False):
         injected = rng.random() < share
@@ -102,7 +109,7 @@ GENERATORS: dict[str, Callable[[int, int], Iterable[Sample]]] = {
 
 
 def samples(name: str, n: int, seed: int = 42) -> Iterator[Sample]:
-    """The first ``n`` (x, y) pairs of generator ``name`` (a bundled data set ends earlier)."""
+    """Yield the first ``n`` (x, y) pairs of generator ``name`` (a bundled data set ends earlier)."""
     try:
         generator = GENERATORS[name]
     except KeyError:
@@ -114,7 +121,7 @@ def samples(name: str, n: int, seed: int = 42) -> Iterator[Sample]:
 
 
 def synthetic_events(name: str, n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
-    """Raw events (wire format) for the first ``n`` samples of ``name``."""
+    """Yield raw events (wire format) for the first ``n`` samples of ``name``."""
     for i, (x, y) in enumerate(samples(name, n, seed)):
         yield {
             "event_id": f"{name}-{seed}-{i:08d}",
@@ -129,7 +136,7 @@ EVENT, LABEL = "event", "label"
 
 
 def with_delayed_labels(events: Iterable[dict[str, Any]], delay: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Events without their label, each label sent ``delay`` events later on the labels stream.
+    """Yield events without their label, each label sent ``delay`` events later on the labels stream.
 
     The order is that of ``river.stream.simulate_qa(moment=None, delay=delay)``: the label of
     event ``i - delay`` comes just before event ``i``; the last labels come after the last event.

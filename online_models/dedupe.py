@@ -16,16 +16,27 @@ from __future__ import annotations
 
 
 class RecentIds:
-    """The newest ``capacity`` ids, oldest forgotten first (insertion order of a dict)."""
+    """The newest ``capacity`` ids, oldest forgotten first (insertion order of a dict).
+
+    Examples
+    --------
+    >>> seen = RecentIds(capacity=2)
+    >>> [seen.add(event_id) for event_id in ("a", "b", "a", "c", "a")]   # "c" pushes "a" out, then "b"
+    [True, True, False, True, True]
+    >>> "a" in seen, "b" in seen, "c" in seen, len(seen)
+    (True, False, True, 2)
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._ids: dict[str, None] = {}
 
     def __contains__(self, event_id: object) -> bool:
+        """Return whether ``event_id`` is in the window."""
         return event_id in self._ids
 
     def __len__(self) -> int:
+        """Return the number of ids in the window."""
         return len(self._ids)
 
     def add(self, event_id: str) -> bool:

@@ -48,7 +48,7 @@ MIN_CELL = 10  # both windows together: about 5 expected in each
 
 
 def build_detector(name: str, params: dict[str, Any] | None = None) -> Any:
-    """A River drift detector by its config name; ConfigError for an unknown name or parameter."""
+    """Build a River drift detector by its config name; ConfigError for an unknown name or parameter."""
     factory = BINARY_DETECTORS.get(name) or CONTINUOUS_DETECTORS.get(name)
     if factory is None:
         known = ", ".join([*BINARY_DETECTORS, *CONTINUOUS_DETECTORS])
@@ -73,8 +73,10 @@ class Signal:
 
 
 class _RunningMean:
-    """For alert details: the mean of the last ``window`` values, and of the values before them
-    (since the last reset)."""
+    """For alert details: the mean of the last ``window`` values, and of the values before them.
+
+    The values before them go back to the last reset.
+    """
 
     def __init__(self, window: int) -> None:
         self.recent: deque[float] = deque(maxlen=window)
@@ -103,6 +105,16 @@ class ConceptMonitor:
 
     For a regressor only a rise of the errors is a drift: a fall (a model still warming up) is
     not reported, and Page-Hinkley watches upward changes unless its ``mode`` says otherwise.
+
+    Examples
+    --------
+    >>> monitor = ConceptMonitor("adwin")  # on the absolute errors of a regressor
+    >>> rising = [0.1] * 500 + [2.0] * 200
+    >>> [(i, s.kind) for i, e in enumerate(rising) for s in monitor.update(e)]
+    [(511, 'concept_drift')]
+    >>> monitor = ConceptMonitor("adwin")
+    >>> [s for e in [2.0] * 500 + [0.1] * 200 for s in monitor.update(e)]  # the errors fell: no harm
+    []
     """
 
     def __init__(self, detector: str, params: dict[str, Any] | None = None, window: int = 100) -> None:
@@ -156,7 +168,15 @@ class ConceptMonitor:
 
 
 class NumericFeatureMonitor:
-    """A River detector on the values of one numeric feature."""
+    """A River detector on the values of one numeric feature.
+
+    Examples
+    --------
+    >>> monitor = NumericFeatureMonitor("amount", "page_hinkley", {})
+    >>> signals = [(i, monitor.update(value)) for i, value in enumerate([10.0] * 300 + [30.0] * 100)]
+    >>> [(i, s.kind, s.feature, s.details["mean_before"]) for i, s in signals if s is not None]
+    [(302, 'data_drift', 'amount', 10.0)]
+    """
 
     def __init__(self, feature: str, detector: str, params: dict[str, Any], window: int = 100) -> None:
         self.feature = feature
@@ -165,6 +185,7 @@ class NumericFeatureMonitor:
         self._values = _RunningMean(window)
 
     def update(self, value: float) -> Signal | None:
+        """Feed one value of the feature; return a ``data_drift`` signal when the detector fires, else None."""
         self._values.add(value)
         self._detector.update(value)
         if not self._detector.drift_detected:
@@ -180,6 +201,14 @@ class CategoricalFeatureMonitor:
     The first ``window`` values form the reference. Every ``window // 4`` values after that the
     recent ``window`` values are compared with it; on a drift the recent window becomes the
     new reference, so one change is reported once.
+
+    Examples
+    --------
+    >>> monitor = CategoricalFeatureMonitor("country", window=100)
+    >>> values = ["FR", "DE"] * 100 + ["US"] * 100  # the first 100 values are the reference
+    >>> signals = [(i, monitor.update(value)) for i, value in enumerate(values)]
+    >>> [(i, s.details["recent"]) for i, s in signals if s is not None]
+    [(224, {'DE': 0.38, 'FR': 0.37, 'US': 0.25})]
     """
 
     detector = "chi2"
@@ -194,6 +223,7 @@ class CategoricalFeatureMonitor:
         self._since_check = 0
 
     def update(self, value: str) -> Signal | None:
+        """Feed one value of the feature; return a ``data_drift`` signal when a test finds a change, else None."""
         if sum(self.reference.values()) < self.window:
             self.reference[value] += 1
             return None
@@ -249,6 +279,13 @@ class DataDriftMonitor:
     A feature's kind is fixed by its first value: numbers (not bools) get ``detector``, strings
     and bools the chi-square test; values of the other kind are ignored. At most
     ``max_features`` features are watched, so an input with ever-new names cannot grow it.
+
+    Examples
+    --------
+    >>> monitor = DataDriftMonitor(categorical_window=100)
+    >>> events = [{"amount": 10.0, "country": "FR"}] * 200 + [{"amount": 10.0, "country": "US"}] * 100
+    >>> [(i, s.feature, s.detector) for i, x in enumerate(events) for s in monitor.update(x)]
+    [(224, 'country', 'chi2')]
     """
 
     detector: str = "adwin"
@@ -261,6 +298,7 @@ class DataDriftMonitor:
     _categorical: dict[str, CategoricalFeatureMonitor] = field(default_factory=dict)
 
     def update(self, x: dict[str, Any]) -> list[Signal]:
+        """Feed one event's inputs; return the signals of the features found drifting."""
         signals = []
         for name, value in x.items():
             signal = self._update_one(name, value)

@@ -45,20 +45,42 @@ def _renamed(state: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
 
 
 class BinaryLabelError(ValueError):
-    """A binary model got a label that is not a boolean or 0 or 1, and no positive class is set."""
+    """A binary model got a label that is not a boolean or 0 or 1, and no positive class is set.
+
+    Examples
+    --------
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> model.step({"x": 1.0}, "fraud")
+    Traceback (most recent call last):
+    ...
+    online_models.evaluation.BinaryLabelError: label 'fraud': binary labels are booleans or 0 and 1; set labels.positive
+    """
 
 
 def type_name(value: object) -> str:
-    """``number``, ``bool`` or ``string``: the types a feature can have (bool before int: a bool is an int)."""
+    """Return the type of a feature's value: ``number``, ``bool`` or ``string``.
+
+    Those are the types a feature can have (bool before int: a bool is an int).
+    """
     if isinstance(value, bool):
         return "bool"
     return "string" if isinstance(value, str) else "number"
 
 
 class ModelAnswer(NamedTuple):
-    """A model's prediction for one input: the label (or value) and class probabilities; for an
-    anomaly model, whether it flags the input and its anomaly score. (A tuple: one is made per
-    model and event.)"""
+    """A model's prediction for one input.
+
+    The label (or value) and class probabilities; for an anomaly model, whether it flags the input
+    and its anomaly score. (A tuple: one is made per model and event.)
+
+    Examples
+    --------
+    >>> ModelAnswer(True, {False: 0.2, True: 0.8}).is_cold
+    False
+    >>> ModelAnswer(None, {}).is_cold   # a model that has learned nothing yet
+    True
+    """
 
     prediction: Label
     proba: dict[Any, float] | None
@@ -66,23 +88,53 @@ class ModelAnswer(NamedTuple):
 
     @property
     def is_cold(self) -> bool:
+        """Whether it is a cold start: no prediction and no probabilities (published, not scored)."""
         return self.prediction is None and not self.proba
 
 
 @dataclass
 class HistoryPoint:
+    """A model's metric values after ``labeled`` labels: one point of its history.
+
+    Examples
+    --------
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"), history_every=2)
+    >>> for i in range(4):
+    ...     _ = model.step({"x": float(i)}, i % 2 == 0)
+    >>> [(point.labeled, point.events, point.generation) for point in model.history]
+    [(2, 2, 1), (4, 4, 1)]
+    >>> sorted(model.history[-1].metrics)
+    ['Accuracy', 'F1', 'LogLoss', 'ROCAUC']
+    """
+
     labeled: int
     events: int
     metrics: dict[str, float]
     generation: int = 1  # the generation that scored up to here (a drift action starts a new one)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled point; its ``model_version`` (the old name) becomes ``generation``."""
         self.__dict__.update(_renamed(state, {"model_version": "generation"}))
 
 
 @dataclass
 class PrequentialModel:
-    """A River model with its prequential metrics, learning one event at a time."""
+    """A River model with its prequential metrics, learning one event at a time.
+
+    Examples
+    --------
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> for x in [1.0, -1.0, 1.2, -0.8, 0.9, -1.1]:
+    ...     answer = model.step({"x": x}, x > 0)   # predict, score, then learn
+    >>> model.labeled, model.scored   # the first answer was a cold start
+    (6, 5)
+    >>> {name: round(value, 3) for name, value in model.metric_values().items()}
+    {'Accuracy': 0.6, 'F1': 0.667, 'ROCAUC': 0.583, 'LogLoss': 7.266}
+    >>> model.answer({"x": 1.1}).prediction
+    True
+    """
 
     spec: ModelSpec
     history_every: int = 100
@@ -110,6 +162,7 @@ class PrequentialModel:
     inputs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Build the model and its metrics from ``spec``, and note what answering and scoring need."""
         self.name = self.spec.name  # read per event: an attribute, not a property
         self.model = self.spec.build()
         self.metrics = metrics.for_task(self.spec.task)
@@ -157,8 +210,10 @@ class PrequentialModel:
         return problems
 
     def failed(self, stage: str, exc: Exception) -> None:
-        """Count an event the model raised on; log the first of each stage and exception type (a
-        model that cannot take a kind of event would otherwise log every event)."""
+        """Count an event the model raised on; log the first of each stage and exception type.
+
+        A model that cannot take a kind of event would otherwise log every event.
+        """
         reason = f"{stage}: {type(exc).__name__}"
         if not self.failures[reason]:
             log.warning("model %r cannot %s an event (%s: %s); counted, not logged again", self.name, stage,
@@ -166,8 +221,10 @@ class PrequentialModel:
         self.failures[reason] += 1
 
     def answer(self, x: Features) -> ModelAnswer:
-        """Answer for ``x``, changing nothing: what serving calls. Labels come back of the type they
-        were produced with (1, not True, when the labels were 0 and 1)."""
+        """Answer for ``x``, changing nothing: what serving calls.
+
+        Labels come back of the type they were produced with (1, not True, when the labels were 0 and 1).
+        """
         if self.is_anomaly:
             score = self.model.score_one(x)
             return ModelAnswer(self.model.classify(score), None, score)
@@ -194,7 +251,10 @@ class PrequentialModel:
         return {classes.get(k, k): p for k, p in proba.items()}
 
     def learn_unlabeled(self, x: Features) -> None:
-        """An anomaly model learns each event when it comes (a flagged one is left out by its filter)."""
+        """Learn ``x`` without its label.
+
+        An anomaly model learns each event when it comes (a flagged one is left out by its filter).
+        """
         self.model.learn_one(x)
 
     def score_and_learn(self, x: Features, y: Label, answer: ModelAnswer) -> None:
@@ -203,7 +263,8 @@ class PrequentialModel:
         The metrics equal River's predict, score, learn order (the answer was made before learning);
         learning first means that an event the model cannot learn (it raises) leaves the counts and
         the metrics as they were: a model scores only what it learned from. An anomaly model learned
-        ``x`` when it came: its label only scores the score it gave."""
+        ``x`` when it came: its label only scores the score it gave.
+        """
         if self.is_anomaly:
             for m in self._proba_metrics:
                 m.update(y, answer.score)
@@ -264,6 +325,7 @@ class PrequentialModel:
         return answer
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled model, under the current field names."""
         # A snapshot or checkpoint pickled before a field was added: that field starts at its default.
         defaults = {f.name: f.default_factory() for f in fields(self) if f.default_factory is not MISSING}
         state = _renamed(state, PREQUENTIAL_RENAMED)
@@ -277,7 +339,7 @@ class PrequentialModel:
         return {name: float(m.get()) for name, m in self.metrics.items()}
 
     def report(self) -> dict[str, Any]:
-        """Counts, final metrics and history, as written by ``streamwise evaluate``."""
+        """Return the counts, final metrics and history, as written by ``streamwise evaluate``."""
         return {
             "recipe": self.spec.recipe,
             "estimator": self.spec.estimator,

@@ -57,7 +57,14 @@ Value = bool | int | float | str  # a feature's value
 
 
 class Origin(NamedTuple):
-    """Where a message was read: topic, partition, offset (a tuple: made twice per event)."""
+    """Where a message was read: topic, partition, offset (a tuple: made twice per event).
+
+    Examples
+    --------
+    >>> origin = Origin("events.raw", 0, 42)
+    >>> origin.offset, list(origin)
+    (42, ['events.raw', 0, 42])
+    """
 
     topic: str
     partition: int
@@ -65,7 +72,14 @@ class Origin(NamedTuple):
 
 
 class RawEvent(msgspec.Struct, frozen=True):
-    """A validated raw event (``ts_ms``: its time, in epoch milliseconds)."""
+    """A validated raw event (``ts_ms``: its time, in epoch milliseconds).
+
+    Examples
+    --------
+    >>> event = RawEvent("e1", 1_500, features={"amount": 12.5}, label=False)
+    >>> event.ts.isoformat()
+    '1970-01-01T00:00:01.500000+00:00'
+    """
 
     event_id: str
     ts_ms: int = msgspec.field(name="ts")
@@ -75,6 +89,7 @@ class RawEvent(msgspec.Struct, frozen=True):
 
     @property
     def ts(self) -> datetime:
+        """The event's time as an aware UTC datetime."""
         return from_ms(self.ts_ms)
 
 
@@ -85,11 +100,20 @@ class FeatureVector(RawEvent, frozen=True, tag="vector", tag_field="kind"):
     by any raw-event consumer, plus ``kind`` (``vector``) and ``source``: where its raw event was
     read, which is how a learner recognises a vector written again by a replay (see
     :mod:`online_models.learner`).
+
+    Examples
+    --------
+    >>> vector = FeatureVector("e1", 0, features={"a": 1.5}, label=True, source=Origin("events.raw", 0, 7))
+    >>> vector.to_json()
+    b'{"kind":"vector","event_id":"e1","ts":0,"key":null,"features":{"a":1.5},"label":true,"source":["events.raw",0,7]}'
+    >>> FeatureVector.from_json(vector.to_json()) == vector
+    True
     """
 
     source: Origin | None = None
 
     def to_json(self) -> bytes:
+        """Encode the vector as the learn log stores it (JSON, with ``kind`` and ``source``)."""
         return _encode(self)
 
     @classmethod
@@ -106,7 +130,15 @@ class FeatureVector(RawEvent, frozen=True, tag="vector", tag_field="kind"):
 
 
 class Prediction:
-    """One model's answer for one event, published to ``predictions`` keyed by event_id."""
+    """One model's answer for one event, published to ``predictions`` keyed by event_id.
+
+    Examples
+    --------
+    >>> prediction = Prediction("e1", "nb", 1, True, {False: 0.25, True: 0.75}, ts_ms=0, processed_ms=1_500)
+    >>> record = orjson.loads(prediction.to_json())
+    >>> record["proba"], record["processed_at"]   # probability keys are the labels as JSON text
+    ({'false': 0.25, 'true': 0.75}, '1970-01-01T00:00:01.500+00:00')
+    """
 
     __slots__ = ("event_id", "generation", "model", "prediction", "proba", "processed_ms", "score", "ts_ms")
 
@@ -131,6 +163,7 @@ class Prediction:
         self.score = score  # an anomaly model's score (its prediction: whether it flags the event)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the record: times as RFC 3339 text, ``score`` only for an anomaly model."""
         record = {
             "event_id": self.event_id,
             "model": self.model,
@@ -145,13 +178,23 @@ class Prediction:
         return record
 
     def to_json(self) -> bytes:
+        """Return the record as JSON, as published to ``predictions``."""
         # Probability keys are the labels written as JSON text: true, 0, "cat" -> cat.
         return orjson.dumps(self.to_dict(), option=_ORJSON_OPTS)
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An input that could not be processed, with the reason and where it came from."""
+    """An input that could not be processed, with the reason and where it came from.
+
+    Examples
+    --------
+    >>> letter = DeadLetter("invalid_json", "unexpected character", b"{oops", Origin("events.raw", 0, 7),
+    ...                     failed_at=datetime(2026, 1, 1, tzinfo=UTC))
+    >>> record = letter.to_dict()
+    >>> record["reason"], record["offset"], record["value"], record["value_bytes"], record["failed_at"]
+    ('invalid_json', 7, '{oops', 5, '2026-01-01T00:00:00.000+00:00')
+    """
 
     reason: str
     detail: str
@@ -163,9 +206,11 @@ class DeadLetter:
     model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The record of ``events.dlq``. The original value is kept whole up to
-        ``DEAD_LETTER_VALUE_BYTES`` (else its prefix, with ``value_truncated``); ``value_bytes`` and
-        ``value_sha256`` always describe the whole original."""
+        """Return the record of ``events.dlq``.
+
+        The original value is kept whole up to ``DEAD_LETTER_VALUE_BYTES`` (else its prefix, with
+        ``value_truncated``); ``value_bytes`` and ``value_sha256`` always describe the whole original.
+        """
         value = self.value if isinstance(self.value, bytes | bytearray) else None
         record: dict[str, Any] = {
             "reason": self.reason,
@@ -185,15 +230,16 @@ class DeadLetter:
         return record
 
     def to_json(self) -> bytes:
+        """Return the record of ``events.dlq`` as JSON."""
         return orjson.dumps(self.to_dict())
 
 
 def _text_or_base64(name: str, data: bytes | None, limit: int) -> dict[str, str | None]:
-    """``data`` (at most its first ``limit`` bytes) as text when it is UTF-8, else as base64.
+    r"""Return ``data`` (at most its first ``limit`` bytes) as text when it is UTF-8, else as base64.
 
     >>> _text_or_base64("value", "é".encode() * 3, 5)   # a prefix cut inside a character stays text
     {'value': 'éé'}
-    >>> _text_or_base64("value", b"\\xff\\xfe", 10)
+    >>> _text_or_base64("value", b"\xff\xfe", 10)
     {'value_base64': '//4='}
     """
     if data is None:
@@ -213,7 +259,7 @@ def _source_json(source: Origin | None) -> list[Any] | None:
 
 
 def parse_source(value: Any) -> Origin | None:
-    """The ``source`` of a learn-log record, ``[topic, partition, offset]``; None when absent.
+    """Parse the ``source`` of a learn-log record, ``[topic, partition, offset]``; None when absent.
 
     >>> parse_source(["events.raw", 1, 42])
     Origin(topic='events.raw', partition=1, offset=42)
@@ -243,12 +289,15 @@ def to_ms(ts: datetime) -> int:
 
 
 def from_ms(ms: int) -> datetime:
+    """Return the aware UTC datetime of ``ms`` epoch milliseconds."""
     return EPOCH + timedelta(milliseconds=ms)
 
 
 def format_ms(ms: int) -> str:
-    """``from_ms(ms).isoformat(timespec="milliseconds")``: twice per prediction, so the date and time
-    of each second are formatted once and remembered (a few thousand seconds at most).
+    """Return ``from_ms(ms).isoformat(timespec="milliseconds")``.
+
+    It is called twice per prediction, so the date and time of each second are formatted once and
+    remembered (a few thousand seconds at most).
 
     >>> format_ms(1_767_225_600_123), format_ms(-1)
     ('2026-01-01T00:00:00.123+00:00', '1969-12-31T23:59:59.999+00:00')
@@ -361,7 +410,7 @@ def _reject_non_finite_literal(text: str) -> None:
 
 
 def _parse_ts(value: Any, default: datetime | None) -> datetime:
-    """A time field as a datetime (alerts, champion changes), ``default`` when absent."""
+    """Parse a time field as a datetime (alerts, champion changes), ``default`` when absent."""
     return from_ms(_ts_ms(value, to_ms(default) if default is not None else None))
 
 
@@ -447,7 +496,7 @@ def _parse_event(obj: dict[str, Any], default_ms: int | None) -> RawEvent:
 
 
 def readable_event_id(obj: Any) -> str | None:
-    """The event_id of a decoded message when it is a usable one, for its dead letter."""
+    """Return the event_id of a decoded message when it is a usable one, for its dead letter."""
     event_id = obj.get("event_id") if isinstance(obj, dict) else None
     return event_id if isinstance(event_id, str) and 0 < len(event_id) <= MAX_EVENT_ID_LENGTH else None
 

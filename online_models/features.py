@@ -1,6 +1,7 @@
-"""Feature engineering: stateless transforms declared in config, and per-key features: running
-aggregates since the start, windows over the last N seconds of event time, and the time since the
-key's previous event.
+"""Feature engineering: stateless transforms declared in config, and per-key features.
+
+The per-key features are running aggregates since the start, windows over the last N seconds of
+event time, and the time since the key's previous event.
 
 >>> spec = FeatureSpec(transforms=[{"name": "amount_log", "op": "log1p", "source": "amount"}],
 ...                    aggregates=[{"source": "amount", "stats": ["count", "mean"]}])
@@ -85,6 +86,14 @@ class Window(BaseModel):
 
     Features ``{source}_{stat}_{seconds}s`` (``amount_mean_600s``); ``var`` is the sample variance
     (River's ``stats.Var``, ddof=1), which reads 0.0 while the window holds a single value.
+
+    Examples
+    --------
+    >>> window = Window(source="amount", seconds=600, stats=["mean"])
+    >>> window.name, window.feature("mean"), window.period
+    ('amount_600s', 'amount_mean_600s', datetime.timedelta(seconds=600))
+    >>> Window(source="amount", seconds=2.5, stats=["max"]).length
+    '2.5s'
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -105,15 +114,25 @@ class Window(BaseModel):
 
     @property
     def period(self) -> dt.timedelta:
+        """The ``seconds`` as a timedelta: the period of the window's ``utils.TimeRolling``."""
         return dt.timedelta(seconds=self.seconds)
 
     def feature(self, stat: WindowStat) -> str:
-        """``amount_mean_600s``."""
+        """Return the name of the feature of ``stat`` over this window: ``amount_mean_600s``."""
         return f"{self.source}_{stat}_{self.length}"
 
 
 class FeatureSpec(BaseModel):
-    """The ``features:`` section of the config. Empty means features pass through unchanged."""
+    """The ``features:`` section of the config. Empty means features pass through unchanged.
+
+    Examples
+    --------
+    >>> FeatureSpec().is_identity
+    True
+    >>> spec = FeatureSpec(drop=["card_number"], since_previous=True)
+    >>> spec.is_identity, spec.is_timed
+    (False, True)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -142,6 +161,7 @@ class FeatureSpec(BaseModel):
 
     @property
     def is_identity(self) -> bool:
+        """Whether features pass through unchanged: no transforms, drops, aggregates or timed features."""
         return not (self.transforms or self.drop or self.aggregates or self.is_timed)
 
 
@@ -153,6 +173,15 @@ class WindowValues:
     River's ``stats.Min`` and ``stats.Max`` keep only the extreme so far and cannot revert (and its
     rolling min and max are windows of a number of values, not of time). ``None`` is an event of
     the key without the source: it adds no value, but its time moves the window on.
+
+    Examples
+    --------
+    >>> values = WindowValues()
+    >>> for x in [3.0, None, 1.0, 2.0]:
+    ...     values.update(x)
+    >>> values.revert(3.0)  # the oldest value left the window
+    >>> [round(values.get(stat), 6) for stat in ["count", "sum", "mean", "min", "max", "var"]]
+    [2, 3.0, 1.5, 1.0, 2.0, 0.5]
     """
 
     def __init__(self) -> None:
@@ -161,6 +190,7 @@ class WindowValues:
         self.sorted: list[float] = []
 
     def update(self, x: float | None) -> None:
+        """Add a value that entered the window (None adds nothing)."""
         if x is None:
             return
         self.var.update(x)
@@ -168,6 +198,7 @@ class WindowValues:
         bisect.insort(self.sorted, x)
 
     def revert(self, x: float | None) -> None:
+        """Remove a value that left the window (None removes nothing)."""
         if x is None:
             return
         self.var.revert(x)
@@ -177,6 +208,7 @@ class WindowValues:
             self.var, self.sum = stats.Var(), stats.Sum()
 
     def get(self, stat: WindowStat) -> float | int:
+        """Return the statistic ``stat`` of the values the window holds (``min`` and ``max`` need at least one)."""
         if stat == "count":
             return int(self.var.n)
         if stat == "sum":
@@ -245,7 +277,18 @@ class _Plan(NamedTuple):
 
 
 class FeatureEngineer:
-    """Applies a FeatureSpec to one event's features."""
+    """Applies a FeatureSpec to one event's features.
+
+    Examples
+    --------
+    >>> spec = FeatureSpec(transforms=[{"name": "amount_sqrt", "op": "sqrt", "source": "amount"}],
+    ...                    drop=["amount"], aggregates=[{"source": "amount", "stats": ["sum"]}])
+    >>> engineer = FeatureEngineer(spec)
+    >>> engineer.transform({"amount": 16.0, "country": "FR"}, None)[0]
+    {'country': 'FR', 'amount_sqrt': 4.0, 'amount_sum_by_key': 16.0}
+    >>> engineer.transform({"amount": 16.0, "country": "FR"}, None, keyed=False)  # no key: no per-key features
+    ({'country': 'FR', 'amount_sqrt': 4.0}, None)
+    """
 
     def __init__(self, spec: FeatureSpec) -> None:
         self.spec = spec
@@ -254,6 +297,7 @@ class FeatureEngineer:
 
     @property
     def is_stateful(self) -> bool:
+        """Whether it keeps per-key state: aggregates, windows or the time since the previous event."""
         return bool(self.spec.aggregates) or self.spec.is_timed
 
     def transform(

@@ -29,6 +29,25 @@ from online_models.partition import PartitionState
 
 
 class Intake(PartitionState):
+    """The decode, validate and featurize step of one partition of the raw topic, with its per-key state.
+
+    Examples
+    --------
+    >>> from online_models.config import parse_config
+    >>> config = parse_config({
+    ...     "models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}],
+    ...     "features": {"aggregates": [{"source": "amount", "stats": ["count", "mean"]}]},
+    ... })
+    >>> intake = Intake(config)
+    >>> intake.is_stateful
+    True
+    >>> first = b'{"event_id": "e1", "key": "k1", "features": {"amount": 3.0}}'
+    >>> _ = intake.event(first, None, 0, Origin("raw", 0, 0))
+    >>> second = intake.event(b'{"event_id": "e2", "features": {"amount": 5.0}}', b"k1", 0, Origin("raw", 0, 1))
+    >>> second.key, second.features  # no key field: the message key is the entity key
+    ('k1', {'amount': 5.0, 'amount_count_by_key': 2, 'amount_mean_by_key': 4.0})
+    """
+
     def __init__(
         self,
         config: StreamwiseConfig,
@@ -53,9 +72,11 @@ class Intake(PartitionState):
     def event(
         self, value: bytes | None, key: bytes | None, broker_ms: int | None, origin: Origin | None
     ) -> FeatureVector | DeadLetter:
-        """The feature vector of one raw message, or its dead letter. ``key`` is the message's key
-        (the entity key of an event without a ``key`` field); ``broker_ms``, its broker timestamp,
-        stands in for a missing ``ts``. Never raises."""
+        """Return the feature vector of one raw message, or its dead letter.
+
+        ``key`` is the message's key (the entity key of an event without a ``key`` field);
+        ``broker_ms``, its broker timestamp, stands in for a missing ``ts``. Never raises.
+        """
         if origin is not None:
             self.consumed(origin)
         try:
@@ -71,13 +92,16 @@ class Intake(PartitionState):
             return DeadLetter("unexpected_error", detail, value, origin, self.clock(), key=key)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled intake, with no dead letters counted when its checkpoint has no count."""
         self.__dict__.update({"letters": Counter(), **state})  # a checkpoint from before the count
 
     def featurize(
         self, event: RawEvent, source: Origin | None = None, message_key: bytes | None = None
     ) -> FeatureVector:
-        """The model inputs of ``event``; updates its key's state (an event that fails leaves it as it was).
-        Windows go by the event time, ``ts``."""
+        """Return the model inputs of ``event`` and update its key's state.
+
+        An event that fails leaves the state as it was. Windows go by the event time, ``ts``.
+        """
         key = event.key if event.key is not None else _text(message_key)
         state = self.key_states.get(key) if key is not None and self.engineer.is_stateful else None
         x, new_state = self.engineer.transform(event.features, state, keyed=key is not None, ts_ms=event.ts_ms)
@@ -87,7 +111,7 @@ class Intake(PartitionState):
 
 
 def _text(key: bytes | None) -> str | None:
-    """A message key as the entity key, when it is UTF-8 text."""
+    """Return a message key as the entity key, when it is UTF-8 text."""
     if not key:
         return None
     try:

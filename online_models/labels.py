@@ -37,9 +37,19 @@ from online_models.exceptions import InvalidEventError
 
 
 class LabelEvent(msgspec.Struct, frozen=True, tag="label", tag_field="kind"):
-    """The ground truth of one event, arriving after (or before) the event itself (``ts_ms``: when
-    it became known). ``source`` is where it was read from ``events.labels``: in the learn log it
-    tells a label written twice (by a replay) from a second label."""
+    """The ground truth of one event, arriving after (or before) the event itself.
+
+    ``ts_ms`` is when it became known. ``source`` is where it was read from ``events.labels``: in
+    the learn log it tells a label written twice (by a replay) from a second label.
+
+    Examples
+    --------
+    >>> label = LabelEvent("e1", True, 1_000, Origin("events.labels", 0, 5))
+    >>> label.to_json()
+    b'{"kind":"label","event_id":"e1","label":true,"ts":1000,"source":["events.labels",0,5]}'
+    >>> decode_label_record(label.to_json()) == label
+    True
+    """
 
     event_id: str
     label: Value
@@ -47,6 +57,7 @@ class LabelEvent(msgspec.Struct, frozen=True, tag="label", tag_field="kind"):
     source: Origin | None = None
 
     def to_json(self) -> bytes:
+        """Encode it as the learn log carries it: with its ``kind`` and its source."""
         return _encode(self)
 
 
@@ -79,7 +90,7 @@ def parse_label_event(
 
 
 def decode_label_record(data: bytes) -> LabelEvent:
-    """A label as the learn log carries it (with its source)."""
+    """Decode a label as the learn log carries it (with its source)."""
     try:
         return _RECORD.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):

@@ -1,5 +1,7 @@
-"""The learner of one partition of the learn log: predict, join delayed labels, score and learn in
-River's order, watch for drift and apply the drift policies.
+"""The learner of one partition of the learn log.
+
+It predicts, joins delayed labels, scores and learns in River's order, watches for drift and applies
+the drift policies.
 
 The learn log carries three kinds of record, each with its ``source`` (where it was first read):
 feature vectors (from the raw topic), labels (from the labels topic) and champion changes (from
@@ -61,8 +63,19 @@ NOTHING_EXPIRED = _NothingExpired()
 
 
 class LearnResult:
-    """What one record produced: predictions, alerts, dead letters, join facts. (A plain class with
-    slots, its rarely used parts empty and shared until needed: one is made per record.)"""
+    """What one record produced: predictions, alerts, dead letters, join facts.
+
+    (A plain class with slots, its rarely used parts empty and shared until needed: one is made per
+    record.)
+
+    Examples
+    --------
+    >>> result = LearnResult(duplicate=True)
+    >>> result.predictions, result.duplicate, result.expired is NOTHING_EXPIRED
+    ([], True, True)
+    >>> sorted(result.fields())
+    ['alerts', 'dead_letters', 'duplicate', 'expired', 'label_delays', 'predictions', 'promotions']
+    """
 
     __slots__ = ("alerts", "dead_letters", "duplicate", "expired", "label_delays", "predictions", "promotions")
 
@@ -86,12 +99,32 @@ class LearnResult:
         self.duplicate = duplicate  # a record seen before (its source offset, or a redelivered event_id)
 
     def fields(self) -> dict[str, Any]:
+        """Return every field (slot) by name."""
         return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Learner(PartitionState):
-    """Every configured model of one learn-log partition, with everything they depend on (drift
-    detectors, promotion judges, the delayed-label join, the source offsets) in one picklable object."""
+    """Every configured model of one learn-log partition, with everything they depend on, in one picklable object.
+
+    What they depend on: drift detectors, promotion judges, the delayed-label join, the source offsets.
+
+    Examples
+    --------
+    An event without its label is predicted and waits; its label, when it comes, is learned:
+
+    >>> from online_models.config import parse_config
+    >>> from online_models.events import FeatureVector
+    >>> from online_models.labels import LabelEvent
+    >>> config = parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]})
+    >>> learner = Learner(config, clock=lambda: from_ms(1_767_225_600_000))
+    >>> result = learner.learn(FeatureVector("e1", 1_767_225_600_000, None, {"x": 1.0}))
+    >>> [prediction.model for prediction in result.predictions], learner.pending.waiting()
+    (['nb'], (1, 0))
+    >>> learner.join_label(LabelEvent("e1", True, 1_767_225_601_000)).label_delays   # seconds
+    [1.0]
+    >>> learner.models[0].labeled, learner.pending.waiting()
+    (1, (0, 0))
+    """
 
     def __init__(self, config: StreamwiseConfig, clock: Clock = utc_now, partition: int = 0) -> None:
         super().__init__(partition)
@@ -118,15 +151,18 @@ class Learner(PartitionState):
         self.sources: dict[tuple[str, int], int] = {}  # next offset per source topic and partition
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled learner; one from before the dead-letter count starts with none."""
         self.__dict__.update({"letters": Counter(), **state})  # a checkpoint from before the count
 
     # -- the entry points of a driver -------------------------------------------------------------
 
     def read(self, value: bytes | None, kind: str | None, origin: Origin) -> Iterator[LearnResult]:
-        """One message of the learn log, as bytes: a bundle of records or one (see
-        :mod:`online_models.learnlog`); the result of each record, as it is learned (its outputs go
-        out before the next one is). Never raises: a message that holds no learn-log record becomes
-        a dead letter and the partition goes on."""
+        """Learn one message of the learn log, as bytes: a bundle of records or one.
+
+        See :mod:`online_models.learnlog`. Yields the result of each record, as it is learned (its
+        outputs go out before the next one is). Never raises: a message that holds no learn-log
+        record becomes a dead letter and the partition goes on.
+        """
         if self.has_consumed(origin):  # in the restored state already: a message read again
             return
         self.consumed(origin)
@@ -141,8 +177,10 @@ class Learner(PartitionState):
             yield self.apply(record)
 
     def apply(self, record: LearnRecord, origin: Origin | None = None) -> LearnResult:
-        """One record of the learn log (its message read at ``origin``, when it was read alone).
-        Never raises: an unexpected failure becomes a dead letter and the partition goes on."""
+        """Learn one record of the learn log (its message read at ``origin``, when it was read alone).
+
+        Never raises: an unexpected failure becomes a dead letter and the partition goes on.
+        """
         result = self._apply(record, origin)
         if result.dead_letters:
             self.letters.update(letter.reason for letter in result.dead_letters)
@@ -244,8 +282,10 @@ class Learner(PartitionState):
         where: Origin | None,
         now: datetime,
     ) -> None:
-        """An anomaly model learns the event now, labeled or not; a flagged event is an alert (each
-        one: the threshold decides how many)."""
+        """Let an anomaly model learn the event now, labeled or not, and alert on it when flagged.
+
+        Each flagged event is an alert: the threshold decides how many.
+        """
         try:
             model.learn_unlabeled(vector.features)
         except Exception as exc:
@@ -258,7 +298,7 @@ class Learner(PartitionState):
             result.alerts.append(alert)
 
     def _republish(self, result: LearnResult, vector: FeatureVector, held: PendingEvent) -> LearnResult:
-        """The same event again while it waits for its label: the same answers, nothing learned."""
+        """Answer the same event again while it waits for its label: the same answers, nothing learned."""
         result.duplicate = True
         now_ms = int(self.clock().timestamp() * 1000)
         for model in self.models:
@@ -310,7 +350,10 @@ class Learner(PartitionState):
         self._judge(result)
 
     def _expire(self, result: LearnResult, ts_ms: int, now: datetime) -> None:
-        """Event time moved to ``ts_ms`` (labels do not move it: their clocks are not trusted)."""
+        """Expire what waited too long, event time having moved to ``ts_ms``.
+
+        Labels do not move event time: their clocks are not trusted.
+        """
         expired = self.pending.advance(ts_ms)
         for event in expired.events:
             if result.expired is NOTHING_EXPIRED:
@@ -322,7 +365,7 @@ class Learner(PartitionState):
     # -- champion changes --------------------------------------------------------------------------
 
     def change_champion(self, change: ChampionChange, origin: Origin | None = None) -> LearnResult:
-        """A person promoted, rolled back or unpinned a model: its judge compares against that champion."""
+        """Apply a person's promotion, rollback or unpin of a model: its judge compares against that champion."""
         judge = self.judges.get(change.name)
         if judge is not None:
             judge.change_champion(change.candidate, change.pinned)
@@ -398,7 +441,10 @@ def _model_error(
     exc: Exception,
     now: datetime,
 ) -> DeadLetter:
-    """The dead letter of a model that raised on one record; the model counts it (and logs its first of a kind)."""
+    """Return the dead letter of a model that raised on one record.
+
+    The model counts it (and logs its first of a kind).
+    """
     model.failed(stage, exc)
     detail = str(ModelError(model.name, stage, exc))
     return DeadLetter("model_error", detail, record.to_json(), where, now, event_id=record.event_id, model=model.name)

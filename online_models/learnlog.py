@@ -41,16 +41,17 @@ _encode = msgspec.json.Encoder().encode
 
 
 def partition_of(event_id: str, partitions: int) -> int:
-    """The learn-log partition of an event_id: CRC32 of its UTF-8 bytes, modulo the partitions."""
+    """Return the learn-log partition of an event_id: CRC32 of its UTF-8 bytes, modulo the partitions."""
     return zlib.crc32(event_id.encode()) % partitions
 
 
 def encode_bundle(records: list[FeatureVector | LabelEvent]) -> bytes:
+    """Encode vectors and labels as one learn-log message: a bundle, a JSON array of the records in order."""
     return _encode(records)
 
 
 def decode_records(value: bytes | None, kind: str | None) -> list[LearnRecord]:
-    """The records of one learn-log message of ``kind``; InvalidEventError when it holds none."""
+    """Decode the records of one learn-log message of ``kind``; InvalidEventError when it holds none."""
     if kind is None and value and value[:1] == b"[":
         try:
             return _BUNDLE.decode(value)  # type: ignore[return-value]
@@ -61,7 +62,7 @@ def decode_records(value: bytes | None, kind: str | None) -> list[LearnRecord]:
 
 
 def decode_record(value: bytes | None, kind: str | None) -> LearnRecord:
-    """The record of one single-record message of ``kind``; InvalidEventError when it is not one."""
+    """Decode the record of one single-record message of ``kind``; InvalidEventError when it is not one."""
     if kind is None:
         return FeatureVector.from_json(value)  # type: ignore[arg-type]  # None fails as empty_message
     if kind == LABEL:

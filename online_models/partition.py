@@ -18,20 +18,31 @@ from online_models.events import Origin
 
 
 class PartitionState:
+    """The partition of a per-partition state and the next offset it reads in each of its input topics.
+
+    Examples
+    --------
+    >>> state = PartitionState(partition=0)
+    >>> state.consumed(Origin("raw", 0, 9))
+    >>> state.next_offset("raw"), state.next_offset("labels"), state.position
+    (10, None, 10)
+    """
+
     def __init__(self, partition: int = 0) -> None:
         self.partition = partition
         # Next offset to read per topic and partition: what a checkpoint of this state includes.
         self.offsets: dict[str, dict[int, int]] = {}
 
     def consumed(self, origin: Origin) -> None:
+        """Record that this state now includes the message read at ``origin``."""
         self.offsets.setdefault(origin.topic, {})[origin.partition] = origin.offset + 1
 
     def has_consumed(self, origin: Origin) -> bool:
-        """True for a message this state already includes (read again from before a checkpoint)."""
+        """Return True for a message this state already includes (read again from before a checkpoint)."""
         return origin.offset < self.offsets.get(origin.topic, {}).get(origin.partition, 0)
 
     def next_offset(self, topic: str) -> int | None:
-        """Where to read ``topic`` on, in this partition, after a restore (None: from the committed offset)."""
+        """Return where to read ``topic`` on, in this partition, after a restore (None: from the committed offset)."""
         return self.offsets.get(topic, {}).get(self.partition)
 
     @property

@@ -32,7 +32,16 @@ _EVENT, _LABEL = "e", "l"
 
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """An event predicted without its label: the inputs used and every model's answer."""
+    """An event predicted without its label: the inputs used and every model's answer.
+
+    Examples
+    --------
+    >>> event = PendingEvent("e1", 0, {"a": 1.0}, {"lr": ModelAnswer(True, {True: 0.6, False: 0.4})})
+    >>> event.encode()
+    {'k': 'e', 'ts': 0, 'x': {'a': 1.0}, 'a': {'lr': [True, [(True, 0.6), (False, 0.4)]]}}
+    >>> PendingEvent.decode("e1", event.encode()) == event
+    True
+    """
 
     event_id: str
     ts_ms: int
@@ -40,6 +49,7 @@ class PendingEvent:
     answers: dict[str, ModelAnswer]
 
     def encode(self) -> dict[str, Any]:
+        """Return the entry the join stores for it (class probabilities as ``[label, p]`` pairs)."""
         answers = {
             name: [a.prediction, list(a.proba.items()) if a.proba is not None else None]
             for name, a in self.answers.items()
@@ -48,6 +58,7 @@ class PendingEvent:
 
     @classmethod
     def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingEvent:
+        """Rebuild the event held under ``event_id`` from its stored entry."""
         answers = {
             name: ModelAnswer(prediction, dict((k, v) for k, v in pairs) if pairs is not None else None)
             for name, (prediction, pairs) in entry["a"].items()
@@ -57,7 +68,16 @@ class PendingEvent:
 
 @dataclass(frozen=True, slots=True)
 class PendingLabel:
-    """A label that arrived before its event (``source``: where it was read, for its dead letter)."""
+    """A label that arrived before its event (``source``: where it was read, for its dead letter).
+
+    Examples
+    --------
+    >>> label = PendingLabel("e2", False, 500, Origin("events.labels", 0, 7))
+    >>> label.encode()
+    {'k': 'l', 'ts': 500, 'y': False, 's': ('events.labels', 0, 7)}
+    >>> PendingLabel.decode("e2", label.encode()) == label
+    True
+    """
 
     event_id: str
     label: Value  # a label that came is never null
@@ -65,12 +85,14 @@ class PendingLabel:
     source: Origin | None = None
 
     def encode(self) -> dict[str, Any]:
+        """Return the entry the join stores for it (its source as topic, partition and offset)."""
         source = self.source
         where = (source.topic, source.partition, source.offset) if source is not None else None
         return {"k": _LABEL, "ts": self.ts_ms, "y": self.label, "s": where}
 
     @classmethod
     def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingLabel:
+        """Rebuild the label held under ``event_id`` from its stored entry."""
         where = entry.get("s")
         return cls(event_id, entry["y"], entry["ts"], Origin(*where) if where is not None else None)
 
@@ -91,6 +113,15 @@ class PendingJoin:
 
     It is part of the partition's :class:`~online_models.pipeline.Learner`, so a checkpoint of
     the learner carries it and a restart finds every prediction still waiting for its label.
+
+    Examples
+    --------
+    >>> join = PendingJoin(ttl_ms=60_000, max_pending=2)
+    >>> for i in range(3):
+    ...     join.hold_event(PendingEvent(f"e{i}", i, {}, {}))
+    >>> expired = join.advance(2)  # one entry more than max_pending: the oldest goes
+    >>> [event.event_id for event in expired.events], join.waiting(), join.settled_as("e0")
+    (['e0'], (2, 0), 'expired')
     """
 
     def __init__(self, ttl_ms: int, max_pending: int) -> None:
@@ -103,28 +134,33 @@ class PendingJoin:
         self._settled: OrderedDict[str, str] = OrderedDict()
 
     def __len__(self) -> int:
+        """Return how many entries wait: predictions and labels."""
         return len(self._order)
 
     def waiting(self) -> tuple[int, int]:
-        """How many predictions wait for their label, and how many labels for their event (a scan:
-        for a status every few seconds, not per event)."""
+        """Return how many predictions wait for their label, and how many labels for their event.
+
+        A scan: for a status every few seconds, not per event.
+        """
         entries = list(self.store.values())  # one C-level copy: the engine's thread may change the dict
         labels = sum(1 for entry in entries if entry["k"] == _LABEL)
         return len(entries) - labels, labels
 
     def hold_event(self, event: PendingEvent) -> None:
+        """Hold a prediction until its label comes."""
         # Held at the current event time, so the index stays in time order whatever the event's
         # own ts says (a late or a bogus future ts); its ts still gives the label delay.
         self._hold(event.event_id, self.watermark_ms or event.ts_ms, event.encode())
 
     def hold_label(self, label: PendingLabel) -> None:
+        """Hold a label that came before its event, until the event comes."""
         # Its time to live counts from the earlier of its own ts and the event time it arrived at:
         # a label stamped in the future must neither stay nor hold back what follows it.
         held_at = min(label.ts_ms, self.watermark_ms) if self.watermark_ms else label.ts_ms
         self._hold(label.event_id, held_at, label.encode())
 
     def find(self, event_id: str) -> PendingEvent | PendingLabel | None:
-        """What waits under ``event_id``, left in place: one store lookup."""
+        """Return what waits under ``event_id``, left in place: one store lookup."""
         entry = self.store.get(event_id)
         if entry is None:
             return None
@@ -137,11 +173,11 @@ class PendingJoin:
         self._settle(event_id, "joined")
 
     def settled_as(self, event_id: str) -> str | None:
-        """``joined`` or ``expired`` for an event settled recently, else None."""
+        """Return ``joined`` or ``expired`` for an event settled recently, else None."""
         return self._settled.get(event_id)
 
     def observe_time(self, ts_ms: int) -> None:
-        """Event time is the newest event ts seen."""
+        """Move the event time to ``ts_ms`` when it is newer: event time is the newest event ts seen."""
         if ts_ms > self.watermark_ms:
             self.watermark_ms = ts_ms
 

@@ -1,5 +1,6 @@
-"""The pipeline built from one config: per-partition states and the stateless steps, and the
-embedded runner that drives them in one process.
+"""The pipeline built from one config, and the embedded runner that drives it in one process.
+
+The pipeline makes the per-partition states and runs the stateless steps.
 
 Two drivers run the same steps and decide nothing themselves: the Kafka engine
 (``streams.engine``), with an :class:`~online_models.intake.Intake` per partition of the raw topic
@@ -27,7 +28,19 @@ from online_models.storage.stores import MemoryFeatureStore
 
 
 class Pipeline:
-    """Per-partition states and the stateless steps (labels, champion changes) of one config."""
+    """Per-partition states and the stateless steps (labels, champion changes) of one config.
+
+    Examples
+    --------
+    >>> from online_models.config import parse_config
+    >>> pipeline = Pipeline(parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]}))
+    >>> pipeline.new_intake(partition=1).partition, pipeline.new_learner(partition=1).partition
+    (1, 1)
+    >>> pipeline.label(b'{"event_id": "e1", "label": true, "ts": 0}', None, None, Origin("events.labels", 0, 3))
+    LabelEvent(event_id='e1', label=True, ts_ms=0, source=Origin(topic='events.labels', partition=0, offset=3))
+    >>> pipeline.label(b'{"label": true}', None, None, None).reason  # a dead letter
+    'missing_event_id'
+    """
 
     def __init__(
         self, config: StreamwiseConfig, *, max_event_bytes: int = MAX_EVENT_BYTES, clock: Clock = utc_now
@@ -37,16 +50,20 @@ class Pipeline:
         self.clock = clock
 
     def new_intake(self, partition: int = 0) -> Intake:
+        """Return a fresh intake for ``partition`` of the raw topic."""
         return Intake(self.config, partition, max_event_bytes=self.max_event_bytes, clock=self.clock)
 
     def new_learner(self, partition: int = 0) -> Learner:
+        """Return a fresh learner for ``partition`` of the learn log."""
         return Learner(self.config, self.clock, partition)
 
     def label(
         self, value: bytes | None, key: bytes | None, broker_ms: int | None, origin: Origin | None
     ) -> LabelEvent | DeadLetter:
-        """One message of the labels topic, or its dead letter (``broker_ms`` stands in for a
-        missing ``ts``). Never raises."""
+        """Parse one message of the labels topic into a label, or its dead letter.
+
+        ``broker_ms`` stands in for a missing ``ts``. Never raises.
+        """
         try:
             default = broker_ms if broker_ms is not None else to_ms(self.clock())
             label = parse_label_event(value, max_bytes=self.max_event_bytes, default_ms=default)
@@ -59,7 +76,7 @@ class Pipeline:
     def champion_change(
         self, value: bytes | None, key: bytes | None, origin: Origin | None
     ) -> ChampionChange | DeadLetter:
-        """One message of the control topic, or its dead letter. Never raises."""
+        """Parse one message of the control topic into a champion change, or its dead letter. Never raises."""
         try:
             change = parse_champion_change(value, max_bytes=self.max_event_bytes)
         except InvalidEventError as error:
@@ -85,7 +102,21 @@ class ProcessResult(LearnResult):
 
 
 class EmbeddedRunner:
-    """The whole pipeline in one process, one partition: no Kafka, no Redis."""
+    """The whole pipeline in one process, one partition: no Kafka, no Redis.
+
+    Examples
+    --------
+    >>> from online_models.config import parse_config
+    >>> config = parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]})
+    >>> runner = EmbeddedRunner(Pipeline(config))
+    >>> result = runner.process(b'{"event_id": "e1", "ts": 0, "key": "k1", "features": {"x": 1.0}}')
+    >>> [(p.model, p.event_id) for p in result.predictions], runner.learner.pending.waiting()
+    ([('nb', 'e1')], (1, 0))
+    >>> runner.process_label(b'{"event_id": "e1", "label": true, "ts": 2000}').label_delays  # in seconds
+    [2.0]
+    >>> runner.process(b'{"features": {}}').dead_letters[0].reason
+    'missing_event_id'
+    """
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -94,7 +125,7 @@ class EmbeddedRunner:
         self.features = MemoryFeatureStore()  # the newest vector per key, for predictions by key
 
     def process(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
-        """One raw event: validate, featurize, then predict and learn (or hold for its label)."""
+        """Process one raw event: validate, featurize, then predict and learn (or hold for its label)."""
         vector = self.intake.event(data, None, None, origin)
         if isinstance(vector, DeadLetter):
             return ProcessResult(dead_letters=[vector])
@@ -103,7 +134,7 @@ class EmbeddedRunner:
         return ProcessResult(vector, **self.learner.apply(vector).fields())
 
     def process_label(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
-        """One message of the labels topic: join it with its event's predictions."""
+        """Process one message of the labels topic: join it with its event's predictions."""
         label = self.pipeline.label(data, None, None, origin)
         if isinstance(label, DeadLetter):
             return ProcessResult(dead_letters=[label])

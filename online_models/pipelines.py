@@ -58,7 +58,7 @@ _PATH = re.compile(r"^(?P<module>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\.(?P<nam
 
 
 def build(steps: Any, field: str = "pipeline") -> base.Estimator:
-    """The River object of a list of steps: the step itself when there is one, else a Pipeline."""
+    """Build the River object of a list of steps: the step itself when there is one, else a Pipeline."""
     if not isinstance(steps, list) or not steps:
         raise ConfigError(field, "a pipeline is a non-empty list of steps")
     built = [step(s, f"{field}[{i}]") for i, s in enumerate(steps)]
@@ -70,7 +70,7 @@ def build(steps: Any, field: str = "pipeline") -> base.Estimator:
 
 
 def step(spec: Any, field: str) -> base.Estimator:
-    """The River object of one step."""
+    """Build the River object of one step."""
     built: base.Estimator
     if isinstance(spec, str):
         built = river_object(spec, {}, field, class_field=field)
@@ -109,7 +109,7 @@ def _union(members: Any, field: str) -> base.Transformer:
 
 
 def river_class(path: Any, field: str = "class") -> type:
-    """The River class at ``path`` (``linear_model.LogisticRegression``); imports only ``river.*``."""
+    """Return the River class at ``path`` (``linear_model.LogisticRegression``); imports only ``river.*``."""
     match = _PATH.match(path) if isinstance(path, str) else None
     if match is None:
         raise ConfigError(field, f"{path!r} is not a River class path such as linear_model.LogisticRegression")
@@ -130,7 +130,7 @@ def river_class(path: Any, field: str = "class") -> type:
 
 
 def river_object(path: Any, params: Any, field: str, class_field: str) -> Any:
-    """An instance of the River class at ``path``, its params checked against its signature."""
+    """Build an instance of the River class at ``path``, its params checked against its signature."""
     cls = river_class(path, class_field)
     if not isinstance(params, dict):
         raise ConfigError(f"{field}.params", "a mapping of parameter names to values")
@@ -148,7 +148,7 @@ def river_object(path: Any, params: Any, field: str, class_field: str) -> Any:
 
 
 def _value(value: Any, field: str) -> Any:
-    """A parameter value: a River object or pipeline when it is one, else the value as given."""
+    """Return a parameter's value: built as a River object or pipeline when it is one, else as given."""
     if isinstance(value, dict) and "class" in value:
         return step(value, field)
     if isinstance(value, dict) and set(value) == {"pipeline"}:
@@ -159,7 +159,7 @@ def _value(value: Any, field: str) -> Any:
 
 
 def final_estimator(model: base.Estimator) -> base.Estimator:
-    """The learning estimator of a model: the last step of a pipeline, or the model itself."""
+    """Return the learning estimator of a model: the last step of a pipeline, or the model itself."""
     if isinstance(model, compose.Pipeline):
         last: base.Estimator = list(model.steps.values())[-1]
         return last
@@ -167,7 +167,7 @@ def final_estimator(model: base.Estimator) -> base.Estimator:
 
 
 def check_task(model: base.Estimator, task: str, field: str = "pipeline") -> None:
-    """ConfigError unless the model's last step can do ``task``."""
+    """Raise ConfigError unless the model's last step can do ``task``."""
     final = final_estimator(model)
     name = type(final).__name__
     if task in ("binary", "multiclass") and not isinstance(final, base.Classifier):

@@ -38,7 +38,22 @@ def prediction_error(model: PrequentialModel, y: Label, answer: ModelAnswer) -> 
 
 
 class DriftGuard:
-    """The concept-drift monitor of one model and its policy, with the background model if any."""
+    """The concept-drift monitor of one model and its policy, with the background model if any.
+
+    Examples
+    --------
+    >>> from online_models.config import DriftSpec, ModelSpec
+    >>> from online_models.evaluation import PrequentialModel
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> guard = DriftGuard(DriftSpec(detector="ddm", policy="background", min_labeled=2))
+    >>> warning, drift = Signal("concept_warning", "ddm", {}), Signal("concept_drift", "ddm", {})
+    >>> guard.act(model, warning) is None  # too few labels learned yet: reported only
+    True
+    >>> for x in [1.0, -1.0]:
+    ...     guard.learn_background({"x": x}, x > 0)
+    >>> guard.act(model, warning), guard.act(model, drift), model.generation
+    ('background_start', 'background_swap', 2)
+    """
 
     def __init__(self, spec: DriftSpec, window: int = 100) -> None:
         self.spec = spec
@@ -49,17 +64,25 @@ class DriftGuard:
 
     @property
     def policy(self) -> str:
+        """The drift policy: ``alert``, ``reset`` or ``background``."""
         return self.spec.policy
 
     def learn_background(self, x: Features, y: Label) -> None:
-        """Called once for each label the served model learned: counts it, and trains the background
-        model if one was started."""
+        """Count one label the served model learned, and train the background model with it if one was started.
+
+        Called once for each label the served model learned.
+        """
         self.learned += 1
         if self.background is not None:
             self.background.learn_one(x, y)
             self._background_learned += 1
 
     def wants_action(self, signal: Signal) -> bool:
+        """Return whether the policy acts on ``signal`` now.
+
+        Never for ``alert``, nor before the served model learned ``min_labeled`` labels; a warning
+        only under ``background``, when no background model runs yet.
+        """
         if self.policy == "alert" or self.learned < self.spec.min_labeled:
             return False
         if signal.kind == "concept_warning":

@@ -33,7 +33,13 @@ from online_models.metrics import needs_proba
 
 @dataclass(frozen=True, slots=True)
 class Promotion:
-    """A challenger beat the champion: the worker snapshots it and makes it the champion."""
+    """A challenger beat the champion: the worker snapshots it and makes it the champion.
+
+    Examples
+    --------
+    >>> Promotion("lr", "lr", "lr-ht", "Accuracy", 0.5, 1.0, 10).reason
+    'lr-ht Accuracy=1.0000 beat lr Accuracy=0.5000 over the last 10 labeled events'
+    """
 
     name: str
     from_candidate: str
@@ -45,6 +51,7 @@ class Promotion:
 
     @property
     def reason(self) -> str:
+        """Why the challenger was promoted, in one line (the registry's reason for the promotion)."""
         return (
             f"{self.to_candidate} {self.metric}={self.challenger_score:.4f} beat {self.from_candidate} "
             f"{self.metric}={self.champion_score:.4f} over the last {self.window} labeled events"
@@ -52,6 +59,25 @@ class Promotion:
 
 
 class PromotionJudge:
+    """Scores the candidates of one model name on the same labeled events and picks the champion.
+
+    Examples
+    --------
+    A champion a person pinned stays, whatever the scores say:
+
+    >>> from online_models.config import PromotionSpec
+    >>> from online_models.evaluation import ModelAnswer
+    >>> judge = PromotionJudge("lr", ["lr", "lr-ht"], PromotionSpec(window=10, cooldown_events=0))
+    >>> judge.change_champion("lr-ht", pinned=True), judge.change_champion("other", pinned=False)
+    (True, False)
+    >>> for _ in range(10):
+    ...     judge.observe("lr", True, ModelAnswer(True, None))
+    ...     judge.observe("lr-ht", True, ModelAnswer(False, None))
+    ...     promotion = judge.labeled_event()
+    >>> promotion, judge.champion, judge.score("lr"), judge.score("lr-ht")
+    (None, 'lr-ht', 1.0, 0.0)
+    """
+
     def __init__(self, name: str, candidates: list[str], spec: PromotionSpec) -> None:
         self.name = name
         self.spec = spec
@@ -66,8 +92,10 @@ class PromotionJudge:
         self.pinned = False  # a person chose the champion: no automatic promotion until unpinned
 
     def change_champion(self, candidate: str, pinned: bool) -> bool:
-        """A person made ``candidate`` the champion (``pinned``), or unpinned it; False for a
-        candidate this judge does not know (a config without it)."""
+        """Record that a person made ``candidate`` the champion (``pinned``), or unpinned it.
+
+        Return False for a candidate this judge does not know (a config without it).
+        """
         if candidate not in self.rolling:
             return False
         self.champion = candidate
@@ -75,6 +103,7 @@ class PromotionJudge:
         return True
 
     def observe(self, candidate: str, y: Label, answer: ModelAnswer) -> None:
+        """Add ``candidate``'s answer for the label ``y`` to its rolling metric; a cold answer is not scored."""
         prediction: Any = answer.proba if self._proba else answer.prediction
         if prediction is None or prediction == {}:
             return
@@ -82,7 +111,7 @@ class PromotionJudge:
         self.scored[candidate] += 1
 
     def labeled_event(self) -> Promotion | None:
-        """Count one labeled event; the promotion it triggers, if any."""
+        """Count one labeled event and return the promotion it triggers, if any."""
         self.labeled += 1
         if self.pinned or not self.spec.auto or self.labeled - self.last_promotion < self.spec.cooldown_events:
             return None
@@ -100,6 +129,7 @@ class PromotionJudge:
         return promotion
 
     def score(self, candidate: str) -> float:
+        """Return ``candidate``'s metric over its rolling window."""
         return float(self.rolling[candidate].get())
 
     def _signed(self, value: float) -> float:

@@ -71,6 +71,14 @@ class Recipe:
     ``estimator`` is the River class path of the learning step; ``prepare`` the steps before it
     (none: the estimator takes the event as it is); ``defaults`` the estimator's parameters that
     differ from River's. User ``params`` go to the estimator, never to the encoders.
+
+    Examples
+    --------
+    >>> recipe = get("hoeffding_tree")
+    >>> sorted(recipe.tasks), "grace_period" in recipe.parameter_names()
+    (['binary', 'multiclass'], True)
+    >>> recipe.build({"grace_period": 50}).grace_period
+    50
     """
 
     name: str
@@ -80,14 +88,16 @@ class Recipe:
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def parameter_names(self) -> set[str]:
+        """Return the names of the estimator's parameters, from its River signature."""
         return set(inspect.signature(pipelines.river_class(self.estimator)).parameters)
 
     def pipeline(self, params: dict[str, Any] | None = None) -> list[Step]:
-        """The pipeline this recipe stands for, as data (a fresh copy: the caller may keep it)."""
+        """Return the pipeline this recipe stands for, as data (a fresh copy: the caller may keep it)."""
         last = {"class": self.estimator, "params": {**self.defaults, **(params or {})}}
         return copy.deepcopy([*self.prepare, last])
 
     def build(self, params: dict[str, Any] | None = None) -> base.Estimator:
+        """Build a fresh estimator of this recipe, with ``params`` over its defaults."""
         return pipelines.build(self.pipeline(params))
 
 
@@ -132,9 +142,11 @@ def build(name: str, params: dict[str, Any] | None = None) -> base.Estimator:
 def flagging(
     detector: base.Estimator, quantile: float | None, score: float | None
 ) -> anomaly.QuantileFilter | anomaly.ThresholdFilter:
-    """An anomaly detector that flags a score at or above the ``quantile`` of the scores so far
-    (``anomaly.QuantileFilter``) or at or above a fixed ``score`` (``anomaly.ThresholdFilter``).
-    A flagged event is not learned (River's ``protect_anomaly_detector``): anomalies stay anomalous."""
+    """Wrap ``detector`` to flag a score at or above the ``quantile`` of the scores so far, or at or above ``score``.
+
+    A quantile gives an ``anomaly.QuantileFilter``, a score an ``anomaly.ThresholdFilter``. A flagged
+    event is not learned (River's ``protect_anomaly_detector``): anomalies stay anomalous.
+    """
     if score is not None:
         return anomaly.ThresholdFilter(detector, threshold=score)
     if quantile is None:

@@ -26,11 +26,30 @@ LOG_LENGTH = 1000
 
 
 class RegistryError(StreamwiseError):
-    """An unknown model or version, or a refused change."""
+    """An unknown model or version, or a refused change.
+
+    Examples
+    --------
+    >>> error = RegistryError("model 'nb' has no version 9")
+    >>> isinstance(error, StreamwiseError), str(error)
+    (True, "model 'nb' has no version 9")
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class Champion:
+    """The version that serves a model name, whether a person pinned it, who chose it, why and when.
+
+    Examples
+    --------
+    >>> champion = Champion(3, True, "alice", "better recall", "2026-01-01T00:00:00.000+00:00", candidate="nb_fast")
+    >>> change = champion.change("nb", "promoted")
+    >>> change.name, change.candidate, change.version, change.pinned
+    ('nb', 'nb_fast', 3, True)
+    >>> Champion(**champion.to_dict()) == champion   # as a registry stores it and reads it back
+    True
+    """
+
     version: int
     pinned: bool
     by: str
@@ -40,10 +59,11 @@ class Champion:
     labeled: int = 0  # labeled events its model had learned
 
     def change(self, name: str, event: str) -> ChampionChange:
-        """This champion of model ``name`` as the control topic tells the workers of it."""
+        """Return this champion of model ``name`` as the control topic tells the workers of it."""
         return ChampionChange(name, self.candidate or name, self.version, self.pinned, event, self.by, self.reason)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return every field by name, as the registries store the champion."""
         return {
             "version": self.version,
             "candidate": self.candidate,
@@ -56,13 +76,35 @@ class Champion:
 
 
 def now_text() -> str:
-    """The time of a registry record: UTC, ISO 8601, milliseconds."""
+    """Return the time of a registry record, now: UTC, ISO 8601, milliseconds."""
     return datetime.now(tz=UTC).isoformat(timespec="milliseconds")
 
 
 class Registry(Protocol):
-    """Signed, versioned model snapshots with a champion per name; what the worker, the API and
-    the CLI use of a registry, whichever stores it."""
+    """Signed, versioned model snapshots with a champion per name.
+
+    What the worker, the API and the CLI use of a registry, whichever stores it.
+
+    Examples
+    --------
+    A registry in a temporary folder (the embedded demo's kind):
+
+    >>> import asyncio, tempfile
+    >>> from pathlib import Path
+    >>> from online_models.config import ModelSpec
+    >>> from online_models.storage.folder_registry import FileRegistry
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> registry: Registry = FileRegistry(Path(folder.name), key=b"k" * 32)
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> _ = model.step({"x": 1.0}, True)
+    >>> snapshot = asyncio.run(register(registry, model, reason="example"))
+    >>> snapshot.version, asyncio.run(registry.champion("nb")).version   # the first version serves
+    (1, 1)
+    >>> loaded, metadata = asyncio.run(registry.load("nb"))
+    >>> loaded.labeled, metadata["reason"]
+    (1, 'example')
+    >>> folder.cleanup()
+    """
 
     key: bytes  # the signing key: snapshots are verified against it when loaded
 
@@ -81,33 +123,39 @@ class Registry(Protocol):
         ...
 
     async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
-        """An automatic promotion: done unless a person pinned the champion (then None)."""
+        """Promote ``version`` automatically, unless a person pinned the champion (then return None)."""
         ...
 
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
         """Serve an older version again, pinned until promoted."""
         ...
 
-    async def names(self) -> list[str]: ...
+    async def names(self) -> list[str]:
+        """Return the names of the models with versions, sorted."""
+        ...
 
     async def versions(self, name: str) -> list[dict[str, Any]]:
         """Metadata of every kept version, oldest first."""
         ...
 
-    async def champion(self, name: str) -> Champion | None: ...
+    async def champion(self, name: str) -> Champion | None:
+        """Return the champion of ``name``; None before it has one."""
+        ...
 
     async def history(self, name: str) -> list[dict[str, Any]]:
         """Promotions and rollbacks, newest first."""
         ...
 
-    async def latest_for_partition(self, name: str, partition: int) -> int | None: ...
+    async def latest_for_partition(self, name: str, partition: int) -> int | None:
+        """Return the newest version of ``name`` saved from stream partition ``partition``; None if none."""
+        ...
 
     async def get(self, name: str, version: int | None = None) -> Snapshot:
-        """The stored snapshot (not yet verified); the champion's when ``version`` is None."""
+        """Return the stored snapshot (not yet verified); the champion's when ``version`` is None."""
         ...
 
     async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:
-        """A verified, unpickled model and its metadata; SnapshotError when refused."""
+        """Return a verified, unpickled model and its metadata; raise SnapshotError when refused."""
         ...
 
     async def ping(self) -> None:
@@ -115,7 +163,7 @@ class Registry(Protocol):
         ...
 
     def changes(self) -> AsyncIterator[dict[str, Any]]:
-        """Changes as they happen (a new version, a promotion, a rollback); nothing where readers poll."""
+        """Yield changes as they happen (a new version, a promotion, a rollback); nothing where readers poll."""
         ...
 
 
@@ -127,8 +175,11 @@ async def register(
     partition: int = 0,
     offsets: dict[str, dict[int, int]] | None = None,
 ) -> Snapshot:
-    """Snapshot ``model`` into ``registry``, pickling off the event loop. The caller
-    must not change the model until this returns (the engine freezes it itself: register_frozen)."""
+    """Snapshot ``model`` into ``registry``, pickling off the event loop.
+
+    The caller must not change the model until this returns (the engine freezes it itself:
+    register_frozen).
+    """
     frozen = await asyncio.to_thread(
         functools.partial(freeze, model, partition=partition, offsets=offsets or {}, reason=reason)
     )
@@ -144,8 +195,11 @@ async def register_frozen(registry: Registry, frozen: Frozen) -> Snapshot:
 
 
 def next_champion(current: Champion | None, snapshot: Snapshot) -> Champion | None:
-    """The champion after ``snapshot`` is saved, when it moves: a new version of the champion's
-    candidate (the name's own model at first) takes over unless a person pinned one."""
+    """Return the champion after ``snapshot`` is saved, when it moves (else None).
+
+    A new version of the champion's candidate (the name's own model at first) takes over unless a
+    person pinned one.
+    """
     name, candidate = snapshot.name, str(snapshot.metadata.get("candidate", snapshot.name))
     labeled = int(snapshot.metadata.get("labeled", 0))
     follows = current.candidate == candidate if current else candidate == name

@@ -41,7 +41,14 @@ RIVER_VERSION = metadata.version("river")  # in every snapshot's and checkpoint'
 
 
 class SnapshotError(StreamwiseError):
-    """A snapshot was refused. ``reason``: ``unsigned``, ``tampered`` or ``corrupt``."""
+    """A snapshot was refused. ``reason``: ``unsigned``, ``tampered`` or ``corrupt``.
+
+    Examples
+    --------
+    >>> error = SnapshotError("unsigned", "snapshot nb v1 has no signature")
+    >>> error.reason, str(error)
+    ('unsigned', 'unsigned: snapshot nb v1 has no signature')
+    """
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -50,8 +57,11 @@ class SnapshotError(StreamwiseError):
 
 
 def signing_key(secret: str | None, dev: bool) -> bytes:
-    """The snapshot key from the ``STREAMWISE_SNAPSHOT_KEY`` setting; the development key only
-    with ``STREAMWISE_DEV=1``. ConfigError names the setting otherwise."""
+    """Return the snapshot key from the ``STREAMWISE_SNAPSHOT_KEY`` setting.
+
+    Without the setting it is the development key, and only with ``STREAMWISE_DEV=1``; otherwise
+    ConfigError names the setting.
+    """
     if secret is not None:
         if len(secret.encode()) < MIN_KEY_BYTES:
             raise ConfigError("STREAMWISE_SNAPSHOT_KEY", f"must be at least {MIN_KEY_BYTES} bytes")
@@ -66,7 +76,16 @@ def signing_key(secret: str | None, dev: bool) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The pickled model (``blob``), what it is (``metadata``) and the signature over both."""
+    """The pickled model (``blob``), what it is (``metadata``) and the signature over both.
+
+    Examples
+    --------
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> snap = take(model, version=2, partition=0, offsets={}, reason="example", key=b"k" * 32)
+    >>> snap.name, snap.version, snap.metadata["reason"], len(snap.signature)
+    ('nb', 2, 'example', 64)
+    """
 
     blob: bytes
     metadata: dict[str, Any]
@@ -74,19 +93,22 @@ class Snapshot:
 
     @property
     def name(self) -> str:
+        """The model name the snapshot is stored under (a challenger's: its champion's name)."""
         return str(self.metadata.get("name"))
 
     @property
     def version(self) -> int:
+        """The version number in the registry (0 when the metadata has none)."""
         return int(self.metadata.get("version", 0))
 
 
 def canonical(metadata: dict[str, Any]) -> bytes:
-    """Metadata as signed and as stored: sorted keys, no whitespace, string keys."""
+    """Return ``metadata`` as signed and as stored: sorted keys, no whitespace, string keys."""
     return orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 def signature(blob: bytes, metadata: dict[str, Any], key: bytes) -> str:
+    """Return the HMAC-SHA256 (hex) of the canonical ``metadata``, a zero byte and ``blob``, under ``key``."""
     mac = hmac.new(key, canonical(metadata), hashlib.sha256)
     mac.update(b"\0")
     mac.update(blob)
@@ -94,6 +116,7 @@ def signature(blob: bytes, metadata: dict[str, Any], key: bytes) -> str:
 
 
 def serialize(model: PrequentialModel) -> bytes:
+    """Return ``model`` pickled (highest protocol)."""
     return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -107,7 +130,7 @@ def describe(
     reason: str,
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The metadata of a snapshot of ``model`` whose pickled bytes are ``blob``.
+    """Return the metadata of a snapshot of ``model`` whose pickled bytes are ``blob``.
 
     ``offsets`` are the next offsets to read per topic and partition: the state includes every
     message before them.
@@ -151,8 +174,22 @@ def take(
 
 @dataclass(frozen=True, slots=True)
 class Frozen:
-    """A model pickled and described at one moment, not yet numbered nor signed: what the engine
-    hands over while the model goes on learning (the version is reserved in the registry after)."""
+    """A model pickled and described at one moment, not yet numbered nor signed.
+
+    What the engine hands over while the model goes on learning (the version is reserved in the
+    registry after).
+
+    Examples
+    --------
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> frozen = freeze(model, partition=0, offsets={}, reason="example")
+    >>> _ = model.step({"x": 1.0}, True)   # the model learns on; the frozen copy does not change
+    >>> frozen.name, frozen.metadata["labeled"], frozen.metadata["version"]
+    ('nb', 0, 0)
+    >>> seal(frozen, 7, b"k" * 32).version
+    7
+    """
 
     name: str
     blob: bytes
@@ -176,7 +213,7 @@ def freeze(
 
 
 def seal(frozen: Frozen, version: int, key: bytes) -> Snapshot:
-    """Number and sign a frozen model (its size and sha256 are those of its bytes)."""
+    """Give a frozen model its version and sign it (its size and sha256 are those of its bytes)."""
     blob = frozen.blob
     described = {**frozen.metadata, "version": version, "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
     metadata = orjson.loads(canonical(described))  # exactly what is stored and read back
@@ -192,8 +229,10 @@ def verify(snapshot: Snapshot, key: bytes) -> None:
 
 
 def verify_signed(blob: bytes, metadata: dict[str, Any], sig: str | None, key: bytes, label: str) -> None:
-    """Raise SnapshotError unless ``sig`` is the HMAC of ``metadata`` and ``blob`` under ``key``
-    and the metadata's sha256 is the bytes' (model snapshots and partition checkpoints alike)."""
+    """Raise SnapshotError unless ``sig`` is the HMAC of ``metadata`` and ``blob`` under ``key``.
+
+    The metadata's sha256 must be the bytes' too (model snapshots and partition checkpoints alike).
+    """
     if not sig:
         raise SnapshotError("unsigned", f"{label} has no signature")
     if not isinstance(sig, str) or not sig.isascii():
@@ -209,13 +248,13 @@ def verify_signed(blob: bytes, metadata: dict[str, Any], sig: str | None, key: b
 
 
 def restore(snapshot: Snapshot, key: bytes) -> PrequentialModel:
-    """The model of a verified snapshot."""
+    """Return the model of a snapshot, once its signature is verified."""
     verify(snapshot, key)
     return unpickled(snapshot.blob, PrequentialModel, f"snapshot {snapshot.metadata.get('name')!s:.64}")
 
 
 def unpickled(blob: bytes, kind: type[T], label: str) -> T:
-    """The object in ``blob`` (already verified: pickle runs code), or SnapshotError ``corrupt``."""
+    """Return the object in ``blob`` (already verified: pickle runs code), or raise SnapshotError ``corrupt``."""
     try:
         found = pickle.loads(blob)
     except Exception as exc:
@@ -228,6 +267,8 @@ def unpickled(blob: bytes, kind: type[T], label: str) -> T:
 class SnapshotSchedule:
     """Decides when one model is due for a snapshot under its :class:`SnapshotSpec`.
 
+    Examples
+    --------
     >>> spec = SnapshotSpec(every_events=100, every_seconds=None, first_after=10, idle_seconds=5.0)
     >>> schedule = SnapshotSchedule(spec, now=0.0)
     >>> schedule.due(labeled=9, now=1.0), schedule.due(labeled=10, now=1.0)   # a new model: soon servable
@@ -249,6 +290,7 @@ class SnapshotSchedule:
         self._seen = (labeled, now)  # the labeled count when last asked, and since when it has not moved
 
     def due(self, labeled: int, now: float, drift_action: bool = False) -> str | None:
+        """Return why a snapshot is due (``drift_action``, ``first_labels``, ``every_events``, ...), or None."""
         if drift_action and self.spec.on_drift:
             return "drift_action"
         if labeled == self.last_labeled:
@@ -267,6 +309,7 @@ class SnapshotSchedule:
         return None
 
     def taken(self, labeled: int, now: float) -> None:
+        """Record a snapshot taken at ``labeled`` labeled events and time ``now``."""
         self.last_labeled = labeled
         self.last_time = now
         self.first_pending = False

@@ -1,5 +1,6 @@
-"""Live model status: counts, prequential metrics and their recent history per model and stream
-partition, as documents the worker writes to Redis (:mod:`online_models.storage.status_store`).
+"""Live model status: counts, prequential metrics and their recent history per model and stream partition.
+
+The worker writes them as documents to Redis (:mod:`online_models.storage.status_store`).
 
 One hash per model, ``<namespace>:models:<name>:status``, with one field per partition holding a
 JSON document, and a set of the model names that reported, ``<namespace>:models:status-names``
@@ -38,8 +39,10 @@ Point = dict[str, Any]  # a history point as the status document holds it
 
 @dataclass
 class _Trail:
-    """What the publisher remembers of one model object between two status writes: the points it
-    wrote, rendered once (a point never changes after it is recorded)."""
+    """What the publisher remembers of one model object between two status writes.
+
+    The points it wrote, rendered once (a point never changes after it is recorded).
+    """
 
     seen: int  # len(model.history) at the last write
     points: deque[Point] = field(default_factory=lambda: deque(maxlen=HISTORY_POINTS))
@@ -51,6 +54,7 @@ _TRAILS: dict[int, _Trail] = {}
 
 
 def _point(point: HistoryPoint, at: str | None) -> Point:
+    """Return ``point`` as the status document holds it, first published at ``at``."""
     return {
         "labeled": point.labeled,
         "events": point.events,
@@ -61,7 +65,7 @@ def _point(point: HistoryPoint, at: str | None) -> Point:
 
 
 def _trail(model: PrequentialModel) -> _Trail:
-    """The model's trail, started when it is first seen (the points it already had: no time)."""
+    """Return the model's trail, started when it is first seen (the points it already had: no time)."""
     key = id(model)
     trail = _TRAILS.get(key)
     if trail is None or trail.seen > len(model.history):
@@ -72,8 +76,10 @@ def _trail(model: PrequentialModel) -> _Trail:
 
 
 def _published_history(model: PrequentialModel, now: datetime) -> list[Point]:
-    """The last points, each with when it was first published (the dashboard places a person's
-    promotion or rollback on the events axis by these times)."""
+    """Return the last points, each with when it was first published.
+
+    The dashboard places a person's promotion or rollback on the events axis by these times.
+    """
     trail = _trail(model)
     at = now.isoformat(timespec="milliseconds")
     trail.points.extend(_point(p, at) for p in model.history[trail.seen :][-HISTORY_POINTS:])
@@ -82,12 +88,12 @@ def _published_history(model: PrequentialModel, now: datetime) -> list[Point]:
 
 
 def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
-    """JSON has no NaN or infinity: a metric without a value yet is null."""
+    """Return ``metrics`` ready for JSON, which has no NaN or infinity: a metric without a value yet is null."""
     return {name: value if math.isfinite(value) else None for name, value in metrics.items()}
 
 
 def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict[str, Any]:
-    """The status document of ``model``."""
+    """Return the status document of ``model``."""
     history = _published_history(model, now)
     return {
         "model": model.name,
@@ -108,9 +114,11 @@ def model_status(model: PrequentialModel, partition: int, now: datetime) -> dict
 
 
 def learner_status(learner: Learner, now: datetime) -> dict[str, Any]:
-    """What a learn-log partition holds besides its models: its dead letters by reason (model
-    errors by model are each model's ``failures``), predictions waiting for their label and labels
-    waiting for their event."""
+    """Return what a learn-log partition holds besides its models.
+
+    Its dead letters by reason (model errors by model are each model's ``failures``), predictions
+    waiting for their label and labels waiting for their event.
+    """
     predictions, labels = learner.pending.waiting()
     return {
         "part": f"learner:{learner.partition}",
@@ -123,7 +131,7 @@ def learner_status(learner: Learner, now: datetime) -> dict[str, Any]:
 
 
 def intake_status(intake: Intake, now: datetime) -> dict[str, Any]:
-    """A raw partition's dead letters by reason (the events that never reached a model)."""
+    """Return a raw partition's dead letters by reason (the events that never reached a model)."""
     return {
         "part": f"intake:{intake.partition}",
         "partition": intake.partition,
@@ -133,17 +141,45 @@ def intake_status(intake: Intake, now: datetime) -> dict[str, Any]:
 
 
 class StatusSource(Protocol):
-    """Where the API reads model status: Redis, or the embedded demo's own models."""
+    """Where the API reads model status: Redis, or the embedded demo's own models.
 
-    async def names(self) -> list[str]: ...
+    Examples
+    --------
+    >>> import asyncio
+    >>> source: StatusSource = MemoryModelStatus(lambda: [])
+    >>> asyncio.run(source.names()), asyncio.run(source.get("nb")), asyncio.run(source.parts())
+    ([], {}, [])
+    """
 
-    async def get(self, model: str) -> dict[int, dict[str, Any]]: ...
+    async def names(self) -> list[str]:
+        """Return the names of the models that reported a status, sorted."""
+        ...
 
-    async def parts(self) -> list[dict[str, Any]]: ...
+    async def get(self, model: str) -> dict[int, dict[str, Any]]:
+        """Return the status documents of ``model`` by partition (empty when it has not reported)."""
+        ...
+
+    async def parts(self) -> list[dict[str, Any]]:
+        """Return the partitions' own documents (dead letters, waiting predictions and labels)."""
+        ...
 
 
 class MemoryModelStatus:
-    """The embedded demo's status (one partition), made from its models when asked."""
+    """The embedded demo's status (one partition), made from its models when asked.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> _ = model.step({"x": 1.0}, True)
+    >>> status = MemoryModelStatus(lambda: [model], clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    >>> asyncio.run(status.names())
+    ['nb']
+    >>> document = asyncio.run(status.get("nb"))[0]
+    >>> document["labeled"], document["updated_at"]
+    (1, '2026-01-01T00:00:00.000+00:00')
+    """
 
     def __init__(
         self,
@@ -154,12 +190,15 @@ class MemoryModelStatus:
         self.clock = clock
 
     async def names(self) -> list[str]:
+        """Return the names of the demo's models, sorted."""
         return sorted(model.name for model in self.models())
 
     async def parts(self) -> list[dict[str, Any]]:
+        """Return no partition documents."""
         return []  # the demo's one partition shows its dead letters in its own report
 
     async def get(self, model: str) -> dict[int, dict[str, Any]]:
+        """Return the status document of ``model`` as partition 0's, as if read from Redis; empty when unknown."""
         found = next((m for m in self.models() if m.name == model), None)
         if found is None:
             return {}

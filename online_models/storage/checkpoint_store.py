@@ -21,8 +21,10 @@ return 1
 
 
 class CheckpointStore:
-    """Checkpoints in Redis, one hash per consumer group, kind and partition:
-    ``<ns>:checkpoints:<group>:<kind>:<p>`` (kind ``learner`` or ``intake``)."""
+    """Checkpoints in Redis, one hash per consumer group, kind and partition.
+
+    The key is ``<ns>:checkpoints:<group>:<kind>:<p>`` (kind ``learner`` or ``intake``).
+    """
 
     def __init__(self, client: aioredis.Redis, namespace: str, group: str) -> None:
         self.client = client
@@ -31,6 +33,7 @@ class CheckpointStore:
         self._save = client.register_script(_SAVE_IF_FURTHER)
 
     def key(self, kind: str, partition: int) -> str:
+        """Return the Redis key of the ``kind`` checkpoint of ``partition``."""
         return f"{self.namespace}:checkpoints:{self.group}:{kind}:{partition}"
 
     async def save(self, checkpoint: Checkpoint) -> bool:
@@ -45,6 +48,10 @@ class CheckpointStore:
         return bool(await self._save(keys=[key], args=args))
 
     async def load(self, kind: str, partition: int) -> Checkpoint | None:
+        """Return the stored ``kind`` checkpoint of ``partition`` (not yet verified); None when there is none.
+
+        A hash with a field missing or unreadable raises CheckpointError ``corrupt``.
+        """
         fields = cast(dict[bytes, bytes], await self.client.hgetall(self.key(kind, partition)))
         if not fields:
             return None

@@ -22,6 +22,33 @@ from online_models.snapshot import Snapshot, restore
 
 
 class FileRegistry:
+    """Versioned, signed model snapshots in a local folder (see the module for its layout).
+
+    Examples
+    --------
+    >>> import asyncio, tempfile
+    >>> from online_models.config import ModelSpec
+    >>> from online_models.snapshot import take
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> _ = model.step({"x": 1.0}, True)
+    >>> async def demo(root: str) -> None:
+    ...     registry = FileRegistry(Path(root), key=b"k" * 32)
+    ...     for reason in ("first", "second"):
+    ...         version = await registry.next_version("nb")
+    ...         snapshot = take(model, version=version, partition=0, offsets={}, reason=reason, key=registry.key)
+    ...         champion = await registry.save(snapshot)   # a new version of the model: the champion
+    ...     print(champion.version, champion.pinned, champion.by)
+    ...     champion = await registry.rollback("nb", 1, by="alice", reason="worse")
+    ...     print(champion.version, champion.pinned, champion.by)
+    ...     restored, metadata = await registry.load("nb")   # verified, then unpickled
+    ...     print(metadata["version"], metadata["reason"], restored.labeled)
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     asyncio.run(demo(root))
+    2 False auto
+    1 True alice
+    1 first 1
+    """
+
     def __init__(self, root: Path, key: bytes, retain: int = 10) -> None:
         self.root = root
         self.key = key
@@ -46,12 +73,14 @@ class FileRegistry:
 
     # -- writing ----------------------------------------------------------------------------
     async def next_version(self, name: str) -> int:
+        """Reserve the next version number of ``name`` (before the snapshot is taken and signed)."""
         index = self._index(name)
         index["seq"] += 1
         self._write_index(name, index)
         return int(index["seq"])
 
     async def save(self, snapshot: Snapshot) -> Champion | None:
+        """Store a signed snapshot and drop old versions; return the champion it made, if it moved."""
         if not snapshot.signature:
             raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
         name, version = snapshot.name, snapshot.version
@@ -85,6 +114,10 @@ class FileRegistry:
     async def promote(
         self, name: str, version: int | None, *, by: str, reason: str, pin: bool | None = None
     ) -> Champion:
+        """Make ``version`` the champion, pinned by default.
+
+        ``None`` unpins and serves the newest version of the champion's candidate again.
+        """
         index = self._require(name, version)
         if version is None:
             current = _champion(index["champion"])
@@ -95,6 +128,7 @@ class FileRegistry:
         return self._set_champion(name, index, version, True if pin is None else pin, by, reason, "promoted")
 
     async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
+        """Promote ``version`` automatically: done unless a person pinned the champion (then None)."""
         index = self._require(name, version)
         current = _champion(index["champion"])
         if current is not None and current.pinned:
@@ -102,6 +136,7 @@ class FileRegistry:
         return self._set_champion(name, index, version, False, "auto", reason, "promoted")
 
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
+        """Serve an older version again, pinned until promoted."""
         index = self._require(name, version)
         current = _champion(index["champion"])
         if current is not None and version >= current.version:
@@ -129,25 +164,31 @@ class FileRegistry:
 
     # -- reading ----------------------------------------------------------------------------
     async def names(self) -> list[str]:
+        """Return the names of the models that have a version, sorted."""
         if not self.root.exists():
             return []
         return sorted(p.parent.name for p in self.root.glob("*/index.json") if self._index(p.parent.name)["versions"])
 
     async def versions(self, name: str) -> list[dict[str, Any]]:
+        """Return the metadata of every kept version, oldest first."""
         entries = self._index(name)["versions"]
         return [entries[v]["meta"] for v in sorted(entries, key=int)]
 
     async def champion(self, name: str) -> Champion | None:
+        """Return the champion of ``name``; None when it has none yet."""
         return _champion(self._index(name)["champion"])
 
     async def history(self, name: str) -> list[dict[str, Any]]:
+        """Return the promotions and rollbacks of ``name``, newest first."""
         return list(self._index(name)["log"])
 
     async def latest_for_partition(self, name: str, partition: int) -> int | None:
+        """Return the newest version saved from ``partition`` (recovery starts there); None when none was."""
         version: int | None = self._index(name)["partitions"].get(str(partition))
         return version
 
     async def get(self, name: str, version: int | None = None) -> Snapshot:
+        """Return the stored snapshot (not yet verified); the champion's when ``version`` is None."""
         index = self._index(name)
         if version is None:
             if not index["champion"]:
@@ -163,10 +204,12 @@ class FileRegistry:
         return Snapshot(blob, entry["meta"], entry["sig"])
 
     async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:
+        """Return a verified, unpickled model and its metadata; SnapshotError when refused."""
         snapshot = await self.get(name, version)
         return restore(snapshot, self.key), snapshot.metadata
 
     async def ping(self) -> None:
+        """Raise OSError when the registry folder does not exist."""
         if not self.root.exists():
             raise OSError(f"registry folder {self.root} does not exist")
 

@@ -1,6 +1,8 @@
-"""The one way Streamwise connects to Redis: password and TLS from the URL (``rediss://``), the CA
-bundle when set, and timeouts so that a stalled Redis fails a call (logged, retried) instead of
-hanging it."""
+"""The one way Streamwise connects to Redis.
+
+Password and TLS from the URL (``rediss://``), the CA bundle when set, and timeouts so that a
+stalled Redis fails a call (logged, retried) instead of hanging it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,16 @@ import redis.asyncio as aioredis
 
 
 class RedisSettings(Protocol):
+    """The settings a Redis client is made from: the URL and the CA bundle, if any.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> settings = SimpleNamespace(redis_url="rediss://redis:6380/0", redis_ssl_ca_certs=Path("/etc/ssl/ca.pem"))
+    >>> options(settings, timeout=2.0)
+    {'socket_timeout': 2.0, 'ssl_ca_certs': '/etc/ssl/ca.pem'}
+    """
+
     redis_url: str
     redis_ssl_ca_certs: Path | None
 
@@ -33,10 +45,10 @@ def options(
 def connect(
     settings: RedisSettings, timeout: float | None = None, connect_timeout: float | None = None
 ) -> aioredis.Redis:
-    """An asyncio client (no connection is made until the first command)."""
+    """Return an asyncio client (no connection is made until the first command)."""
     return aioredis.from_url(settings.redis_url, **options(settings, timeout, connect_timeout))
 
 
 def connect_sync(settings: RedisSettings, timeout: float | None = None) -> redis.Redis:
-    """A blocking client, for the command line."""
+    """Return a blocking client, for the command line."""
     return redis.Redis.from_url(settings.redis_url, **options(settings, timeout, timeout))

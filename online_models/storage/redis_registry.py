@@ -45,6 +45,7 @@ class ModelRegistry:
 
     @property
     def channel(self) -> str:
+        """The pub/sub channel of registry changes."""
         return self._k("changes")
 
     # -- writing ----------------------------------------------------------------------------
@@ -53,7 +54,7 @@ class ModelRegistry:
         return int(await self.client.incr(self._k(name, "seq")))
 
     async def save(self, snapshot: Snapshot) -> Champion | None:
-        """Store a signed snapshot; the champion it made, if it moved."""
+        """Store a signed snapshot; return the champion it made, if it moved."""
         if not snapshot.signature:
             raise RegistryError(f"snapshot {snapshot.name} v{snapshot.version} is not signed")
         name, version = snapshot.name, snapshot.version
@@ -87,8 +88,10 @@ class ModelRegistry:
     async def promote(
         self, name: str, version: int | None, *, by: str, reason: str, pin: bool | None = None
     ) -> Champion:
-        """Make ``version`` the champion, pinned by default; ``None`` unpins and serves the newest
-        version of the champion's candidate again."""
+        """Make ``version`` the champion, pinned by default.
+
+        ``None`` unpins and serves the newest version of the champion's candidate again.
+        """
         if version is None:
             current = await self.champion(name)
             version = await self._newest(name, current.candidate if current else name)
@@ -97,7 +100,7 @@ class ModelRegistry:
         return await self._set_champion(name, version, True if pin is None else pin, by, reason, "promoted")
 
     async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
-        """An automatic promotion: done unless a person pinned the champion (then None)."""
+        """Promote ``version`` automatically: done unless a person pinned the champion (then None)."""
         champion_key = self._k(name, "champion")
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
@@ -164,10 +167,11 @@ class ModelRegistry:
                 await pipe.execute()
 
     async def ping(self) -> None:
+        """Raise when Redis cannot be reached."""
         await self.client.ping()
 
     async def changes(self) -> AsyncIterator[dict[str, Any]]:
-        """Registry changes as they are published (a new version, a promotion, a rollback)."""
+        """Yield registry changes as they are published (a new version, a promotion, a rollback)."""
         pubsub = self.client.pubsub()
         try:
             await pubsub.subscribe(self.channel)
@@ -182,10 +186,11 @@ class ModelRegistry:
 
     # -- reading ----------------------------------------------------------------------------
     async def names(self) -> list[str]:
+        """Return the names of the registered models, sorted."""
         return sorted(n.decode() if isinstance(n, bytes) else n for n in await self.client.smembers(self._k("names")))
 
     async def versions(self, name: str) -> list[dict[str, Any]]:
-        """Metadata of every kept version, oldest first."""
+        """Return the metadata of every kept version, oldest first."""
         versions = await self.client.zrange(self._k(name, "versions"), 0, -1)
         metas = []
         for version in versions:
@@ -195,17 +200,20 @@ class ModelRegistry:
         return metas
 
     async def champion(self, name: str) -> Champion | None:
+        """Return the champion of ``name``; None when it has none yet."""
         return _champion(await self.client.get(self._k(name, "champion")))
 
     async def history(self, name: str) -> list[dict[str, Any]]:
+        """Return the promotions and rollbacks of ``name``, newest first."""
         return [orjson.loads(r) for r in await self.client.lrange(self._k(name, "log"), 0, -1)]
 
     async def latest_for_partition(self, name: str, partition: int) -> int | None:
+        """Return the newest version saved from ``partition`` (recovery starts there); None when none was."""
         value = await self.client.hget(self._k(name, "partitions"), str(partition))
         return int(value) if value is not None else None
 
     async def get(self, name: str, version: int | None = None) -> Snapshot:
-        """The stored snapshot (not yet verified); the champion's when ``version`` is None."""
+        """Return the stored snapshot (not yet verified); the champion's when ``version`` is None."""
         if version is None:
             champion = await self.champion(name)
             if champion is None:
@@ -220,7 +228,7 @@ class ModelRegistry:
         )
 
     async def load(self, name: str, version: int | None = None) -> tuple[PrequentialModel, dict[str, Any]]:
-        """A verified, unpickled model and its metadata; SnapshotError when refused."""
+        """Return a verified, unpickled model and its metadata; SnapshotError when refused."""
         snapshot = await self.get(name, version)
         return restore(snapshot, self.key), snapshot.metadata
 

@@ -22,10 +22,12 @@ class ModelStatusStore:
         self.namespace = namespace
 
     def key(self, model: str) -> str:
+        """Return the Redis key of ``model``'s status hash."""
         return f"{self.namespace}:models:{model}:status"
 
     @property
     def names_key(self) -> str:
+        """The Redis key of the set of models that reported."""
         return f"{self.namespace}:models:status-names"
 
     async def publish(self, statuses: Iterable[dict[str, Any]]) -> int:
@@ -44,6 +46,7 @@ class ModelStatusStore:
 
     @property
     def parts_key(self) -> str:
+        """The Redis key of the partitions' status hash."""
         return f"{self.namespace}:partitions:status"
 
     async def publish_parts(self, statuses: Iterable[dict[str, Any]]) -> None:
@@ -62,6 +65,6 @@ class ModelStatusStore:
         return sorted(n.decode() if isinstance(n, bytes) else n for n in await self.client.smembers(self.names_key))
 
     async def get(self, model: str) -> dict[int, dict[str, Any]]:
-        """The status of ``model`` per partition (empty when the model has not reported yet)."""
+        """Return the status of ``model`` per partition (empty when the model has not reported yet)."""
         raw = await self.client.hgetall(self.key(model))
         return {int(partition): orjson.loads(doc) for partition, doc in raw.items()}
