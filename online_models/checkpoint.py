@@ -104,17 +104,30 @@ def state_digest(obj: Any) -> str:
 
 def _walk(obj: Any, digest: Any, path: set[int]) -> None:
     write = digest.update
-    if obj is None or isinstance(obj, bool | int | float | str | bytes):
-        write(f"{type(obj).__name__}:{obj!r};".encode())
-        return
-    if id(obj) in path:  # a cycle back to an object being written
-        write(b"<cycle>;")
-        return
-    if type(obj) is random.Random:
-        write(b"<random>;")
+    if _leaf(obj, write, path):
         return
     path.add(id(obj))
     write(f"<{type(obj).__module__}.{type(obj).__qualname__}".encode())
+    _contents(obj, digest, path)
+    write(b">")
+    path.discard(id(obj))
+
+
+def _leaf(obj: Any, write: Any, path: set[int]) -> bool:
+    """Write ``obj`` whole when it has no parts to walk (a scalar, a cycle, a random source)."""
+    if obj is None or isinstance(obj, bool | int | float | str | bytes):
+        write(f"{type(obj).__name__}:{obj!r};".encode())
+    elif id(obj) in path:  # a cycle back to an object being written
+        write(b"<cycle>;")
+    elif type(obj) is random.Random:
+        write(b"<random>;")
+    else:
+        return False
+    return True
+
+
+def _contents(obj: Any, digest: Any, path: set[int]) -> None:
+    write = digest.update
     if isinstance(obj, dict):
         for key, value in obj.items():
             _walk(key, digest, path)
@@ -128,18 +141,22 @@ def _walk(obj: Any, digest: Any, path: set[int]) -> None:
     elif hasattr(obj, "tolist"):  # numpy arrays and scalars
         _walk(obj.tolist(), digest, path)
     elif hasattr(obj, "__dict__") or hasattr(type(obj), "__slots__"):
-        fields = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
-        for cls in type(obj).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if hasattr(obj, name) and name not in fields:
-                    fields[name] = getattr(obj, name)
+        fields = _fields(obj)
         for name in sorted(fields):
             write(name.encode())
             _walk(fields[name], digest, path)
     else:  # functions, classes, builtins: what they are, by name
         write(getattr(obj, "__qualname__", repr(type(obj))).encode())
-    write(b">")
-    path.discard(id(obj))
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """Return the attributes of ``obj``: its ``__dict__`` and the slots of every class it derives from."""
+    fields = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if hasattr(obj, name) and name not in fields:
+                fields[name] = getattr(obj, name)
+    return fields
 
 
 def take(state: PartitionState, config: StreamwiseConfig, key: bytes) -> Checkpoint:

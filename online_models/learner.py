@@ -237,31 +237,11 @@ class Learner(PartitionState):
         if self.data_drift is not None:
             for signal in self.data_drift.update(vector.features):
                 self._alert(result, None, signal, vector.event_id, ts_ms)
-        waiting = found if isinstance(found, PendingLabel) else None
-        if waiting is not None:
-            self.pending.take(vector.event_id)
-            if vector.label is not None:  # labeled inline and on the labels topic
-                result.dead_letters.append(_duplicate(waiting, self.clock()))
-                waiting = None
+        waiting = self._waiting_label(result, vector, found)
         label = waiting.label if waiting is not None else vector.label
-        answers: dict[str, ModelAnswer] = {}
         now = self.clock()
         now_ms = int(now.timestamp() * 1000)
-        for model in self.models:
-            try:
-                answer = model.predict(vector.features)
-            except Exception as exc:  # a model raising on one event must not stop the stream
-                result.dead_letters.append(_model_error(model, "predict", vector, where, exc, now))
-                continue
-            answers[model.name] = answer
-            result.predictions.append(_prediction(vector, model, answer, now_ms))
-            if model.is_anomaly:
-                self._watch(result, model, vector, answer, where, now)
-            if label is not None:
-                try:
-                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, ts_ms)
-                except Exception as exc:  # its prediction stands; it learned nothing and scored nothing
-                    result.dead_letters.append(_model_error(model, "learn", vector, where, exc, now))
+        answers = self._predict_all(result, vector, where, label, now)
         if label is not None:
             self._judge(result)
         if ts_ms <= now_ms + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
@@ -272,6 +252,43 @@ class Learner(PartitionState):
             self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
         self._expire(result, self.pending.watermark_ms, now)
         return result
+
+    def _waiting_label(self, result: LearnResult, vector: FeatureVector, found: object) -> PendingLabel | None:
+        """Take the label that came before this event, unless the event carries its own."""
+        if not isinstance(found, PendingLabel):
+            return None
+        self.pending.take(vector.event_id)
+        if vector.label is not None:  # labeled inline and on the labels topic
+            result.dead_letters.append(_duplicate(found, self.clock()))
+            return None
+        return found
+
+    def _predict_all(
+        self, result: LearnResult, vector: FeatureVector, where: Origin | None, label: Label, now: datetime
+    ) -> dict[str, ModelAnswer]:
+        """Answer with every model, and score and learn now when the label is known.
+
+        A model raising on the event becomes a dead letter: it must not stop the stream. A model
+        that cannot learn it keeps its prediction, and learned and scored nothing.
+        """
+        answers: dict[str, ModelAnswer] = {}
+        now_ms = int(now.timestamp() * 1000)
+        for model in self.models:
+            try:
+                answer = model.predict(vector.features)
+            except Exception as exc:
+                result.dead_letters.append(_model_error(model, "predict", vector, where, exc, now))
+                continue
+            answers[model.name] = answer
+            result.predictions.append(_prediction(vector, model, answer, now_ms))
+            if model.is_anomaly:
+                self._watch(result, model, vector, answer, where, now)
+            if label is not None:
+                try:
+                    self._score_and_learn(result, model, vector.features, label, answer, vector.event_id, vector.ts_ms)
+                except Exception as exc:
+                    result.dead_letters.append(_model_error(model, "learn", vector, where, exc, now))
+        return answers
 
     def _watch(
         self,
