@@ -22,7 +22,9 @@ import select
 import socket
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 Address = tuple[str, int]
 # uvicorn closes a keep-alive connection idle for 5 s (timeout_keep_alive): the open loop's pool does
@@ -155,14 +157,8 @@ def open_loop(
             if not busy:
                 time.sleep(wait)
                 continue
-            readable, _, _ = select.select(list(busy), [], [], wait)
-            for sock in readable:
-                connection = busy[sock]
-                answer = connection.receive()
-                if answer is None:
-                    continue
-                done = time.perf_counter()
-                del busy[sock]
+            for connection, answer, done in answered(busy, wait):
+                del busy[connection.sock]
                 connection.freed = done
                 idle.append(connection)
                 run.answers += 1
@@ -180,6 +176,21 @@ def open_loop(
     return run
 
 
+def answered(
+    busy: dict[Any, Connection], timeout: float, required: bool = False
+) -> Iterator[tuple[Connection, tuple[int, bytes], float]]:
+    """The busy connections whose whole answer came within ``timeout``: each with it and the time it
+    came. ``required``: no connection readable in that time is a TimeoutError."""
+    readable, _, _ = select.select(list(busy), [], [], timeout)
+    if required and not readable:
+        raise TimeoutError(f"no answer in {timeout:g} s")
+    for sock in readable:
+        connection = busy[sock]
+        answer = connection.receive()
+        if answer is not None:
+            yield connection, answer, time.perf_counter()
+
+
 def closed_loop(address: Address, request: bytes, connections: int, seconds: float, warmup: float = 1.0) -> Run:
     """``connections`` connections sending back to back; answers completed in the window count."""
     conns = [Connection(address) for _ in range(connections)]
@@ -193,15 +204,7 @@ def closed_loop(address: Address, request: bytes, connections: int, seconds: flo
         for connection in conns:
             connection.send(request, start)
         while busy:
-            readable, _, _ = select.select(list(busy), [], [], 10.0)
-            if not readable:
-                raise TimeoutError("no answer in 10 s")
-            for sock in readable:
-                connection = busy[sock]
-                answer = connection.receive()
-                if answer is None:
-                    continue
-                done = time.perf_counter()
+            for connection, answer, done in answered(busy, 10.0, required=True):
                 run.answers += 1
                 if measured_from <= done < end:
                     run.latencies.append(done - connection.started)
@@ -209,7 +212,7 @@ def closed_loop(address: Address, request: bytes, connections: int, seconds: flo
                 if done < end:
                     connection.send(request, done)
                 else:
-                    del busy[sock]
+                    del busy[connection.sock]
     finally:
         run.wall = time.perf_counter() - start
         run.cpu = time.process_time() - cpu

@@ -263,6 +263,14 @@ def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connec
     return figures
 
 
+def _sides(f: Figures) -> list[tuple[str, Figures]]:
+    """The figures of each server, ``predict_*`` and ``bare_*``, without their prefix."""
+    return [
+        (label, {key.removeprefix(name + "_"): value for key, value in f.items() if key.startswith(name + "_")})
+        for name, label in (("predict", "streamwise"), ("bare", "bare"))
+    ]
+
+
 def summary(f: Figures) -> str:
     def mark(ok: bool) -> str:
         return "pass" if ok else "FAIL"
@@ -274,16 +282,14 @@ def summary(f: Figures) -> str:
         f"load average {f['loadavg_1m_before']} before, {f['loadavg_1m_after']} after)",
         f"fixed rate {rate} requests/s (open loop, latency from the scheduled send time):",
     ]
-    for name, label in (("predict", "streamwise"), ("bare", "bare")):
-        g = {key.removeprefix(name + "_"): value for key, value in f.items() if key.startswith(name + "_")}
+    for label, g in _sides(f):
         lines.append(
             f"  {label:<10}  p50 {g['p50_ms']:.2f} ms  p99 {g['p99_ms']:.2f} ms  max {g['max_ms']:.2f} ms  "
             f"achieved {g['rate_achieved']:.0f}/s  errors {g['errors']}  "
             f"CPU: server {g['server_cpu_pct']:.0f}%, load generator {g['loadgen_cpu_pct']:.0f}%"
         )
     lines.append(f"max throughput ({f['connections']} keep-alive connections, closed loop, alternating slices):")
-    for name, label in (("predict", "streamwise"), ("bare", "bare")):
-        g = {key.removeprefix(name + "_"): value for key, value in f.items() if key.startswith(name + "_")}
+    for label, g in _sides(f):
         lines.append(
             f"  {label:<10}  {g['max_rps']:.0f} requests/s  p50 {g['max_rps_p50_ms']:.2f} ms  "
             f"p99 {g['max_rps_p99_ms']:.2f} ms  server CPU {g['server_cpu_us_per_request']:.0f} us/request  "

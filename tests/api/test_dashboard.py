@@ -9,27 +9,21 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-import orjson
 import pytest
 import redis.asyncio as aioredis
-from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from api.routes.dashboard import events_at
 from online_models import recipes
 from online_models.alerts import Alert
-from online_models.config import ModelSpec, load_config, parse_config
-from online_models.datasets import samples, synthetic_events
+from online_models.config import ModelSpec, parse_config
+from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
 from online_models.intake import Intake
 from online_models.learner import Learner
-from online_models.policy import BACKGROUND_SWAP, RESET
-from online_models.snapshot import DEVELOPMENT_KEY
 from online_models.status import intake_status, learner_status, model_status
 from online_models.storage.status_store import ModelStatusStore
 from online_models.storage.stores import AlertLog
-from streams.cli.demo import demo_app
-from streams.embedded import events_only, run_embedded
 from tests.support.api import ADMIN, ApiEnv, trained
 
 pytestmark = pytest.mark.redis
@@ -214,23 +208,3 @@ def test_events_at_interpolates_the_timeline() -> None:
     assert events_at((T0 - timedelta(seconds=1)).isoformat(), timeline) is None
     assert events_at("2026-01-01T00:00:05", timeline) == 500  # no offset: UTC
     assert events_at(T0.isoformat(), []) is None
-
-
-def test_the_demo_dashboard_shows_its_run_with_exact_versions(tmp_path: Path) -> None:
-    config = load_config(ROOT / "config" / "models.yaml")
-    messages = events_only(orjson.dumps(e) for e in synthetic_events("agrawal_drift", 3000, seed=1))
-    report, runner = run_embedded(config, messages)
-    app = demo_app(runner, report.alerts, tmp_path / "registry", DEVELOPMENT_KEY, ROOT / "config" / "models.yaml")
-    with TestClient(app) as client:
-        assert client.get("/dashboard").status_code == 200
-        data = client.get("/dashboard/data").json()
-    assert sorted(m["name"] for m in data["models"]) == ["hat", "ht", "lr", "nb"]
-    assert len(data["alerts"]) == len(report.alerts)
-    for entry in data["models"]:
-        [status] = entry["status"]
-        model = next(m for m in runner.learner.models if m.name == entry["name"])
-        assert status["events"] == 3000 and len(status["history"]) == 3000 // 100  # history_every
-        bumps = [a.events_seen for a in report.alerts if a.model == model.name and a.action in (RESET, BACKGROUND_SWAP)]
-        expected = [1 + sum(b < p.events for b in bumps) for p in model.history]
-        assert [p["generation"] for p in status["history"]] == expected
-        assert status["generation"] == 1 + len(bumps)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,3 +172,16 @@ class OwnRedis:
         if self.process is not None and self.process.poll() is None:
             redis.Redis.from_url(self.url).shutdown(nosave=False)  # flushes the append-only file
             self.process.wait(timeout=10)
+
+
+@contextmanager
+def own_redis(env: StreamEnv, folder: Path) -> Iterator[OwnRedis]:
+    """The test's own redis-server, in place of the shared one for ``env`` until the test ends."""
+    own = OwnRedis(folder)
+    own.start()
+    shared, env.redis_url = env.redis_url, own.url
+    try:
+        yield own
+    finally:
+        env.redis_url = shared
+        own.stop()

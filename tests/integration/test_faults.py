@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -22,18 +23,19 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
-from online_models.config import parse_config
+from online_models.config import StreamwiseConfig, parse_config
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
+from online_models.learner import Learner
 from online_models.pipeline import EmbeddedRunner, Pipeline
 from streams.consumer import read_topic
 from streams.producer import encode_event, encode_label, produce
 from streams.testing import ROOT, SIGNING_KEY, StreamEnv, wait_for
 from tests.integration.faults import (
     FaultRow,
-    OwnRedis,
     counts,
     final_learner,
     learned,
+    own_redis,
     predicted_ids,
     print_table,
     produce_like_librdkafka,
@@ -87,15 +89,7 @@ def test_two_workers_over_four_partitions_one_killed_labels_by_event_id(stream_e
     config = parse_config({"models": MODELS})
     messages = list(with_delayed_labels(synthetic_events("agrawal_drift", n, seed=12), 200))
     stream_env.create_topics()
-    produce_like_librdkafka(
-        stream_env.bootstrap,
-        [
-            (stream_env.topic("events.raw"), *encode_event(m))
-            if kind == EVENT
-            else (stream_env.topic("events.labels"), None, orjson.dumps(m))
-            for kind, m in messages
-        ],
-    )
+    produce_events_and_labels(stream_env, messages, keyed_labels=False)
 
     first = stream_env.start_worker(**CHECKPOINTS)
     second = stream_env.start_worker(**CHECKPOINTS)
@@ -104,12 +98,8 @@ def test_two_workers_over_four_partitions_one_killed_labels_by_event_id(stream_e
     until_learned(stream_env, n)
     stream_env.stop_worker(second, signal.SIGTERM)
 
-    reference = replay_log(stream_env, config, partitions)
-    finals = {p: final_learner(stream_env, config, p) for p in range(partitions)}
-    predictions = predicted_ids(stream_env)
-    total = sum(f.models[0].labeled for f in finals.values())
     fault = "2 workers, 4 partitions, one kill -9; labels by event_id only, events by librdkafka's partitioner"
-    print_table([FaultRow(fault, n, len(predictions), total, n - len(predictions), total - n)])
+    finals, reference, predictions, total = outcome(stream_env, config, partitions, fault, n)
     assert len(predictions) == n
     assert total == n
     for p in range(partitions):
@@ -128,29 +118,44 @@ def test_after_an_outage_a_backlog_of_events_and_their_labels_joins_every_label(
     config = parse_config({"models": MODELS, "labels": labels})
     messages = list(with_delayed_labels(synthetic_events("agrawal_drift", n, seed=17), 100))
     stream_env.create_topics()
-    produce_like_librdkafka(
-        stream_env.bootstrap,
-        [
-            (stream_env.topic("events.raw"), *encode_event(m))
-            if kind == EVENT
-            else (stream_env.topic("events.labels"), *encode_label(m))
-            for kind, m in messages
-        ],
-    )
+    produce_events_and_labels(stream_env, messages, keyed_labels=True)
     worker = stream_env.start_worker(**CHECKPOINTS)
     until_learned(stream_env, n)
     stream_env.stop_worker(worker, signal.SIGTERM)
 
     letters = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=5, idle=2)
-    finals = {p: final_learner(stream_env, config, p) for p in range(partitions)}
-    reference = replay_log(stream_env, config, partitions)
-    predictions = predicted_ids(stream_env)
-    total = sum(f.models[0].labeled for f in finals.values())
     row = f"backlog after an outage: {n} events and their labels (ttl 60 s, max 3000 waiting)"
-    print_table([FaultRow(row, n, len(predictions), total, n - len(predictions), total - n)])
+    finals, reference, predictions, total = outcome(stream_env, config, partitions, row, n)
     assert [orjson.loads(r.value)["reason"] for r in letters] == []  # no label expired or unmatched
     assert (total, len(predictions)) == (n, n)
     assert all(same_state(finals[p], reference[p]) for p in range(partitions))
+
+
+def produce_events_and_labels(env: StreamEnv, messages: list[tuple[str, dict]], keyed_labels: bool) -> None:
+    """Events keyed by their entity and labels keyed by their event_id (or with no key at all), in
+    the given order, partitioned as librdkafka's default partitioner does."""
+    produce_like_librdkafka(
+        env.bootstrap,
+        [
+            (env.topic("events.raw"), *encode_event(m))
+            if kind == EVENT
+            else (env.topic("events.labels"), *(encode_label(m) if keyed_labels else (None, orjson.dumps(m))))
+            for kind, m in messages
+        ],
+    )
+
+
+def outcome(
+    env: StreamEnv, config: StreamwiseConfig, partitions: int, fault: str, n: int
+) -> tuple[dict[int, Learner], dict[int, Learner], Counter[str], int]:
+    """Each partition's final learner and a fault-free replay of its log, the predicted event ids and
+    the events learned; the fault's row printed into the table."""
+    finals = {p: final_learner(env, config, p) for p in range(partitions)}
+    reference = replay_log(env, config, partitions)
+    predictions = predicted_ids(env)
+    total = sum(f.models[0].labeled for f in finals.values())
+    print_table([FaultRow(fault, n, len(predictions), total, n - len(predictions), total - n)])
+    return finals, reference, predictions, total
 
 
 def run_with_inline_labels(env: StreamEnv, n: int, seed: int) -> tuple[list[dict], EmbeddedRunner]:
@@ -163,6 +168,14 @@ def run_with_inline_labels(env: StreamEnv, n: int, seed: int) -> tuple[list[dict
     for event in events:
         reference.process(encode_event(event)[1])
     return events, reference
+
+
+def learning(env: StreamEnv, n: int, seed: int) -> tuple[list[dict], EmbeddedRunner, subprocess.Popen]:
+    """``n`` labeled events produced and their fault-free run, and a worker that learned 4,000 of them."""
+    events, reference = run_with_inline_labels(env, n, seed)
+    worker = env.start_worker(**CHECKPOINTS)
+    until_learned(env, 4_000)
+    return events, reference, worker
 
 
 def finish(env: StreamEnv, fault: str, events: list[dict], reference: EmbeddedRunner) -> None:
@@ -183,10 +196,7 @@ def degraded(env: StreamEnv, worker: subprocess.Popen, component: str) -> bool:
 
 
 def test_redis_restart_mid_stream_the_worker_and_the_api_recover(stream_env: StreamEnv, tmp_path: Path) -> None:
-    own = OwnRedis(tmp_path)
-    own.start()
-    shared, stream_env.redis_url = stream_env.redis_url, own.url
-    try:
+    with own_redis(stream_env, tmp_path) as own:
         n = 20_000
         events, reference = run_with_inline_labels(stream_env, n, seed=13)
         worker = stream_env.start_worker(**CHECKPOINTS)
@@ -211,16 +221,11 @@ def test_redis_restart_mid_stream_the_worker_and_the_api_recover(stream_env: Str
         stream_env.stop_worker(worker, signal.SIGTERM)
         assert "Traceback" not in stream_env.worker_logs()
         finish(stream_env, "redis-server stopped mid-stream, then started again", events, reference)
-    finally:
-        stream_env.redis_url = shared
-        own.stop()
 
 
 def test_broker_restart_mid_stream_loses_nothing(stream_env: StreamEnv) -> None:
     n = 20_000
-    events, reference = run_with_inline_labels(stream_env, n, seed=14)
-    worker = stream_env.start_worker(**CHECKPOINTS)
-    until_learned(stream_env, 4_000)
+    events, reference, worker = learning(stream_env, n, seed=14)
     subprocess.run([*KAFKA, "stop"], check=True, timeout=120)
     wait_for(lambda: degraded(stream_env, worker, "kafka"), timeout=60, what="kafka failing on /health")
     subprocess.run([*KAFKA, "start"], check=True, timeout=180)
@@ -246,9 +251,7 @@ def stopped_in(env: StreamEnv, worker: subprocess.Popen) -> float:
 
 def test_sigterm_with_the_broker_away_stops_the_worker_in_time_and_loses_nothing(stream_env: StreamEnv) -> None:
     n = 20_000
-    events, reference = run_with_inline_labels(stream_env, n, seed=16)
-    worker = stream_env.start_worker(**CHECKPOINTS)
-    until_learned(stream_env, 4_000)
+    events, reference, worker = learning(stream_env, n, seed=16)
     subprocess.run([*KAFKA, "stop"], check=True, timeout=120)
     try:
         seconds = stopped_in(stream_env, worker)
@@ -266,14 +269,9 @@ def test_sigterm_with_the_broker_away_stops_the_worker_in_time_and_loses_nothing
 def test_sigterm_with_redis_away_stops_the_worker_in_time_and_loses_nothing(
     stream_env: StreamEnv, tmp_path: Path
 ) -> None:
-    own = OwnRedis(tmp_path)
-    own.start()
-    shared, stream_env.redis_url = stream_env.redis_url, own.url
-    try:
+    with own_redis(stream_env, tmp_path) as own:
         n = 20_000
-        events, reference = run_with_inline_labels(stream_env, n, seed=18)
-        worker = stream_env.start_worker(**CHECKPOINTS)
-        until_learned(stream_env, 4_000)
+        events, reference, worker = learning(stream_env, n, seed=18)
         own.stop()
         try:
             seconds = stopped_in(stream_env, worker)
@@ -286,9 +284,6 @@ def test_sigterm_with_redis_away_stops_the_worker_in_time_and_loses_nothing(
             stream_env, f"SIGTERM with Redis stopped: exit after {seconds:.1f} s, then a new worker", events, reference
         )
         assert seconds <= STOPPED_WITHIN
-    finally:
-        stream_env.redis_url = shared
-        own.stop()
 
 
 def test_a_poison_event_goes_to_the_dlq_with_the_exception_and_the_stream_goes_on(stream_env: StreamEnv) -> None:
