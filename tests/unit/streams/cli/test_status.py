@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +15,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from streams.cli import app
-from streams.cli.status import (
+from streams.cli.status.probes import StackSettings
+from streams.cli.status.render import render
+from streams.cli.status.report import (
     PartitionLag,
     Process,
     Report,
@@ -26,7 +29,6 @@ from streams.cli.status import (
     lag_rows,
     model_row,
     process_state,
-    render,
 )
 from streams.metrics import StreamMetrics, partition_lag
 
@@ -239,3 +241,10 @@ def test_snapshot_timestamp_gauge_is_the_snapshot_time() -> None:
     metrics = StreamMetrics(["lr"], registry)
     metrics.observe_snapshot("lr", {"reason": "every_events", "size": 10, "created_at": NOW.isoformat()}, 0.01)
     assert registry.get_sample_value("streamwise_snapshot_timestamp_seconds", {"model": "lr"}) == NOW.timestamp()
+
+
+def test_the_stack_is_looked_for_where_infra_stack_sh_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAMWISE_RUN_DIR", raising=False)
+    root = Path(__file__).resolve().parents[4]
+    assert (root / "infra" / "stack.sh").is_file()
+    assert StackSettings().run_dir == root / ".run"  # its pid files and logs: the default of infra/stack.sh

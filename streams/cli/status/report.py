@@ -1,0 +1,163 @@
+"""What ``streamwise status`` reports: its processes, sections and report, and the pure helpers
+that make its rows (tested in tests/unit/streams/cli/status/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.metrics import partition_lag
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    name: str
+    address: str
+    pid: int | None  # from its pid file, when that process is alive
+    answers: bool
+    log: str
+
+    @property
+    def state(self) -> str:
+        return process_state(self.pid, self.answers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "state": self.state}
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None  # the group's committed offset (None: nothing committed yet)
+    low: int
+    high: int
+
+    @property
+    def lag(self) -> int:
+        return partition_lag(self.high, self.committed, self.low) or 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lag": self.lag}
+
+
+@dataclass
+class Section:
+    """One part of the report: its rows, or why it could not be read."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.error is None, "error": self.error, "note": self.note, "rows": self.rows}
+
+
+@dataclass
+class Report:
+    processes: list[Process]
+    group: str
+    lag: Section
+    models: Section
+    live: Section
+    alerts: Section
+    parts: Section = field(default_factory=Section)  # dead letters and waiting labels per partition
+
+    @property
+    def ok(self) -> bool:
+        sections = (self.lag, self.models, self.live, self.alerts, self.parts)
+        return all(p.answers for p in self.processes) and all(s.error is None for s in sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "processes": [p.to_dict() for p in self.processes],
+            "lag": {"group": self.group, **self.lag.to_dict()},
+            "models": self.models.to_dict(),
+            "live": self.live.to_dict(),
+            "alerts": self.alerts.to_dict(),
+            "partitions": self.parts.to_dict(),
+        }
+
+
+def process_state(pid: int | None, answers: bool) -> str:
+    """running (ours and answering), not answering (ours, alive, silent), external (answering, not
+    started by the stack scripts), stopped."""
+    if pid is not None:
+        return "running" if answers else "not answering"
+    return "external" if answers else "stopped"
+
+
+def lag_rows(
+    committed: Mapping[tuple[str, int], int | None], watermarks: Mapping[tuple[str, int], tuple[int, int]]
+) -> list[PartitionLag]:
+    """One row per partition with known watermarks, in topic and partition order; a committed
+    offset below zero (librdkafka's OFFSET_INVALID) means nothing committed."""
+    rows = []
+    for (topic, partition), (low, high) in sorted(watermarks.items()):
+        offset = committed.get((topic, partition))
+        rows.append(PartitionLag(topic, partition, offset if offset is not None and offset >= 0 else None, low, high))
+    return rows
+
+
+def format_age(seconds: float) -> str:
+    """A short age: 4s, 3m12s, 2h05m, 3d04h."""
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def age_of(timestamp: str | None, now: datetime) -> str:
+    """``format_age`` of an ISO-8601 time (``-`` when absent or unreadable)."""
+    if not timestamp:
+        return "-"
+    try:
+        then = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return "-"
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return format_age((now - then).total_seconds())
+
+
+def format_metrics(metrics: Mapping[str, float], limit: int = 3) -> str:
+    return "  ".join(f"{name}={value:.4f}" for name, value in list(metrics.items())[:limit])
+
+
+def format_failures(failures: Mapping[str, int]) -> str:
+    """Events a model could not take, per stage and exception (``learn: TypeError x6000``); '-' for none."""
+    return "  ".join(f"{reason} x{count}" for reason, count in failures.items()) or "-"
+
+
+def format_versions(versions: Iterable[int]) -> str:
+    """The kept versions, compactly: ``1-3,7,9-10``."""
+    ordered = sorted(set(versions))
+    runs: list[tuple[int, int]] = []
+    for v in ordered:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs) or "-"
+
+
+def model_row(name: str, champion: Mapping[str, Any] | None, versions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A model of the registry: its champion and the versions it keeps."""
+    newest = versions[-1] if versions else {}
+    return {
+        "model": name,
+        "champion": champion.get("version") if champion else None,
+        "candidate": champion.get("candidate") if champion else None,
+        "pinned": bool(champion.get("pinned")) if champion else False,
+        "versions": [int(m["version"]) for m in versions],
+        "newest": newest.get("version"),
+        "newest_at": newest.get("created_at"),
+        "newest_reason": newest.get("reason"),
+    }
