@@ -23,6 +23,8 @@ from streams.embedded import events_only, run_embedded
 from tests.support.api import ApiEnv, trained
 from tests.support.windows import expected, mismatch
 
+pytestmark = pytest.mark.redis
+
 CONFIG = {
     "models": [{"name": "lr", "recipe": "logistic_regression", "task": "binary"}],
     "features": {

@@ -15,7 +15,7 @@ from streams.engine.parts import Assignment
 from streams.metrics import StreamMetrics
 from streams.testing import StreamEnv, wait_for
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]  # stream_env: Kafka, and Redis for its workers
 
 
 def test_a_partition_paused_when_it_went_is_read_when_it_comes_back(stream_env: StreamEnv) -> None:

@@ -23,7 +23,7 @@ from streams.testing import StreamEnv, wait_for
 from streams.topics import KIND_HEADER
 from tests.integration.faults import FaultRow, counts, learned, print_table
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.redis]
 KCAT = shutil.which("kcat")
 MB = 1024 * 1024
 

@@ -43,7 +43,7 @@ from tests.integration.faults import (
     same_state,
 )
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.redis]
 
 MODELS = [
     {"name": "lr", "recipe": "logistic_regression", "task": "binary"},

@@ -33,7 +33,7 @@ from streams.topics import record_kind
 from tests.integration.faults import FaultRow, counts, final_learner, learned, predicted_ids, print_table, same_state
 from tests.support.windows import expected, mismatch
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.redis]
 
 MODELS = [{"name": "lr", "recipe": "logistic_regression", "task": "binary"}]
 FEATURES = {

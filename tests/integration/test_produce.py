@@ -11,7 +11,7 @@ from streams import admin
 from streams.consumer import read_topic
 from streams.testing import StreamEnv
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]  # stream_env: Kafka, and Redis for its workers
 
 
 def test_delayed_labels_reach_the_broker_after_their_events(stream_env: StreamEnv) -> None:

@@ -9,7 +9,7 @@ from streams import admin
 from streams.producer import produce
 from streams.testing import StreamEnv
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]  # stream_env: Kafka, and Redis for its workers
 
 
 def prediction(event_id: str, model: str) -> bytes:

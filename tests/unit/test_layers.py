@@ -1,5 +1,6 @@
 """Imports run one way, as the README's code map draws them: every import of every module is read
-(``ast``, imports inside functions too) and checked against the layers.
+(``ast``, imports inside functions too) and checked against the layers. And a test module that
+needs a service carries its marker.
 
 ``NOT_MOVED`` lists the imports that still cross a layer, each waiting for its move (issue "A
 codebase a newcomer can live in"). It may only shrink: a new crossing fails, and so does a listed
@@ -87,3 +88,39 @@ def test_imports_run_one_way() -> None:
     assert not new, "\n".join(sorted(new))
     moved = NOT_MOVED - found.keys()
     assert not moved, f"moved: take {sorted(moved)} off NOT_MOVED"
+
+
+# The fixtures that reach a service, and the marker a test module using one carries (stream_env
+# needs both: its workers use Kafka and Redis).
+SERVICE_FIXTURES = {
+    "kafka_bootstrap": {"kafka"},
+    "redis_url": {"redis"},
+    "stream_env": {"kafka", "redis"},
+    "api": {"redis"},
+    "configured_api": {"redis"},
+}
+
+
+def _fixtures_used(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.update(arg.arg for arg in node.args.args)
+    return names & SERVICE_FIXTURES.keys()
+
+
+def _markers(tree: ast.Module) -> set[str]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets):
+            return {n.attr for n in ast.walk(node.value) if isinstance(n, ast.Attribute) and n.attr != "mark"}
+    return set()
+
+
+def test_tests_that_need_a_service_carry_its_marker() -> None:
+    missing = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        needed = set().union(*(SERVICE_FIXTURES[f] for f in _fixtures_used(tree))) if _fixtures_used(tree) else set()
+        if needed - _markers(tree):
+            missing[path.relative_to(ROOT).as_posix()] = sorted(needed - _markers(tree))
+    assert missing == {}
