@@ -47,8 +47,8 @@ from online_models.config import StreamwiseConfig, parse_config  # noqa: E402
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels  # noqa: E402
 from online_models.learner import Learner  # noqa: E402
 from online_models.storage.checkpoint_store import CheckpointStore  # noqa: E402
-from streams import topics  # noqa: E402
-from streams.producer import encode_event, encode_label, send  # noqa: E402
+from streams.kafka import topics  # noqa: E402
+from streams.kafka.producer import encode_event, encode_label, send  # noqa: E402
 from streams.testing import SIGNING_KEY, StreamEnv, free_port  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from bench.e2e import run_world  # noqa: E402
 from bench.measure import wait_for_group  # noqa: E402
 from bench.peers import delete_topics, ensure_quix_venv, recreate_topic  # noqa: E402
 from online_models.datasets import synthetic_events  # noqa: E402
-from streams import topics  # noqa: E402
+from streams.kafka import topics  # noqa: E402
 
 
 def open_loop(bootstrap: str, in_topic: str, out_topic: str, rate: float, seconds: float) -> dict[str, Any]:

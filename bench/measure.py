@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from streams.producer import send
+from streams.kafka.producer import send
 
 TICK = os.sysconf("SC_CLK_TCK")
 

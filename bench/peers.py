@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))  # run as a script too (the DIY peer's process)
 from bench.measure import measure, wait_for_group  # noqa: E402
 from online_models import metrics, recipes  # noqa: E402
 from online_models.datasets import synthetic_events  # noqa: E402
-from streams.producer import send  # noqa: E402
+from streams.kafka.producer import send  # noqa: E402
 
 QUIX_VENV = ".venv-quix"
 QUIX_REQUIREMENTS = "bench/requirements-quix.txt"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Message, Producer
 
 from online_models.control import ChampionChange
-from streams import topics
+from streams.kafka import topics
 from streams.settings import KafkaSettings
 
 

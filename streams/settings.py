@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from online_models import snapshot
 from online_models.events import MAX_EVENT_BYTES
-from streams.kafka_config import KafkaConnection
+from streams.kafka.connection import KafkaConnection
 
 # The settings of the development stack, written by `make up` (infra/stack.sh): read when present,
 # so that every command works against it as printed; the environment wins over it. ``""`` reads no

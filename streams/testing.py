@@ -23,7 +23,7 @@ import httpx
 import redis
 import yaml
 
-from streams import admin, topics
+from streams.kafka import admin, topics
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: commands run from there
 SIGNING_KEY = "integration-test-signing-key"  # the snapshot key of a StreamEnv's workers

@@ -19,13 +19,13 @@ from online_models.config import StreamwiseConfig, load_config
 from online_models.datasets import EVENT, GENERATORS, synthetic_events, with_delayed_labels
 from online_models.exceptions import StreamwiseError
 from online_models.pipeline import EmbeddedRunner, ProcessResult
-from streams import admin, topics
 from streams.cli.alerts import alerts_app
 from streams.cli.models import models_app
 from streams.cli.status import status
 from streams.cli.tail import tail as tail_command
 from streams.embedded import EmbeddedReport, Message, events_only, read_jsonl, run_embedded, write_report
-from streams.producer import encode_event, encode_label, encode_label_line, encode_line, produce
+from streams.kafka import admin, topics
+from streams.kafka.producer import encode_event, encode_label, encode_label_line, encode_line, produce
 from streams.settings import Settings
 
 app = typer.Typer(

@@ -17,8 +17,8 @@ import typer
 from confluent_kafka import Consumer
 
 from online_models.alerts import Alert
-from streams import topics
-from streams.consumer import poll_record
+from streams.kafka import topics
+from streams.kafka.consumer import poll_record
 from streams.settings import Settings
 
 

@@ -32,8 +32,6 @@ from online_models.learner import Learner
 from online_models.pipeline import Pipeline
 from online_models.storage.checkpoint_store import CheckpointStore
 from online_models.storage.redis_registry import ModelRegistry
-from streams import topics
-from streams.admin import TopicAdminError
 from streams.engine.bridge import Bridge
 from streams.engine.bundles import Bundles
 from streams.engine.checkpoints import Checkpoints
@@ -43,6 +41,8 @@ from streams.engine.outputs import Outputs, OutputsDropped
 from streams.engine.pacing import EVENTS, LABELS, LabelPacer
 from streams.engine.parts import Assignment, Part
 from streams.engine.snapshots import Snapshots
+from streams.kafka import topics
+from streams.kafka.admin import TopicAdminError
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 

@@ -20,10 +20,10 @@ from online_models.alerts import Alert
 from online_models.clock import utc_now
 from online_models.events import DeadLetter
 from online_models.learner import LearnResult
-from streams import topics
 from streams.engine.bridge import Bridge
 from streams.engine.health import Health
-from streams.kafka_config import KafkaConnection
+from streams.kafka import topics
+from streams.kafka.connection import KafkaConnection
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 

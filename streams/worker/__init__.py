@@ -31,11 +31,11 @@ from online_models.storage import redis_connect
 from online_models.storage.checkpoint_store import CheckpointStore
 from online_models.storage.redis_registry import ModelRegistry
 from online_models.storage.status_store import ModelStatusStore
-from streams import topics
-from streams.admin import partition_count
 from streams.engine import Engine
 from streams.engine.bridge import Bridge
 from streams.engine.health import Health
+from streams.kafka import topics
+from streams.kafka.admin import partition_count
 from streams.metrics import StreamMetrics
 from streams.online_state import OnlineState
 from streams.settings import Settings

@@ -9,7 +9,7 @@ import faust
 
 from online_models.events import DeadLetter, Origin
 from online_models.pipeline import Pipeline
-from streams.topics import CONTROL_HEADER
+from streams.kafka.topics import CONTROL_HEADER
 
 
 def register(

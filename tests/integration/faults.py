@@ -23,10 +23,10 @@ from online_models.config import StreamwiseConfig
 from online_models.events import Origin
 from online_models.learner import Learner
 from online_models.storage.checkpoint_store import CheckpointStore
-from streams.consumer import read_topic
-from streams.producer import send
+from streams.kafka.consumer import read_topic
+from streams.kafka.producer import send
+from streams.kafka.topics import record_kind
 from streams.testing import ROOT, SIGNING_KEY, StreamEnv, free_port
-from streams.topics import record_kind
 
 REPORT = ROOT / "reports" / "faults.md"
 

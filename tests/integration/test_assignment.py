@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry
 
 from online_models.config import parse_config
 from online_models.pipeline import Pipeline
-from streams import admin
 from streams.engine.health import Health
 from streams.engine.parts import Assignment
+from streams.kafka import admin
 from streams.metrics import StreamMetrics
 from streams.testing import StreamEnv, wait_for
 

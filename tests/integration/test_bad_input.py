@@ -18,9 +18,9 @@ import pytest
 from confluent_kafka import Producer
 
 from online_models.datasets import synthetic_events
-from streams.consumer import Record, read_topic
+from streams.kafka.consumer import Record, read_topic
+from streams.kafka.topics import KIND_HEADER
 from streams.testing import StreamEnv, wait_for
-from streams.topics import KIND_HEADER
 from tests.integration.faults import FaultRow, counts, learned, print_table
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.redis]

@@ -15,7 +15,7 @@ from online_models import metrics as task_metrics
 from online_models.config import ModelSpec
 from online_models.datasets import synthetic_events
 from online_models.events import decode_label
-from streams.consumer import Record, read_topic
+from streams.kafka.consumer import Record, read_topic
 from streams.testing import StreamEnv, wait_for
 from tests.support import river_pipelines
 from tests.support.references import CLASSIFIERS, REGRESSORS, river_reference, spec_for
@@ -148,7 +148,7 @@ def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv,
     stream_env.write_config([{"name": "ht", "recipe": "hoeffding_tree", "task": "binary"}])
     raw = good_events(0, 100) + [m for m, _ in BAD_MESSAGES] + good_events(100, 200)
     stream_env.create_topics()
-    from streams.producer import produce
+    from streams.kafka.producer import produce
 
     report = produce(stream_env.bootstrap, [(stream_env.topic("events.raw"), None, m) for m in raw])
     assert report.delivered == len(raw), report.errors

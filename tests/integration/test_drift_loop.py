@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
-from streams.consumer import read_topic
-from streams.producer import encode_event, encode_label, produce
+from streams.kafka.consumer import read_topic
+from streams.kafka.producer import encode_event, encode_label, produce
 from streams.testing import StreamEnv, wait_for
 from tests.support.http_sink import recording_server
 from tests.support.references import DRIFT_RESET_MODELS

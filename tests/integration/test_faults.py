@@ -27,8 +27,8 @@ from online_models.config import StreamwiseConfig, parse_config
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
 from online_models.learner import Learner
 from online_models.pipeline import EmbeddedRunner, Pipeline
-from streams.consumer import read_topic
-from streams.producer import encode_event, encode_label, produce
+from streams.kafka.consumer import read_topic
+from streams.kafka.producer import encode_event, encode_label, produce
 from streams.testing import ROOT, SIGNING_KEY, StreamEnv, wait_for
 from tests.integration.faults import (
     FaultRow,

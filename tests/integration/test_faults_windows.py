@@ -26,10 +26,10 @@ from online_models.events import FeatureVector
 from online_models.learnlog import decode_records
 from online_models.pipeline import EmbeddedRunner, Pipeline
 from online_models.storage.checkpoint_store import CheckpointStore
-from streams import topics
-from streams.producer import encode_event, produce
+from streams.kafka import topics
+from streams.kafka.producer import encode_event, produce
+from streams.kafka.topics import record_kind
 from streams.testing import StreamEnv, wait_for
-from streams.topics import record_kind
 from tests.integration.faults import FaultRow, counts, final_learner, learned, predicted_ids, print_table, same_state
 from tests.support.windows import expected, mismatch
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
-from streams.consumer import read_topic
+from streams.kafka.consumer import read_topic
 from streams.testing import StreamEnv, wait_for
 from tests.integration.faults import counts, learned
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams import admin
-from streams.consumer import read_topic
+from streams.kafka import admin
+from streams.kafka.consumer import read_topic
 from streams.testing import StreamEnv
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]  # stream_env: Kafka, and Redis for its workers

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from confluent_kafka import Consumer, TopicPartition
 
 from online_models.storage.redis_registry import ModelRegistry
-from streams.consumer import read_topic
+from streams.kafka.consumer import read_topic
 from streams.testing import SIGNING_KEY, StreamEnv, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]

@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from online_models.datasets import synthetic_events
-from streams import topics
-from streams.producer import encode_event, produce
+from streams.kafka import topics
+from streams.kafka.producer import encode_event, produce
 from streams.testing import ROOT, StreamEnv, free_port, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams import admin
-from streams.producer import produce
+from streams.kafka import admin
+from streams.kafka.producer import produce
 from streams.testing import StreamEnv
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]  # stream_env: Kafka, and Redis for its workers

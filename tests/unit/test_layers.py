@@ -27,7 +27,7 @@ def _is_module(dotted: str) -> bool:
 
 def imports(path: Path) -> Iterator[str]:
     """Every module ``path`` imports, absolute (the packages use no relative imports); for
-    ``from streams import topics``, the module ``streams.topics``."""
+    ``from streams.kafka import topics``, the module ``streams.kafka.topics``."""
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)

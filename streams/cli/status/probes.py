@@ -22,8 +22,8 @@ from online_models.storage import redis_connect
 from online_models.storage.redis_registry import ModelRegistry
 from online_models.storage.status_store import ModelStatusStore
 from online_models.storage.stores import AlertLog
-from streams import topics
 from streams.cli.status.report import Process, Report, Section, lag_rows, model_row
+from streams.kafka import topics
 from streams.settings import SETTINGS_CONFIG, Settings, redacted_url
 
 # The topics the engine reads (events, labels, the learn log): its consumer group's lag.

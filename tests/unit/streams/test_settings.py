@@ -24,10 +24,10 @@ from online_models.config import parse_config
 from online_models.exceptions import ConfigError
 from online_models.pipeline import Pipeline
 from online_models.storage import redis_connect
-from streams import admin, consumer, producer
 from streams.cli import models as models_cli
 from streams.cli import tail as tail_cli
 from streams.engine import engine, outputs
+from streams.kafka import admin, consumer, producer
 from streams.metrics import StreamMetrics
 from streams.settings import Settings, redacted_url
 from streams.worker.app import create_app

@@ -9,7 +9,7 @@ their producers used, and each partition is one learning order that a replay rea
 from __future__ import annotations
 
 from online_models.learnlog import CONTROL, LABEL
-from streams.kafka_config import MAX_MESSAGE_BYTES
+from streams.kafka.connection import MAX_MESSAGE_BYTES
 from streams.settings import Settings
 
 RAW = "events.raw"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
-from streams.kafka_config import KafkaConnection
+from streams.kafka.connection import KafkaConnection
 
 
 @dataclass(frozen=True, slots=True)

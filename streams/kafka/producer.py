@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from streams.kafka_config import KafkaConnection
+from streams.kafka.connection import KafkaConnection
 
 
 @dataclass

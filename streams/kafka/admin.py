@@ -8,8 +8,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from online_models.exceptions import StreamwiseError
-from streams import topics
-from streams.kafka_config import KafkaConnection
+from streams.kafka import topics
+from streams.kafka.connection import KafkaConnection
 from streams.settings import Settings
 
 

@@ -1,0 +1,2 @@
+"""Kafka tools: the stream's topics, the one builder of client configuration (``connection``), and
+the admin, producer and consumer helpers the CLI, the engine and the tests share."""
