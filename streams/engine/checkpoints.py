@@ -16,12 +16,13 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from online_models import checkpoint
 from online_models.config import StreamwiseConfig
+from online_models.partition import PartitionState
 from online_models.storage.checkpoint_store import CheckpointStore
 from streams.engine.bridge import Bridge
 from streams.engine.freezer import Freezer
@@ -36,7 +37,7 @@ FLUSH_SECONDS = 10.0  # a round waits this long for its outputs; else it is retr
 
 def freeze_key(part: Part) -> tuple[str, int]:
     """How the freezer knows a part's state: its kind (``learner``, ``intake``) and partition."""
-    return (checkpoint.kind_name(type(part.state)), part.partition)
+    return (checkpoint.kind_name(cast(type[PartitionState], type(part.state))), part.partition)
 
 
 class Checkpoints:
@@ -142,6 +143,6 @@ class Checkpoints:
         if not offsets:
             return
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
+            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)  # type: ignore[call-overload]  # (the stubs omit this form)
         except KafkaException as exc:  # committed offsets are a restart point: the next round commits again
             self.health.failed("kafka", f"offsets not committed: {exc.args[0].str()}")

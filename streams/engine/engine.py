@@ -21,9 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from online_models.alerts import Alert
 from online_models.events import DeadLetter, Origin
@@ -43,6 +43,7 @@ from streams.engine.parts import Assignment, Part
 from streams.engine.snapshots import Snapshots
 from streams.kafka import topics
 from streams.kafka.admin import TopicAdminError
+from streams.kafka.consumer import Delivered
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 
@@ -58,7 +59,7 @@ def _partitions(consumer: Consumer, topic: str) -> int:
     return len(found.partitions)
 
 
-def broker_ms(message: Message) -> int | None:
+def broker_ms(message: Delivered) -> int | None:
     """The message's timestamp (epoch ms): what stands in for a missing ``ts``."""
     kind, ms = message.timestamp()
     return ms if kind and ms > 0 else None
@@ -185,20 +186,20 @@ class Engine:
     def stop(self) -> None:
         self.stopping.set()
 
-    def _poll(self) -> list[Message]:
+    def _poll(self) -> list[Delivered]:
         """What the consumer has queued, up to a batch; when nothing is, wait up to ``poll_timeout``
         for the first message. (``consume(n, timeout)`` alone waits out its whole timeout unless n
         messages are queued: 50 ms of idle per batch whenever the loop keeps up.)"""
         size = self.settings.batch_size
-        batch = self.consumer.consume(size, 0)
+        batch = cast(list[Delivered], self.consumer.consume(size, 0))
         if batch:
             return batch
-        first = self.consumer.poll(self.settings.poll_timeout)
+        first = cast(Delivered | None, self.consumer.poll(self.settings.poll_timeout))
         if first is None:
             return batch
-        return [first, *self.consumer.consume(size - 1, 0)] if size > 1 else [first]
+        return [first, *cast(list[Delivered], self.consumer.consume(size - 1, 0))] if size > 1 else [first]
 
-    def _dispatch(self, message: Message) -> None:
+    def _dispatch(self, message: Delivered) -> None:
         error = message.error()
         if error is not None:
             if error.code() == _PARTITION_EOF:
@@ -216,7 +217,7 @@ class Engine:
         else:
             self._label(message)
 
-    def _intake(self, message: Message) -> None:
+    def _intake(self, message: Delivered) -> None:
         part = self._raw_parts.get(message.partition())
         if part is None or part.state is None:  # revoked while the batch was in flight: its next owner reads it
             return
@@ -225,7 +226,7 @@ class Engine:
         else:
             self._hold(part)
 
-    def _event(self, part: Part, message: Message) -> None:
+    def _event(self, part: Part, message: Delivered) -> None:
         self._counts[0] += 1
         part.since += 1
         origin = Origin(self.raw, part.partition, message.offset())
@@ -237,7 +238,7 @@ class Engine:
         if vector.key is not None and self.remember_features is not None:
             self._features[vector.key] = vector.features
 
-    def _label(self, message: Message) -> None:
+    def _label(self, message: Delivered) -> None:
         part = self.assignment.parts[self.labels].get(message.partition())
         if part is None:
             return
@@ -246,7 +247,7 @@ class Engine:
         else:
             self._hold(part)
 
-    def _forward(self, part: Part, message: Message) -> None:
+    def _forward(self, part: Part, message: Delivered) -> None:
         """A label into the learn log, keyed by its event_id (or its dead letter)."""
         self._counts[1] += 1
         part.since += 1
@@ -271,7 +272,7 @@ class Engine:
             self.paused.add(key)
             self.consumer.pause([TopicPartition(*key)])
 
-    def _learn(self, message: Message) -> None:
+    def _learn(self, message: Delivered) -> None:
         partition = message.partition()
         part = self._learn_parts.get(partition)
         if part is None or part.state is None:
@@ -334,10 +335,10 @@ class Engine:
             except Exception as exc:
                 self._unexpected(message, exc)
         for key in list(self.paused):
-            part = self.assignment.parts[key[0]].get(key[1])
-            if part is None or not part.held:
+            paused = self.assignment.parts[key[0]].get(key[1])
+            if paused is None or not paused.held:
                 self.paused.discard(key)
-                if part is not None:
+                if paused is not None:
                     self.consumer.resume([TopicPartition(*key)])
         self.metrics.held.set(self.pacer.held())
 
@@ -402,7 +403,7 @@ class Engine:
 
     # -- errors and stopping -------------------------------------------------------------------------
 
-    def _unexpected(self, message: Message, exc: Exception) -> None:
+    def _unexpected(self, message: Delivered, exc: Exception) -> None:
         origin = Origin(message.topic(), message.partition(), message.offset())
         log.exception("unexpected error on %s[%d]@%d", origin.topic, origin.partition, origin.offset)
         detail = f"{type(exc).__name__}: {exc}"

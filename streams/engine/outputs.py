@@ -139,7 +139,7 @@ class Outputs:
 
     def _failed(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            self._refused(message.topic(), message.value(), message.key(), error)
+            self._refused(message.topic() or "", message.value(), message.key(), error)
 
     def _refused(self, topic: str, value: bytes | None, key: bytes | None, error: KafkaError) -> None:
         self.metrics.delivery_failures.labels(topic).inc()

@@ -133,7 +133,7 @@ def _wire_engine(app: faust.App, runtime: Runtime) -> None:
         thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="streamwise-engine")
         runtime.running = loop.run_in_executor(thread, runtime.engine.run)
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # (mode types receivers narrower than it calls them)
     async def stop_engine(app: faust.App, **kwargs: object) -> None:
         """A clean stop (SIGTERM) leaves a checkpoint of every partition and a snapshot of every model."""
         runtime.stop_engine()
@@ -177,7 +177,7 @@ def _wire_status(app: faust.App, runtime: Runtime) -> None:
         if engine is None:
             return
         now = utc_now()
-        statuses = []
+        statuses: list[dict[str, Any]] = []
         learners = engine.learners
         for partition, learner in learners.items():
             runtime.metrics.observe_models(partition, learner.models, len(learner.pending))
