@@ -23,6 +23,8 @@ from streams.settings import Settings
 
 
 class Stream(StrEnum):
+    """The output topics ``streamwise tail`` can follow."""
+
     predictions = "predictions"
     dlq = "dlq"
     alerts = "alerts"
@@ -55,10 +57,11 @@ def tail(
             record = poll_record(consumer, 0.5)
             if record is None:
                 continue
-            doc = _decoded(record.value)
+            value = record.value or b""  # a null value (a tombstone) shows as an empty record
+            doc = _decoded(value)
             if model is not None and (doc is None or doc.get("model") != model):
                 continue
-            typer.echo(record.value.decode(errors="replace") if as_json else describe(stream, doc, record.value))
+            typer.echo(value.decode(errors="replace") if as_json else describe(stream, doc, value))
             seen += 1
     except KeyboardInterrupt:
         pass
@@ -75,7 +78,10 @@ def _decoded(value: bytes) -> dict[str, Any] | None:
 
 
 def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:
-    """One human-readable line for a record; someone else's record on the topic is shown as it is."""
+    """Return one human-readable line for a record.
+
+    Someone else's record on the topic is shown as it is.
+    """
     try:
         if doc is not None and stream is Stream.alerts:
             return Alert.from_json(value).describe()

@@ -19,21 +19,49 @@ class Delivered(Protocol):
     through this type costs nothing per message (one ``cast`` per batch).
     """
 
-    def error(self) -> KafkaError | None: ...
-    def topic(self) -> str: ...
-    def partition(self) -> int: ...
-    def offset(self) -> int: ...
-    def key(self) -> bytes | None: ...
-    def value(self) -> bytes | None: ...
-    def headers(self) -> list[tuple[str, bytes]] | None: ...
-    def timestamp(self) -> tuple[int, int]: ...
-    def __len__(self) -> int: ...
+    def error(self) -> KafkaError | None:
+        """Return the error or event this message reports (an end of partition, say), or None for a message."""
+        ...
+
+    def topic(self) -> str:
+        """Return the topic the message was read from."""
+        ...
+
+    def partition(self) -> int:
+        """Return the partition the message was read from."""
+        ...
+
+    def offset(self) -> int:
+        """Return the message's offset in its partition."""
+        ...
+
+    def key(self) -> bytes | None:
+        """Return the message's key, or None without one."""
+        ...
+
+    def value(self) -> bytes | None:
+        """Return the message's value, or None for a tombstone."""
+        ...
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        """Return the message's headers, or None without any."""
+        ...
+
+    def timestamp(self) -> tuple[int, int]:
+        """Return the message's timestamp type (0: none) and its timestamp in epoch ms."""
+        ...
+
+    def __len__(self) -> int:
+        """Return the length of the message's value in bytes."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """One record read from a topic: its key, value, partition, offset, headers and broker timestamp."""
+
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a null value (a tombstone)
     partition: int
     offset: int
     headers: list[tuple[str, bytes]] | None = None
@@ -48,8 +76,11 @@ def read_topic(
     timeout: float = 30.0,
     idle: float = 2.0,
 ) -> list[Record]:
-    """Every record of ``topic`` from the start; stops at ``expected`` records, after ``idle``
-    seconds without one (when ``expected`` is None), or at ``timeout``."""
+    """Return every record of ``topic`` from the start.
+
+    Reading stops at ``expected`` records, after ``idle`` seconds without one (when ``expected`` is
+    None), or at ``timeout``.
+    """
     connection = KafkaConnection(kafka) if isinstance(kafka, str) else kafka
     consumer = Consumer(connection.consumer(f"streamwise-reader-{uuid.uuid4().hex}"))
     records: list[Record] = []
@@ -72,7 +103,7 @@ def read_topic(
 
 
 def poll_record(consumer: Consumer, timeout: float) -> Record | None:
-    """The next record, or None when none came within ``timeout``; a consumer error raises."""
+    """Return the next record, or None when none came within ``timeout``; a consumer error raises."""
     message = cast(Delivered | None, consumer.poll(timeout))
     if message is None:
         return None
@@ -82,5 +113,6 @@ def poll_record(consumer: Consumer, timeout: float) -> Record | None:
             return None
         raise KafkaException(error)
     kind, ms = message.timestamp()
-    value = message.value() or b""  # a tombstone (null value) reads as empty
-    return Record(message.key(), value, message.partition(), message.offset(), message.headers(), ms if kind else None)
+    return Record(
+        message.key(), message.value(), message.partition(), message.offset(), message.headers(), ms if kind else None
+    )
