@@ -1,1 +1,5 @@
-"""Streamwise's HTTP API (FastAPI): health now; predictions and the registry come with later work."""
+"""Streamwise's HTTP API (FastAPI).
+
+Predictions from the served champions, the registry's admin routes, drift alerts, the dashboard,
+health and metrics.
+"""

@@ -26,6 +26,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass a request on to the app, or answer 413 once its body is over ``max_bytes``."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -60,11 +61,14 @@ class BodyLimit:
 
 
 class LatencyMetrics:
+    """Record the latency of each HTTP request, per route and status code."""
+
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass a request on to the app and record its latency (status 500 when the app answered nothing)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -92,7 +96,7 @@ class JSONBodyError(json.JSONDecodeError):
 
 
 def _depth_over(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests arrays and objects deeper than ``limit`` levels (without recursion)."""
+    """Return whether ``value`` nests arrays and objects deeper than ``limit`` levels (without recursion)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -106,7 +110,7 @@ def _depth_over(value: Any, limit: int) -> bool:
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON (no NaN or Infinity, valid UTF-8) nested at most ``MAX_JSON_DEPTH`` levels.
+    """Parse ``body`` as strict JSON (no NaN or Infinity, valid UTF-8) nested at most ``MAX_JSON_DEPTH`` levels.
 
     The standard library parser recurses: a deeply nested body raises RecursionError, which FastAPI
     answers with a vague 400; and it takes NaN, 1e400 and lone surrogates, which fail validation
@@ -123,7 +127,10 @@ def parse_json(body: bytes) -> Any:
 
 
 class StrictJSONRequest(Request):
+    """A request whose JSON body is parsed by ``parse_json``."""
+
     async def json(self) -> Any:
+        """Return the body parsed by ``parse_json`` (once: later calls return the same value)."""
         if not hasattr(self, "_json"):
             self._json = parse_json(await self.body())
         return self._json
@@ -133,6 +140,7 @@ class StrictJSONRoute(APIRoute):
     """A route whose JSON body is parsed by ``parse_json``: give it to an ``APIRouter(route_class=...)``."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Return FastAPI's handler of the route, given each request as a ``StrictJSONRequest``."""
         handler = super().get_route_handler()
 
         async def strict_json_handler(request: Request) -> Response:

@@ -33,10 +33,13 @@ from online_models.storage.stores import AlertLog, FeatureStore
 
 @dataclass
 class Backends:
-    """Where the API reads models, features, alerts and the worker's model status: Redis, or the
-    embedded demo's own (``status`` None: the dashboard shows the registry and alerts only), and how
-    it tells the workers of a champion change (``control`` None: it cannot, and its answers say so).
-    The API has no Kafka client: ``streamwise api`` gives it ``control`` (streams/cli/serve.py)."""
+    """Where the API reads models, features, alerts and the worker's model status, and how it tells the workers.
+
+    They are Redis, or the embedded demo's own (``status`` None: the dashboard shows the registry and
+    alerts only). ``control`` tells the workers of a champion change (``control`` None: it cannot, and
+    its answers say so). The API has no Kafka client: ``streamwise api`` gives it ``control``
+    (streams/cli/serve.py).
+    """
 
     registry: Registry
     features: Any
@@ -47,6 +50,7 @@ class Backends:
 
 
 def redis_backends(settings: ApiSettings, control: Control | None = None) -> Backends:
+    """Return the backends in the Redis of ``settings``, with ``control`` to tell the workers."""
     client = redis_connect.connect(settings, timeout=5, connect_timeout=5)
     return Backends(
         ModelRegistry(client, settings.redis_namespace, settings.signing_key()),
@@ -65,9 +69,12 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
 
 
 def _document_predict_key(app: FastAPI, routers: Iterable[APIRouter], required: bool) -> None:
-    """The predict routes read X-API-Key themselves (require_predict_key, no Security dependency):
-    the schema says so here, as required with STREAMWISE_PREDICT_REQUIRES_KEY and a key set, and as
-    optional (``{}`` first) otherwise."""
+    """Document the X-API-Key of the predict routes in the OpenAPI schema.
+
+    The predict routes read X-API-Key themselves (require_predict_key, no Security dependency): the
+    schema says so here, as required with STREAMWISE_PREDICT_REQUIRES_KEY and a key set, and as
+    optional (``{}`` first) otherwise.
+    """
     routes = [route for router in routers for route in router.routes]
     paths = {r.path for r in routes if isinstance(r, APIRoute) and require_predict_key in _calls(r.dependant)}
     security: list[dict[str, list[str]]] = [{"APIKeyHeader": []}] if required else [{}, {"APIKeyHeader": []}]
@@ -89,6 +96,11 @@ def create_app(
     metrics: ApiMetrics | None = None,
     backends: Callable[[ApiSettings], Backends] = redis_backends,
 ) -> FastAPI:
+    """Return the FastAPI application with its routers, middleware and lifespan.
+
+    ``settings`` default to the environment's. ``backends`` makes the backends from the settings when
+    the application starts.
+    """
     settings = settings or ApiSettings()
     metrics = metrics or ApiMetrics()
     settings.signing_key()  # a missing key fails here, at start-up, naming the setting

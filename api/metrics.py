@@ -10,6 +10,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 
 class ApiMetrics:
+    """Request latency, predictions, model loads and refused snapshots, in ``registry``."""
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Histogram(
@@ -39,12 +41,14 @@ class ApiMetrics:
         self._requests: dict[tuple[str, str], Any] = {}
 
     def predicted(self, model: str) -> None:
+        """Count one prediction served by ``model``."""
         child = self._predicted.get(model)
         if child is None:
             child = self._predicted[model] = self.predictions.labels(model)
         child.inc()
 
     def request(self, route: str, status: str, seconds: float) -> None:
+        """Record the latency of one request to ``route`` answered with ``status``."""
         child = self._requests.get((route, status))
         if child is None:
             child = self._requests[(route, status)] = self.requests.labels(route, status)

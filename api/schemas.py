@@ -38,6 +38,8 @@ class PredictRequest(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    """A prediction by the served champion of a model."""
+
     prediction: Label
     proba: dict[str, float] | None = Field(description="Probability per class, keys as JSON text (true, 0, cat).")
     score: float | None = Field(default=None, description="An anomaly model's score (its prediction: flagged or not).")
@@ -48,6 +50,8 @@ class PredictResponse(BaseModel):
 
 
 class BatchRequest(BaseModel):
+    """Predict requests answered together: at most STREAMWISE_MAX_BATCH items."""
+
     model_config = ConfigDict(extra="forbid")
 
     items: list[PredictRequest] = Field(min_length=1)
@@ -61,11 +65,14 @@ class BatchError(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    # In the order of the request's items: one bad item does not fail the others.
+    """An answer per item, in the order of the request's items: one bad item does not fail the others."""
+
     items: list[PredictResponse | BatchError]
 
 
 class VersionRequest(BaseModel):
+    """A promotion: the version to make champion (pinned), or null to unpin, and why."""
+
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(
@@ -75,6 +82,8 @@ class VersionRequest(BaseModel):
 
 
 class RollbackRequest(BaseModel):
+    """A rollback: the older version to make champion again, and why."""
+
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, le=MAX_VERSION)
@@ -82,6 +91,8 @@ class RollbackRequest(BaseModel):
 
 
 class Readiness(BaseModel):
+    """Whether the API is ready, what stops it if not, and the version it serves per model."""
+
     ready: bool
     problems: list[str]
     serving: dict[str, int] = Field(description="Version served per model.")
@@ -94,6 +105,8 @@ class ErrorResponse(BaseModel):
 
 
 class FieldError(BaseModel):
+    """One validation error: where it is (``loc``), its message and its type."""
+
     loc: list[str | int]
     msg: str
     type: str
@@ -117,14 +130,19 @@ ERRORS = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route that may answer these error codes, each with an ``ErrorResponse``
-    (422: ``InvalidRequest``; without it, FastAPI documents its validation errors only)."""
+    """Return the ``responses=`` of a route that may answer these error codes.
+
+    Each code has an ``ErrorResponse`` (422: ``InvalidRequest``; without it, FastAPI documents its
+    validation errors only).
+    """
     return {
         code: {"model": InvalidRequest if code == 422 else ErrorResponse, "description": ERRORS[code]} for code in codes
     }
 
 
 class ModelSummary(BaseModel):
+    """A model name with its champion, the version this API process serves and the kept versions."""
+
     name: str
     champion: dict[str, Any] | None
     serving: int | None = Field(description="Version this API process serves now.")
@@ -215,6 +233,8 @@ class DashboardModel(BaseModel):
 
 
 class DashboardAlert(BaseModel):
+    """A drift alert: ``model`` is null for data drift; ``action`` is what the drift policy did, if anything."""
+
     model_config = ConfigDict(extra="ignore")
 
     alert_id: str

@@ -27,6 +27,8 @@ log = logging.getLogger("streamwise.api")
 
 @dataclass(frozen=True, slots=True)
 class Served:
+    """A model version being served: the restored model and its snapshot's metadata."""
+
     model: PrequentialModel
     metadata: dict[str, Any]
 
@@ -41,10 +43,13 @@ class Served:
         return self.model.generation
 
     def answer(self, x: Features) -> ModelAnswer:
+        """Return the model's answer for ``x`` (it does not learn from it)."""
         return self.model.answer(x)
 
 
 class ModelServer:
+    """The champion of each model in the registry, loaded and swapped in when it changes."""
+
     def __init__(self, registry: Registry, metrics: ApiMetrics, poll_seconds: float = 1.0) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -57,11 +62,13 @@ class ModelServer:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
+        """Load the champions (if Redis answers), then start watching and polling the registry for changes."""
         with contextlib.suppress(RedisError, OSError):
             await self.refresh()
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._poll())]
 
     async def stop(self) -> None:
+        """Stop watching and polling the registry."""
         # Cancel until they have ended: on Python 3.11, asyncio.wait_for (redis-py sends each command through it
         # when a socket timeout is set) drops a cancellation that arrives as the write completes, and the task
         # goes on polling (CPython gh-86296, fixed in 3.12).

@@ -11,6 +11,8 @@ from streams.settings import KafkaSettings, RedisSettings
 
 
 class ApiSettings(KafkaSettings, RedisSettings):
+    """The API's settings, with those of Kafka and Redis."""
+
     # Kafka serves one purpose here: telling the workers of a person's promote, rollback or unpin
     # (the control topic); an empty STREAMWISE_KAFKA_BOOTSTRAP turns that off.
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -29,4 +31,5 @@ class ApiSettings(KafkaSettings, RedisSettings):
     tune_gc: bool = False
 
     def signing_key(self) -> bytes:
+        """Return the key that signs and verifies snapshots (the development key only with ``dev``)."""
         return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)

@@ -23,6 +23,8 @@ Message = tuple[str, bytes]  # (EVENT or LABEL, the message bytes)
 
 @dataclass
 class EmbeddedReport:
+    """What an embedded run read and produced, and each model's report at its end."""
+
     events: int = 0
     labels: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)
@@ -31,6 +33,7 @@ class EmbeddedReport:
     models: dict[str, Any] = field(default_factory=dict)
 
     def add(self, result: ProcessResult) -> None:
+        """Add the dead letters, expired predictions and alerts of one processed message."""
         for letter in result.dead_letters:
             self.dead_letters[letter.reason] = self.dead_letters.get(letter.reason, 0) + 1
         for model, count in result.expired.items():
@@ -38,6 +41,7 @@ class EmbeddedReport:
         self.alerts.extend(result.alerts)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the report as a dict for JSON."""
         return {
             "events": self.events,
             "labels": self.labels,
@@ -49,7 +53,7 @@ class EmbeddedReport:
 
 
 def read_jsonl(path: Path) -> Iterator[bytes]:
-    """Raw event bytes, one per non-blank line of a JSONL file."""
+    """Yield the raw event bytes, one per non-blank line of a JSONL file."""
     with path.open("rb") as lines:
         for line in lines:
             line = line.rstrip(b"\r\n")
@@ -58,6 +62,7 @@ def read_jsonl(path: Path) -> Iterator[bytes]:
 
 
 def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
+    """Return ``messages`` as event messages (``EVENT``), for a run without labels."""
     return ((EVENT, data) for data in messages)
 
 
@@ -87,5 +92,6 @@ def run_embedded(
 
 
 def write_report(report: EmbeddedReport, path: Path) -> None:
+    """Write ``report`` to ``path`` as indented JSON, making its folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))

@@ -17,9 +17,11 @@ DELAY_BUCKETS = (0.1, 1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 
 
 
 def partition_lag(high: int | None, position: int | None, low: int = 0) -> int | None:
-    """Messages of a partition not consumed yet: the high watermark (the next offset to be written)
-    minus the position (the next offset to read), never negative. Without a position (nothing
-    committed yet) everything from the low watermark counts; None when the high watermark is unknown.
+    """Return the messages of a partition not consumed yet.
+
+    They are the high watermark (the next offset to be written) minus the position (the next offset
+    to read), never negative. Without a position (nothing committed yet) everything from the low
+    watermark counts; None when the high watermark is unknown.
 
     >>> partition_lag(120, 100), partition_lag(120, 121), partition_lag(120, None, low=20), partition_lag(None, 5)
     (20, 0, 100, None)
@@ -198,7 +200,7 @@ class StreamMetrics:
         self.expired_by_model = {name: self.expired.labels(name) for name in names}
 
     def observe_result(self, result: LearnResult) -> None:
-        """Counters of one learn step; label lookups only for the rare parts (alerts, expiry)."""
+        """Count what one learn step did; label lookups only for the rare parts (alerts, expiry)."""
         predicted = self._predicted
         for prediction in result.predictions:
             predicted[prediction.model] += 1
@@ -226,17 +228,20 @@ class StreamMetrics:
         self._predicted = collections.Counter()
 
     def observe_checkpoint(self, size: int, seconds: float) -> None:
+        """Record one partition checkpoint saved: its size in bytes and the seconds it took."""
         self.checkpoints.inc()
         self.checkpoint_seconds.observe(seconds)
         self.checkpoint_bytes.set(size)
 
     def observe_checkpoint_pause(self, seconds: float) -> None:
+        """Record how long the engine's loop stood still for one checkpoint round, and the longest such pause."""
         self.checkpoint_pause.observe(seconds)
         if seconds > self.longest_pause:
             self.longest_pause = seconds
             self.checkpoint_pause_max.set(seconds)
 
     def observe_snapshot(self, model: str, metadata: dict, seconds: float) -> None:
+        """Record one snapshot of ``model`` saved: its reason, size, time (``created_at``, else now) and duration."""
         self.snapshots.labels(model, metadata["reason"]).inc()
         self.snapshot_seconds.observe(seconds)
         self.snapshot_bytes.labels(model).set(metadata["size"])
@@ -256,6 +261,7 @@ class StreamMetrics:
         self._lag_series = set(current)
 
     def observe_alert(self, alert: Alert) -> None:
+        """Count one drift alert, and the drift policy's action if it took one."""
         self.alerts.labels(alert.model or "", alert.kind, alert.detector).inc()
         if alert.action:
             self.actions.labels(alert.model or "", alert.action).inc()

@@ -22,6 +22,8 @@ log = logging.getLogger("streamwise.worker")
 
 
 class OnlineState:
+    """The features and alerts the engine hands over, buffered until ``flush`` writes them to Redis."""
+
     def __init__(
         self, client: aioredis.Redis, namespace: str, feature_ttl_seconds: int = 86_400, max_alerts: int = 1000
     ) -> None:
@@ -31,16 +33,22 @@ class OnlineState:
         self._alerts: deque[Alert] = deque(maxlen=max_alerts)
 
     def remember_features(self, key: str, features: dict[str, Any]) -> None:
+        """Keep ``features`` as the newest vector of ``key`` until the next flush."""
         self._features[key] = features
 
     def remember_many(self, features: dict[str, dict[str, Any]]) -> None:
-        """The newest vector per key of one batch of the engine (called on the event loop)."""
+        """Keep the newest vector per key of one batch of the engine (called on the event loop)."""
         self._features.update(features)
 
     def remember_alert(self, alert: Alert) -> None:
+        """Keep ``alert`` until the next flush (the buffer keeps the newest ``max_alerts``)."""
         self._alerts.append(alert)
 
     async def flush(self) -> None:
+        """Write the buffered features and alerts to Redis.
+
+        If Redis fails, the features are dropped and the alerts not yet written wait for the next flush.
+        """
         features, self._features = self._features, {}
         try:
             if features:

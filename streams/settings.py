@@ -36,8 +36,10 @@ _QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
 
 
 def redacted_url(url: str) -> str:
-    """``url`` with its password masked, safe to log or print: the password of
-    ``redis://user:password@host`` / ``rediss://:password@host`` and a ``password=`` query argument.
+    """Return ``url`` with its password masked, safe to log or print.
+
+    The password of ``redis://user:password@host`` / ``rediss://:password@host`` and a ``password=``
+    query argument are masked.
 
     >>> redacted_url("rediss://default:s3cret@redis.example.com:6380/0")
     'rediss://default:***@redis.example.com:6380/0'
@@ -62,21 +64,27 @@ def redacted_url(url: str) -> str:
 
 
 def redacted_repr_args(args: Iterable[tuple[str | None, Any]]) -> Iterator[tuple[str | None, Any]]:
-    """A settings model's repr arguments with the password of every ``*_url`` field masked."""
+    """Yield a settings model's repr arguments with the password of every ``*_url`` field masked."""
     for name, value in args:
         yield name, redacted_url(value) if name and name.endswith("_url") and isinstance(value, str) else value
 
 
 def check_redis_ca_certs(ca_certs: Path | None, redis_url: str | None) -> Path | None:
-    """``redis_ssl_ca_certs`` only makes sense with TLS, i.e. a ``rediss://`` URL."""
+    """Return ``ca_certs``, or raise ValueError when it is set without a ``rediss://`` URL.
+
+    ``redis_ssl_ca_certs`` only makes sense with TLS, i.e. a ``rediss://`` URL.
+    """
     if ca_certs is not None and redis_url is not None and urlsplit(redis_url).scheme != "rediss":
         raise ValueError("only used with TLS: STREAMWISE_REDIS_URL must start with rediss://")
     return ca_certs
 
 
 class KafkaSettings(BaseSettings):
-    """Where the Kafka brokers are and how to reach them, and the topics' names: one definition for
-    the worker, the CLI and the API (which tells the workers of a person's champion changes)."""
+    """Where the Kafka brokers are and how to reach them, and the topics' names.
+
+    One definition for the worker, the CLI and the API (which tells the workers of a person's
+    champion changes).
+    """
 
     model_config = SETTINGS_CONFIG
 
@@ -94,7 +102,7 @@ class KafkaSettings(BaseSettings):
     kafka_ssl_keyfile: FilePath | None = Field(default=None, validate_default=True)
 
     def topic(self, name: str) -> str:
-        """The full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""
+        """Return the full name of topic ``name`` (``events.raw`` -> ``<prefix>events.raw``)."""
         return f"{self.topic_prefix}{name}"
 
     # Security. Validation errors never show a password: the only error about kafka_sasl_password
@@ -142,12 +150,14 @@ class KafkaSettings(BaseSettings):
         return value
 
     def kafka(self) -> KafkaConnection:
-        """Where the brokers are and how to reach them: every Kafka client's config starts here."""
+        """Return where the brokers are and how to reach them: every Kafka client's config starts here."""
         return KafkaConnection(self.kafka_bootstrap, self.kafka_client_config(), self.kafka_compression)
 
     def kafka_client_config(self) -> dict[str, str]:
-        """The security part of every confluent-kafka client's config (admin, producer, consumer),
-        merged into it: empty with PLAINTEXT. Holds the SASL password: never log it."""
+        """Return the security part of every confluent-kafka client's config (admin, producer, consumer).
+
+        It is merged into that config: empty with PLAINTEXT. Holds the SASL password: never log it.
+        """
         protocol = self.kafka_security_protocol
         if protocol == "PLAINTEXT":
             return {}
@@ -167,9 +177,11 @@ class KafkaSettings(BaseSettings):
         return config
 
     def kafka_ssl_context(self) -> ssl.SSLContext | None:
-        """The TLS context of the Faust (aiokafka) clients with SSL or SASL_SSL, else None: verifies
-        the brokers (and their host names) against kafka_ssl_cafile or the system's CAs, and presents
-        kafka_ssl_certfile when set."""
+        """Return the TLS context of the Faust (aiokafka) clients with SSL or SASL_SSL, else None.
+
+        The context verifies the brokers (and their host names) against kafka_ssl_cafile or the
+        system's CAs, and presents kafka_ssl_certfile when set.
+        """
         if self.kafka_security_protocol not in KAFKA_SSL_PROTOCOLS:
             return None
         cafile = str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
@@ -180,8 +192,11 @@ class KafkaSettings(BaseSettings):
         return context
 
     def faust_credentials(self) -> CredentialsT | None:
-        """``broker_credentials`` of the Faust app: None with PLAINTEXT, SSLCredentials with SSL,
-        SASLCredentials with SASL_PLAINTEXT, and with SASL_SSL (SASL over the TLS context)."""
+        """Return the ``broker_credentials`` of the Faust app.
+
+        None with PLAINTEXT, SSLCredentials with SSL, SASLCredentials with SASL_PLAINTEXT, and with
+        SASL_SSL (SASL over the TLS context).
+        """
         protocol = self.kafka_security_protocol
         if protocol == "PLAINTEXT":
             return None
@@ -199,8 +214,11 @@ class KafkaSettings(BaseSettings):
 
 
 class RedisSettings(BaseSettings):
-    """Where Redis is (its URL carries the password, and TLS as ``rediss://``) and the prefix of
-    Streamwise's keys: one definition for the worker, the CLI and the API."""
+    """Where Redis is and the prefix of Streamwise's keys.
+
+    Redis's URL carries the password, and TLS as ``rediss://``. One definition for the worker, the
+    CLI and the API.
+    """
 
     model_config = SETTINGS_CONFIG
 
@@ -220,7 +238,10 @@ class RedisSettings(BaseSettings):
         return check_redis_ca_certs(value, info.data.get("redis_url"))
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        """repr() and str() mask URL passwords; SecretStr fields mask themselves."""
+        """Return the repr arguments with URL passwords masked.
+
+        repr() and str() mask URL passwords this way; SecretStr fields mask themselves.
+        """
         return redacted_repr_args(super().__repr_args__())
 
 
@@ -276,4 +297,8 @@ class Settings(KafkaSettings, RedisSettings):
         return url
 
     def signing_key(self) -> bytes:
+        """Return the key that signs and verifies model snapshots (``online_models.snapshot.signing_key``).
+
+        ``snapshot_key`` when set, else the development key in development mode; otherwise ConfigError.
+        """
         return snapshot.signing_key(self.snapshot_key.get_secret_value() if self.snapshot_key else None, self.dev)

@@ -1,6 +1,8 @@
-"""An isolated Streamwise world for integration tests and benchmarks: its own topic prefix,
-consumer group (app id), Redis namespace and model config, against a real broker and Redis, with
-the worker and the CLI as processes (as the tests' ``stream_env`` fixture and ``bench/`` use it).
+"""An isolated Streamwise world for integration tests and benchmarks.
+
+It has its own topic prefix, consumer group (app id), Redis namespace and model config, against a
+real broker and Redis, with the worker and the CLI as processes (as the tests' ``stream_env``
+fixture and ``bench/`` use it).
 
 Here, not in the tests' conftest, so that bench/ imports no tests.
 """
@@ -30,7 +32,7 @@ SIGNING_KEY = "integration-test-signing-key"  # the snapshot key of a StreamEnv'
 
 
 def free_port() -> int:
-    """A TCP port free on loopback now (for a worker's web server, an API, Prometheus)."""
+    """Return a TCP port free on loopback now (for a worker's web server, an API, Prometheus)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -50,12 +52,15 @@ class StreamEnv:
 
     @property
     def prefix(self) -> str:
+        """Return the topic prefix of this world: its name and a dot."""
         return f"{self.name}."
 
     def topic(self, name: str) -> str:
+        """Return the full name of topic ``name`` in this world."""
         return f"{self.prefix}{name}"
 
     def env(self, **extra: str) -> dict[str, str]:
+        """Return the environment of this world's processes: ``os.environ``, its settings, then ``extra``."""
         env = dict(os.environ)
         env.update(
             STREAMWISE_KAFKA_BOOTSTRAP=self.bootstrap,
@@ -74,11 +79,13 @@ class StreamEnv:
         return env
 
     def write_config(self, models: list[dict], **sections: object) -> Path:
+        """Write the model config of this world (``models`` and other ``sections``); return its path."""
         path = self.tmp / "models.yaml"
         path.write_text(yaml.safe_dump({"models": models, **sections}))
         return path
 
     def cli(self, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+        """Run ``streamwise *args`` in this world and return the finished process (output captured)."""
         return subprocess.run(
             [sys.executable, "-m", "streams", *args],
             env=self.env(**extra_env),
@@ -90,10 +97,12 @@ class StreamEnv:
         )
 
     def create_topics(self) -> None:
+        """Create every topic of this world with ``partitions`` partitions and the topics' configs."""
         configs = {self.topic(t): config for t, config in topics.CONFIGS.items()}
         admin.create_topics(self.bootstrap, [self.topic(t) for t in topics.ALL], self.partitions, configs=configs)
 
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
+        """Start a worker in this world with its own web port and log file; return its process."""
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("w")
         port = free_port()
         worker = subprocess.Popen(
@@ -108,7 +117,7 @@ class StreamEnv:
         return worker
 
     def health(self, worker: subprocess.Popen) -> tuple[int, dict]:
-        """The worker's /health page: status code and report (0, {} while it does not answer)."""
+        """Return the worker's /health page: status code and report (0, {} while it does not answer)."""
         try:
             response = httpx.get(f"http://127.0.0.1:{self.web_ports[worker.pid]}/health", timeout=2)
         except httpx.HTTPError:
@@ -116,6 +125,7 @@ class StreamEnv:
         return response.status_code, response.json()
 
     def stop_worker(self, worker: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        """Send ``sig`` to ``worker`` and wait for it to end; kill it if it is still there after 30 s."""
         worker.send_signal(sig)
         try:
             worker.wait(timeout=30)
@@ -124,9 +134,11 @@ class StreamEnv:
             worker.wait()
 
     def worker_logs(self) -> str:
+        """Return the logs of every worker started, one after the other."""
         return "\n".join(p.read_text() for p in sorted(self.tmp.glob("worker-*.log")))
 
     def cleanup(self) -> None:
+        """Kill the workers still running, then delete this world's topics and Redis keys."""
         for worker in self.workers:
             if worker.poll() is None:
                 self.stop_worker(worker, signal.SIGKILL)
@@ -142,7 +154,7 @@ class StreamEnv:
 
 @contextmanager
 def background(args: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    """A process running beside the test (an API, Prometheus), terminated then killed on the way out."""
+    """Run a process beside the test (an API, Prometheus); terminate, then kill it on the way out."""
     with log.open("w") as out:
         proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -157,8 +169,11 @@ def background(args: list[str], log: Path, env: dict[str, str] | None = None) ->
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition", describe=None):  # type: ignore[no-untyped-def]
-    """``predicate()`` once it is truthy; past ``timeout`` an AssertionError that says what was
-    awaited and, with ``describe``, where things stood (the counts of a fault test)."""
+    """Return ``predicate()`` once it is truthy.
+
+    Past ``timeout``, raise an AssertionError that says what was awaited and, with ``describe``,
+    where things stood (the counts of a fault test).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -20,6 +20,8 @@ log = logging.getLogger("streamwise.webhook")
 
 @dataclass
 class WebhookStats:
+    """A sink's counts: alerts delivered, given up on and dropped, and HTTP attempts made."""
+
     delivered: int = 0
     failed: int = 0
     dropped: int = 0
@@ -40,6 +42,7 @@ class WebhookSink:
         self.stats = WebhookStats()
 
     def offer(self, alert: Alert) -> None:
+        """Queue ``alert`` without waiting; a full queue drops its oldest alert (counted)."""
         if self.queue.full():
             self.queue.get_nowait()
             self.stats.dropped += 1
@@ -53,6 +56,7 @@ class WebhookSink:
                 await self.deliver(client, alert)
 
     async def deliver(self, client: httpx.AsyncClient, alert: Alert) -> bool:
+        """Send ``alert`` with ``client``, retrying with a doubling backoff; return whether it was delivered."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
             self.stats.attempts += 1

@@ -38,6 +38,7 @@ async def recent_alerts(
     since: Since = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
+    """Return the drift alerts logged since ``since`` (every alert without it), oldest first, at most ``limit``."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)  # a time without an offset is UTC
     if since is not None and since < EPOCH:

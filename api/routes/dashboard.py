@@ -1,5 +1,7 @@
-"""The live dashboard: a static page (``/dashboard``, assets under ``/static``) that polls one JSON
-document (``/dashboard/data``) with the registry, the worker's model status and recent alerts.
+"""The live dashboard: a static page that polls one JSON document.
+
+The page (``/dashboard``, assets under ``/static``) polls ``/dashboard/data``, which holds the
+registry, the worker's model status and recent alerts.
 
 The page is plain HTML and JS with a vendored chart library: no build step, and nothing loaded
 from another origin (its Content-Security-Policy says so). Promote and rollback buttons call the
@@ -54,7 +56,10 @@ StatusDep = Annotated[StatusSource | None, Depends(_status)]
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard() -> HTMLResponse:
-    """The page (read per request: it is small, and an edited page shows without a restart)."""
+    """Return the dashboard page.
+
+    It is read per request: it is small, and an edited page shows without a restart.
+    """
     return HTMLResponse((STATIC / "dashboard.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
 
 
@@ -62,9 +67,12 @@ async def dashboard() -> HTMLResponse:
 async def dashboard_data(
     registry: RegistryDep, server: ServerDep, alerts: AlertLogDep, status: StatusDep
 ) -> DashboardData:
-    """Per model name: champion, kept versions, promotions and rollbacks, and each candidate's status
+    """Return everything the dashboard page draws, in one document.
+
+    Per model name: champion, kept versions, promotions and rollbacks, and each candidate's status
     per partition with its recent prequential history; the recent drift alerts; and each partition's
-    dead letters by reason and waiting labels."""
+    dead letters by reason and waiting labels.
+    """
     recent = [DashboardAlert.model_validate(a) for a in await alerts.recent(RECENT_ALERTS)]
     statuses = await _statuses(status)
     names = sorted(set(await registry.names()) | set(statuses))
@@ -78,7 +86,7 @@ def _now() -> str:
 
 
 async def _statuses(source: StatusSource | None) -> dict[str, list[DashboardStatus]]:
-    """Status documents grouped by model name (a challenger's under its champion's name)."""
+    """Return the status documents grouped by model name (a challenger's under its champion's name)."""
     grouped: dict[str, list[DashboardStatus]] = {}
     if source is None:
         return grouped
@@ -90,7 +98,10 @@ async def _statuses(source: StatusSource | None) -> dict[str, list[DashboardStat
 
 
 async def _model(name: str, registry: Any, server: ModelServer, status: list[DashboardStatus]) -> DashboardModel:
-    """``registry``: the Redis one, or the demo's folder registry (same methods)."""
+    """Return what the dashboard shows of model ``name``.
+
+    ``registry``: the Redis one, or the demo's folder registry (same methods).
+    """
     champion = await registry.champion(name)
     served = server.models.get(name)
     versions = await registry.versions(name)  # empty for a model that has not snapshotted yet
@@ -106,8 +117,11 @@ async def _model(name: str, registry: Any, server: ModelServer, status: list[Das
 
 
 def _placed(change: DashboardChange, versions: list[dict[str, Any]], status: list[DashboardStatus]) -> DashboardChange:
-    """Put a promotion or rollback on the events axis: an automatic promotion happens when its
-    version is snapshotted (its events_seen); a person's, at the events of the moment it was made."""
+    """Return ``change`` placed on the events axis.
+
+    An automatic promotion happens when its version is snapshotted (its events_seen); a person's, at
+    the events of the moment it was made.
+    """
     meta = next((m for m in versions if m.get("version") == change.version), None)
     if change.by == "auto" and meta is not None and meta.get("events_seen") is not None:
         return change.model_copy(update={"events_seen": int(meta["events_seen"])})
@@ -116,7 +130,7 @@ def _placed(change: DashboardChange, versions: list[dict[str, Any]], status: lis
 
 
 def _timeline(status: list[DashboardStatus], partition: int | None) -> list[tuple[datetime, int]]:
-    """(time, events) of one partition: its points' publication times, and now (``updated_at``)."""
+    """Return (time, events) of one partition: its points' publication times, and now (``updated_at``)."""
     docs = [s for s in status if partition is None or s.partition == partition] or status
     if not docs:
         return []
@@ -126,8 +140,10 @@ def _timeline(status: list[DashboardStatus], partition: int | None) -> list[tupl
 
 
 def events_at(at: str, timeline: list[tuple[datetime, int]]) -> int | None:
-    """The events seen at time ``at``, interpolated over ``timeline`` (sorted); the last count after
-    its end, None before its start (nothing says where it falls)."""
+    """Return the events seen at time ``at``, interpolated over ``timeline`` (sorted).
+
+    After the timeline's end it is the last count; before its start, None (nothing says where it falls).
+    """
     when = _parse(at)
     if not timeline or when < timeline[0][0]:
         return None

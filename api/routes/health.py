@@ -15,12 +15,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
+    """Answer ok while the process serves requests (liveness: it checks nothing else)."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Not ready."}})
 async def readyz(server: ServerDep) -> JSONResponse:
-    """Ready when Redis answers and at least one champion is loaded; otherwise says what is wrong."""
+    """Report readiness: ready when Redis answers and at least one champion is loaded; otherwise say what is wrong."""
     problems = []
     try:
         await server.registry.ping()
@@ -35,4 +36,5 @@ async def readyz(server: ServerDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(metrics: MetricsDep) -> Response:
+    """Return the API's metrics in the Prometheus text format."""
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

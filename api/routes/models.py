@@ -32,17 +32,20 @@ async def _known(name: str, registry: RegistryDep) -> None:
 
 @router.get("", response_model=list[ModelSummary], responses=errors(503))
 async def list_models(registry: RegistryDep, server: ServerDep) -> list[ModelSummary]:
+    """List the registered models, each with its champion, served version and kept versions."""
     return [await _summary(name, registry, server) for name in await registry.names()]
 
 
 @router.get("/{name}", response_model=ModelSummary, responses=errors(404, 503))
 async def get_model(name: str, registry: RegistryDep, server: ServerDep) -> ModelSummary:
+    """Return a model's champion, the version this API process serves and the kept versions."""
     await _known(name, registry)
     return await _summary(name, registry, server)
 
 
 @router.get("/{name}/versions", responses=errors(404, 503))
 async def list_versions(name: str, registry: RegistryDep) -> dict[str, Any]:
+    """Return a model's kept versions (their metadata, oldest first) and its promotions and rollbacks (newest first)."""
     await _known(name, registry)
     return {"name": name, "versions": await registry.versions(name), "history": await registry.history(name)}
 
@@ -51,6 +54,11 @@ async def list_versions(name: str, registry: RegistryDep) -> dict[str, Any]:
 async def promote(
     name: str, body: VersionRequest, registry: RegistryDep, control: ControlDep, _: AdminKey
 ) -> dict[str, Any]:
+    """Make ``version`` the champion, pinned; a null version unpins, and the newest version serves.
+
+    Needs the admin key. The answer holds the new champion, and whether the workers' promotion
+    judges were told (``workers``).
+    """
     await _known(name, registry)
     try:
         champion = await registry.promote(name, body.version, by="api", reason=body.reason or "promoted over HTTP")
@@ -63,6 +71,11 @@ async def promote(
 async def rollback(
     name: str, body: RollbackRequest, registry: RegistryDep, control: ControlDep, _: AdminKey
 ) -> dict[str, Any]:
+    """Serve an older version again, pinned until a promotion.
+
+    Needs the admin key; 409 when the version is not older than the champion. The answer holds the
+    new champion, and whether the workers' promotion judges were told (``workers``).
+    """
     await _known(name, registry)
     try:
         champion = await registry.rollback(name, body.version, by="api", reason=body.reason or "rolled back over HTTP")
@@ -72,7 +85,7 @@ async def rollback(
 
 
 async def _changed(name: str, champion: Champion, event: str, control: ControlDep) -> dict[str, Any]:
-    """The new champion, and whether the workers' promotion judges were told (``workers``)."""
+    """Return the new champion, and whether the workers' promotion judges were told (``workers``)."""
     change = champion.change(name, event)
     problem = (
         await control(change)

@@ -27,6 +27,8 @@ def _json_key(label: object) -> str:
 
 @dataclass
 class Predictor:
+    """Answers predict requests with the served champion of each model."""
+
     server: ModelServer
     store: FeatureStore
     engineer: FeatureEngineer
@@ -37,6 +39,7 @@ class Predictor:
     configured: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        """Choose the default model."""
         # STREAMWISE_DEFAULT_MODEL, else the config's first model, else the first registered name
         # (the rule docs/settings.md states).
         self.default = self.settings.default_model or (self.configured[0] if self.configured else None)
@@ -51,6 +54,7 @@ class Predictor:
         return name
 
     async def predict(self, body: PredictRequest) -> PredictResponse:
+        """Return the prediction for one request, or raise the HTTPException it answers with."""
         name = self._model(body.model)
         served = self.server.models.get(name)
         if served is None:
@@ -93,7 +97,10 @@ class Predictor:
 
 
 async def _predictor(request: Request) -> Predictor:
-    """Made once per app start (lifespan): no chain of sub-dependencies per request, 10-15 µs each."""
+    """Return the app's predictor.
+
+    It is made once per app start (lifespan): no chain of sub-dependencies per request, 10-15 µs each.
+    """
     return request.app.state.predictor
 
 
@@ -102,6 +109,10 @@ PredictorDep = Annotated[Predictor, Depends(_predictor)]
 
 @router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 413, 422, 503))
 async def predict(body: PredictRequest, request: Request, _: PredictKey) -> Response:
+    """Predict with the served champion of ``model``, from raw ``features`` or the stored vector of ``key``.
+
+    Pure inference: the model does not learn from the request.
+    """
     # The predictor straight from the app state: this route's hot path has one dependency, the key.
     answer = await request.app.state.predictor.predict(body)
     # Serialized once, by the model's own serializer: FastAPI would validate it a second time.
@@ -110,6 +121,10 @@ async def predict(body: PredictRequest, request: Request, _: PredictKey) -> Resp
 
 @router.post("/predict/batch", response_model=BatchResponse, responses=errors(401, 403, 413, 422))
 async def predict_batch(body: BatchRequest, predictor: PredictorDep, _: PredictKey) -> BatchResponse:
+    """Predict for each item as ``/predict`` would, answering in the order of the items.
+
+    An item that fails gets the status and detail it would have had alone, and does not fail the others.
+    """
     if len(body.items) > predictor.settings.max_batch:
         raise HTTPException(413, f"items: at most {predictor.settings.max_batch} per batch, got {len(body.items)}")
     return BatchResponse(items=[await _item(predictor, item) for item in body.items])

@@ -125,8 +125,10 @@ def run(
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
     registry: Annotated[Path, typer.Option(help="Folder of the demo's model registry.")] = Path(".run/registry"),
 ) -> None:
-    """The embedded demo: a drifting synthetic stream through every configured model (no Kafka, no Redis),
-    then the prediction API over the learned models."""
+    """Run the embedded demo over a drifting synthetic stream, then serve the learned models.
+
+    The stream goes through every configured model (no Kafka, no Redis), then the prediction API serves them.
+    """
     cfg = _config(config)
     key = _settings().signing_key()  # before the stream: a missing key fails at once
     console.print(
@@ -141,7 +143,7 @@ def run(
 
 
 def _write_run_outputs(report: EmbeddedReport, out: Path) -> tuple[Path, Path]:
-    """The JSON report at ``out`` and its plot next to it (same name, ``.png``)."""
+    """Write the JSON report to ``out`` and its plot next to it (same name, ``.png``); return both paths."""
     from streams.cli.plot import plot_report
 
     write_report(report, out)
@@ -302,6 +304,7 @@ def api(
 
 
 def main() -> None:
+    """Run the ``streamwise`` command line; a StreamwiseError is printed as one line and exits with code 2."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app()

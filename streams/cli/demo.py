@@ -24,7 +24,7 @@ from online_models.storage.stores import MemoryAlertLog
 
 
 async def register_models(runner: EmbeddedRunner, registry: FileRegistry) -> list[int]:
-    """Snapshot every model of the run into ``registry``; their versions."""
+    """Snapshot every model of the run into ``registry``; return their versions."""
     learner = runner.learner
     return [
         (await register(registry, model, reason="embedded", offsets=learner.offsets)).version
@@ -33,7 +33,7 @@ async def register_models(runner: EmbeddedRunner, registry: FileRegistry) -> lis
 
 
 def demo_app(runner: EmbeddedRunner, alerts: list[Alert], root: Path, key: bytes, config: Path | None) -> FastAPI:
-    """The API over a fresh folder registry holding the run's models."""
+    """Return the API over a fresh folder registry holding the run's models."""
     shutil.rmtree(root, ignore_errors=True)
     registry = FileRegistry(root, key)
     asyncio.run(register_models(runner, registry))

@@ -36,7 +36,7 @@ def _run(action: Callable[[ModelRegistry], Awaitable[T]]) -> T:
 
 @models_app.command("list")
 def list_models() -> None:
-    """Every model name with its champion."""
+    """List every model name with its champion."""
 
     async def rows(registry: ModelRegistry) -> list[tuple[str, Any, int]]:
         return [(n, await registry.champion(n), len(await registry.versions(n))) for n in await registry.names()]
@@ -54,7 +54,7 @@ def list_models() -> None:
 
 @models_app.command("versions")
 def versions(name: str) -> None:
-    """The kept versions of NAME, with their metrics, and its promotion history."""
+    """Show the kept versions of NAME, with their metrics, and its promotion history."""
 
     async def fetch(registry: ModelRegistry) -> tuple[list[dict], list[dict]]:
         return await registry.versions(name), await registry.history(name)
@@ -102,7 +102,7 @@ def unpin(
 
 
 def _change(name: str, action: Callable[[ModelRegistry], Awaitable[Champion]], event: str) -> None:
-    """A person's champion change: made in the registry, shown, and told to the workers."""
+    """Make a person's champion change in the registry, show it, and tell the workers."""
     champion = _run(action)
     pinned = "pinned" if champion.pinned else "not pinned"
     Console().print(f"{name}: champion v{champion.version} ({champion.candidate}), {pinned}")

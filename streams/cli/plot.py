@@ -38,8 +38,11 @@ def plot_report(report: EmbeddedReport | Mapping[str, Any], path: Path, metric: 
 
 
 def report_figure(report: EmbeddedReport | Mapping[str, Any], metric: str | None = None) -> Figure:
-    """The figure of ``plot_report``: one line per model with a history of ``metric`` (default: the
-    first model's first metric) and a vertical line per alert, in the model's colour."""
+    """Return the figure of ``plot_report``.
+
+    It has one line per model with a history of ``metric`` (default: the first model's first metric)
+    and a vertical line per alert, in the model's colour.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -67,7 +70,7 @@ def _default_metric(models: Mapping[str, Any]) -> str:
 
 
 def _plot_models(axes: Axes, models: Mapping[str, Any], metric: str) -> dict[str, str]:
-    """One line per model that has ``metric``; the colour of each model."""
+    """Draw one line per model that has ``metric``; return the colour of each model."""
     from matplotlib.colors import to_hex
 
     colours: dict[str, str] = {}
@@ -85,8 +88,11 @@ def _plot_models(axes: Axes, models: Mapping[str, Any], metric: str) -> dict[str
 
 
 def _plot_alerts(axes: Axes, alerts: list[Mapping[str, Any]], colours: Mapping[str, str]) -> None:
-    """A vertical line per alert: dashed for a drift, dotted for a warning, grey dash-dot for data
-    drift, and a wide translucent band for an alert that carried a policy action."""
+    """Draw a vertical line per alert.
+
+    Dashed for a drift, dotted for a warning, grey dash-dot for data drift, and a wide translucent
+    band for an alert that carried a policy action.
+    """
     for alert in alerts:
         model = alert["model"]
         if model is not None and model not in colours:
@@ -102,7 +108,7 @@ def _plot_alerts(axes: Axes, alerts: list[Mapping[str, Any]], colours: Mapping[s
 
 
 def _legend_handles(axes: Axes) -> list[Any]:
-    """The models' curves, then one grey sample of each alert style drawn."""
+    """Return the legend's handles: the models' curves, then one grey sample of each alert style drawn."""
     from matplotlib.lines import Line2D
 
     handles: list[Any] = [line for line in axes.get_lines() if (line.get_gid() or "").startswith(MODEL_GID)]

@@ -18,7 +18,10 @@ from streams.control import notify_workers
 
 
 def create_api() -> FastAPI:
-    """uvicorn's factory (``streams.cli.serve:create_api``)."""
+    """Return the API over Redis, which tells the workers of a person's champion changes.
+
+    This is uvicorn's factory (``streams.cli.serve:create_api``).
+    """
     settings = ApiSettings()
 
     async def control(change: ChampionChange) -> str | None:

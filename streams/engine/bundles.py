@@ -31,6 +31,8 @@ BUNDLE_BYTES = 512 * 1024
 
 
 class Bundles:
+    """The records of the current batch, one bundle per learn-log partition, written by ``write``."""
+
     def __init__(self, partitions: int, write: Callable[[int, bytes], None], limit: int = BUNDLE_BYTES) -> None:
         self.partitions = partitions
         self.write = write
@@ -39,7 +41,7 @@ class Bundles:
         self._bytes = [0] * partitions
 
     def add(self, record: FeatureVector | LabelEvent, size: int) -> None:
-        """``record`` into the bundle of its event_id's partition; ``size``: its original's bytes."""
+        """Add ``record`` to the bundle of its event_id's partition; ``size``: its original's bytes."""
         partition = partition_of(record.event_id, self.partitions)
         self._records[partition].append(record)
         self._bytes[partition] += size
@@ -47,7 +49,7 @@ class Bundles:
             self._write(partition)
 
     def flush(self) -> None:
-        """Every bundle not yet written, one message per partition, records in read order."""
+        """Write every bundle not yet written, one message per partition, records in read order."""
         for partition, records in enumerate(self._records):
             if records:
                 self._write(partition)

@@ -36,11 +36,13 @@ FLUSH_SECONDS = 10.0  # a round waits this long for its outputs; else it is retr
 
 
 def freeze_key(part: Part) -> tuple[str, int]:
-    """How the freezer knows a part's state: its kind (``learner``, ``intake``) and partition."""
+    """Return how the freezer knows a part's state: its kind (``learner``, ``intake``) and partition."""
     return (checkpoint.kind_name(cast(type[PartitionState], type(part.state))), part.partition)
 
 
 class Checkpoints:
+    """The checkpoint rounds of the engine's parts: what is due, the saves under way, and the offset commits."""
+
     def __init__(
         self,
         consumer: Consumer,
@@ -70,10 +72,13 @@ class Checkpoints:
         self.clock = clock
 
     def due(self, parts: Iterable[Part]) -> list[Part]:
-        """The parts due now: every one without state (an offset to commit), and of those with state
-        the longest waiting only. A round then pauses the loop for one freeze; the others follow in
-        the next batches (parts taken up together fall due together: 4 learners and 4 intakes of
-        one worker paused it for 128 ms in one round)."""
+        """Return the parts due now.
+
+        That is every one without state (an offset to commit), and of those with state the longest
+        waiting only. A round then pauses the loop for one freeze; the others follow in the next
+        batches (parts taken up together fall due together: 4 learners and 4 intakes of one worker
+        paused it for 128 ms in one round).
+        """
         now = self.clock()
         found = [p for p in parts if p.saving is None and p.due(now, self.every_events, self.every_seconds)]
         stateful = [p for p in found if p.stateful]

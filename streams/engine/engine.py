@@ -60,12 +60,17 @@ def _partitions(consumer: Consumer, topic: str) -> int:
 
 
 def broker_ms(message: Delivered) -> int | None:
-    """The message's timestamp (epoch ms): what stands in for a missing ``ts``."""
+    """Return the message's broker timestamp (epoch ms), or None when it has none.
+
+    It is what stands in for a missing ``ts``.
+    """
     kind, ms = message.timestamp()
     return ms if kind and ms > 0 else None
 
 
 class Engine:
+    """The worker's one loop: consume the three input topics, keep each partition's state, write every output."""
+
     def __init__(
         self,
         settings: Settings,
@@ -139,10 +144,12 @@ class Engine:
 
     @property
     def learners(self) -> dict[int, Learner]:
+        """Return the learner of each learn-log partition, restored ones only."""
         return self.assignment.learners()
 
     @property
     def intakes(self) -> dict[int, Intake]:
+        """Return the intake of each raw partition, restored ones only."""
         return self.assignment.intakes()
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -184,12 +191,16 @@ class Engine:
                 self.stopped.set()
 
     def stop(self) -> None:
+        """Ask the loop to stop: it finishes its batch, then closes (``stopped`` is set once it has)."""
         self.stopping.set()
 
     def _poll(self) -> list[Delivered]:
-        """What the consumer has queued, up to a batch; when nothing is, wait up to ``poll_timeout``
-        for the first message. (``consume(n, timeout)`` alone waits out its whole timeout unless n
-        messages are queued: 50 ms of idle per batch whenever the loop keeps up.)"""
+        """Return what the consumer has queued, up to a batch.
+
+        When nothing is, wait up to ``poll_timeout`` for the first message. (``consume(n, timeout)``
+        alone waits out its whole timeout unless n messages are queued: 50 ms of idle per batch
+        whenever the loop keeps up.)
+        """
         size = self.settings.batch_size
         batch = cast(list[Delivered], self.consumer.consume(size, 0))
         if batch:
@@ -248,7 +259,7 @@ class Engine:
             self._hold(part)
 
     def _forward(self, part: Part, message: Delivered) -> None:
-        """A label into the learn log, keyed by its event_id (or its dead letter)."""
+        """Write a label into the learn log, keyed by its event_id (or its dead letter)."""
         self._counts[1] += 1
         part.since += 1
         part.read_to = message.offset() + 1
@@ -260,8 +271,10 @@ class Engine:
             self.bundles.add(label, len(message))
 
     def _more(self, part: Part) -> bool:
-        """Whether the consumer's newest high watermark of ``part`` lies past its last end event (the
-        fetch of a burst updates it before the burst's messages are read)."""
+        """Tell whether the consumer's newest high watermark of ``part`` lies past its last end event.
+
+        The fetch of a burst updates it before the burst's messages are read.
+        """
         _, high = self.consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)
         return high > part.end
 
@@ -343,8 +356,10 @@ class Engine:
         self.metrics.held.set(self.pacer.held())
 
     def pacing(self) -> dict[str, dict[str, Any]]:
-        """Where the label pacing stands, per events and labels partition (the health page shows it:
-        a partition that holds messages says what it waits for)."""
+        """Return where the label pacing stands, per events and labels partition.
+
+        The health page shows it: a partition that holds messages says what it waits for.
+        """
         return {
             f"{part.topic}[{part.partition}]": {
                 "held": len(part.held),
@@ -375,8 +390,10 @@ class Engine:
                 self.pacer.assigned(part, EVENTS if part.topic == self.raw else LABELS)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Checkpoint what is going (the next owner reads less again), then let it go. (At a stop the
-        final round is done already.)"""
+        """Checkpoint what is going (the next owner reads less again), then let it go.
+
+        At a stop the final round is done already.
+        """
         self.bundles.flush()  # what was read so far goes out before anything is checkpointed
         keys = {(tp.topic, tp.partition) for tp in partitions}
         going = [p for p in self.assignment.all() if (p.topic, p.partition) in keys]
@@ -422,7 +439,10 @@ class Engine:
             self.health.succeeded("kafka")
 
     def _close(self) -> None:
-        """The final checkpoints and snapshots (bounded in time: the broker or Redis may be away)."""
+        """Take the final checkpoints and snapshots, then close the consumer.
+
+        Bounded in time: the broker or Redis may be away.
+        """
         # Leave time for the consumer's close: a broker that is away costs it a few seconds too.
         deadline = time.monotonic() + min(max(self.settings.shutdown_timeout - 10.0, 1.0), 15.0)
         parts = self.assignment.all()
@@ -444,7 +464,10 @@ class Engine:
 
 
 def _oldest(part: Part) -> int | None:
-    """The broker timestamp of the oldest message ``part`` holds (read from another thread: it may go meanwhile)."""
+    """Return the broker timestamp of the oldest message ``part`` holds, or None.
+
+    Read from another thread: the message may go meanwhile.
+    """
     try:
         return part.held[0][0]
     except IndexError:

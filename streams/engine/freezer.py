@@ -36,12 +36,14 @@ from typing import Any
 
 
 class Freezer:
+    """Pickles states in the loop's thread or in a forked child, by how long each took last time."""
+
     def __init__(self, fork_above: float = 0.005) -> None:
         self.fork_above = fork_above
         self.seconds: dict[Any, float] = {}  # the last pickling time of each state, by key
 
     def freeze(self, key: Any, state: Any, like: Any = None) -> concurrent.futures.Future[bytes]:
-        """The pickled bytes of ``state`` as it is now (a future: ready at once, or when the child is done)."""
+        """Pickle ``state`` as it is now; return a future of the bytes (ready at once, or when the child is done)."""
         seconds = self.seconds.get(key)
         if seconds is None:
             seconds = self.seconds.get(like, float("inf"))

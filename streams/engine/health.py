@@ -1,6 +1,8 @@
-"""What the worker depends on, and whether its calls succeed: shown on the worker's /health page
-and as ``streamwise_component_up``. An infrastructure error is retried by its caller; here it is
-logged (at its first failure, every 30 s while it lasts, and at its recovery), never silent.
+"""What the worker depends on, and whether its calls succeed.
+
+Shown on the worker's /health page and as ``streamwise_component_up``. An infrastructure error is
+retried by its caller; here it is logged (at its first failure, every 30 s while it lasts, and at
+its recovery), never silent.
 
 >>> health = Health()
 >>> health.failed("redis", "ConnectionError: refused"); health.report()["status"]
@@ -24,6 +26,8 @@ LOG_EVERY_SECONDS = 30.0
 
 @dataclass
 class Component:
+    """The state of one dependency: ok or failing, since when, and its newest error."""
+
     ok: bool = True
     since: float = 0.0  # wall time of the last change between ok and failing
     error: str | None = None  # the newest failure
@@ -32,6 +36,8 @@ class Component:
 
 
 class Health:
+    """The state of every dependency of the worker, reported from any thread."""
+
     def __init__(
         self, on_change: Callable[[str, bool], None] | None = None, clock: Callable[[], float] = time.time
     ) -> None:
@@ -41,6 +47,7 @@ class Health:
         self._lock = threading.Lock()  # the engine's thread and the event loop both report
 
     def succeeded(self, name: str) -> None:
+        """Record a call to ``name`` that succeeded; log and report a recovery."""
         component = self.components.get(name)
         if component is not None and component.ok:
             return
@@ -53,6 +60,7 @@ class Health:
             self.on_change(name, True)
 
     def failed(self, name: str, error: str) -> None:
+        """Record a call to ``name`` that failed with ``error``; log it at the first failure and every 30 s after."""
         now = self.clock()
         with self._lock:
             component = self.components.setdefault(name, Component(since=now))
@@ -69,9 +77,11 @@ class Health:
 
     @property
     def ok(self) -> bool:
+        """Return True when no component is failing."""
         return all(c.ok for c in self.components.values())
 
     def report(self) -> dict[str, Any]:
+        """Return the overall status and the state of each component (shown on the /health page)."""
         with self._lock:
             components = {
                 name: {"ok": c.ok, "since": c.since, "error": c.error, "failures": c.failures}

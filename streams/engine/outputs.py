@@ -1,5 +1,6 @@
-"""Everything the engine writes, through one confluent-kafka producer: learn-log records,
-predictions, drift alerts, dead letters and snapshot metadata.
+"""Everything the engine writes, through one confluent-kafka producer.
+
+That is: learn-log records, predictions, drift alerts, dead letters and snapshot metadata.
 
 Delivery is retried by the producer itself without a time limit (``message.timeout.ms=0``): while
 the broker is away the local queue fills, ``produce`` waits, and the loop stops reading, so nothing
@@ -36,6 +37,8 @@ class OutputsDropped(Exception):
 
 
 class Outputs:
+    """The engine's one producer and the topics it writes, with the handling of a full queue and of refusals."""
+
     def __init__(
         self,
         settings: Settings,
@@ -64,13 +67,17 @@ class Outputs:
     # -- the learn log -------------------------------------------------------------------------------
 
     def bundle(self, partition: int, value: bytes) -> None:
-        """A bundle of vectors and labels into its partition of the learn log (no key: the engine
-        chose the partition by event_id, see :func:`online_models.learnlog.partition_of`)."""
+        """Write a bundle of vectors and labels into its partition of the learn log.
+
+        It has no key: the engine chose the partition by event_id, see
+        :func:`online_models.learnlog.partition_of`.
+        """
         self.produce(self.learn_log, value, None, partition=partition)
 
     # -- results -------------------------------------------------------------------------------------
 
     def result(self, result: LearnResult) -> None:
+        """Write a learn result's predictions, alerts and dead letters."""
         produce, topic = self.produce, self.predictions
         for prediction in result.predictions:
             produce(topic, prediction.to_json(), prediction.event_id.encode())
@@ -80,6 +87,7 @@ class Outputs:
             self.dead_letter(letter)
 
     def alert(self, alert: Alert) -> None:
+        """Log an alert, write it to the alerts topic and hand it to each alert sink on the event loop."""
         # An anomaly model flags a share of all events (its threshold): each is on the topic, not in the log.
         log.log(logging.DEBUG if alert.kind == "anomaly" else logging.WARNING, "alert %s", alert.describe())
         self.produce(self.alerts, alert.to_json(), (alert.model or alert.feature or "").encode())
@@ -88,7 +96,10 @@ class Outputs:
                 self.bridge.call(sink, alert)
 
     def dead_letter(self, letter: DeadLetter) -> None:
-        """The error callback of every stage: log where the message came from, count, send to the DLQ."""
+        """Log where a dead letter's message came from, count it, and send it to the DLQ.
+
+        This is the error callback of every stage.
+        """
         origin = letter.origin
         where = f"{origin.topic}[{origin.partition}]@{origin.offset}" if origin else "(no origin)"
         log.warning("dead letter %s from %s: %s", letter.reason, where, letter.detail[:300])
@@ -97,11 +108,13 @@ class Outputs:
         self.produce(self.dlq, letter.to_json(), key)
 
     def snapshot(self, name: str, metadata: bytes) -> None:
+        """Write a snapshot's metadata to the snapshots topic, keyed by its name."""
         self.produce(self.snapshots, metadata, name.encode())
 
     # -- producing -----------------------------------------------------------------------------------
 
     def produce(self, topic: str, value: bytes, key: bytes | None, partition: int = PARTITION_UA) -> None:
+        """Queue a message; wait for room while the queue is full, and dead-letter what the producer refuses."""
         try:
             self._produce(topic, value, key, partition=partition)
         except BufferError:  # the local queue is full: the broker is slow or away
@@ -130,7 +143,7 @@ class Outputs:
         self.producer.poll(0)
 
     def flush(self, timeout: float) -> bool:
-        """True when everything produced so far is delivered."""
+        """Wait up to ``timeout`` seconds for delivery; return True when everything produced so far is delivered."""
         remaining = self.producer.flush(timeout)
         if remaining:
             self.health.failed("kafka", f"{remaining} outputs not delivered within {timeout:g} s")
@@ -152,5 +165,5 @@ class Outputs:
 
 
 def producer_config(kafka: KafkaConnection, on_failure: Callable[[KafkaError | None, Message], None]) -> dict:
-    """The engine's producer: retries without a time limit, reports only failures."""
+    """Return the configuration of the engine's producer: it retries without a time limit and reports only failures."""
     return kafka.producer(**{"message.timeout.ms": 0, "delivery.report.only.error": True, "on_delivery": on_failure})

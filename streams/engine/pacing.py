@@ -49,8 +49,11 @@ EVENTS, LABELS = 0, 1
 
 
 class LabelPacer:
-    """``more(part)``: whether the broker is known to hold messages of ``part`` past the offset of its
-    last end event (None: an end event is trusted until the next message)."""
+    """Hold events and labels until the other topic has been read up to their broker timestamp.
+
+    ``more(part)``: whether the broker is known to hold messages of ``part`` past the offset of its
+    last end event (None: an end event is trusted until the next message).
+    """
 
     def __init__(self, more: Callable[[Part], bool] | None = None) -> None:
         self.more = more
@@ -59,17 +62,18 @@ class LabelPacer:
         self.horizon = [math.inf, math.inf]
 
     def assigned(self, part: Part, kind: int) -> None:
+        """Start pacing ``part``, of ``kind`` (``EVENTS`` or ``LABELS``), from nothing read and nothing held."""
         part.last_ts, part.caught_up, part.held = -1, False, deque()
         self.parts[kind][part.partition] = part
         self._update()
 
     def revoked(self, part: Part, kind: int) -> None:
-        """The part is gone: its held messages too (its next owner reads them from the committed offset)."""
+        """Stop pacing ``part``, and drop its held messages (its next owner reads them from the committed offset)."""
         self.parts[kind].pop(part.partition, None)
         self._update()
 
     def admit(self, part: Part, kind: int, message: Any, timestamp: int) -> bool:
-        """True when ``message`` may be read now; else it is held (the caller pauses a full part)."""
+        """Return True when ``message`` may be read now; else hold it (the caller pauses a full part)."""
         part.caught_up = False  # a message after the end: the consumer sends a new end event
         if part.held or timestamp > self.horizon[kind]:
             part.held.append((timestamp, message))
@@ -78,12 +82,15 @@ class LabelPacer:
         return True
 
     def at_end(self, part: Part, offset: int) -> None:
-        """The part was read to its end, ``offset`` (the consumer's end-of-partition event)."""
+        """Record that ``part`` was read to its end, ``offset`` (the consumer's end-of-partition event)."""
         part.caught_up, part.end = True, offset
 
     def refresh(self) -> None:
-        """Before a batch: an end the broker has moved past is no end any more (the consumer sends
-        another at the new end), then the frontiers again."""
+        """Update the ends and the frontiers before a batch.
+
+        An end the broker has moved past is no end any more (the consumer sends another at the new
+        end); then the frontiers are computed again.
+        """
         if self.more is not None:
             for parts in self.parts:
                 for part in parts.values():
@@ -92,10 +99,11 @@ class LabelPacer:
         self._update()
 
     def held(self) -> int:
+        """Return how many messages are held, over all parts."""
         return sum(len(part.held) for parts in self.parts for part in parts.values())
 
     def release(self) -> list[tuple[Part, Any]]:
-        """The held messages that may pass now, oldest first as far as the horizons allow."""
+        """Take out the held messages that may pass now, oldest first as far as the horizons allow."""
         released: list[tuple[Part, Any]] = []
         moved = True
         while moved:

@@ -72,9 +72,11 @@ class Part:
 
     @property
     def next_offset(self) -> int | None:
+        """Return the next offset to read: its state's, or ``read_to`` for a part without state."""
         return self.state.next_offset(self.topic) if self.state is not None else self.read_to
 
     def due(self, now: float, every_events: int, every_seconds: float) -> bool:
+        """Tell whether a checkpoint is due: ``every_events`` records read, or ``every_seconds`` passed with any."""
         return self.since >= every_events or (self.since > 0 and now - self.last_time >= every_seconds)
 
 
@@ -88,6 +90,8 @@ class Saving:
 
 @dataclass
 class Restore:
+    """A checkpoint being loaded for a paused part, and when to try again while it cannot be."""
+
     kind: type[PartitionState]
     future: concurrent.futures.Future[PartitionState | None]
     attempts: int = 0
@@ -124,21 +128,24 @@ class Assignment:
         self.restoring: dict[tuple[str, int], Restore] = {}
 
     def all(self) -> list[Part]:
+        """Return every part, of all three topics."""
         return [part for parts in self.parts.values() for part in parts.values()]
 
     def learners(self) -> dict[int, Learner]:
-        """The learner of each learn-log partition, restored ones only."""
+        """Return the learner of each learn-log partition, restored ones only."""
         return {p: part.state for p, part in list(self.parts[self.learn].items()) if part.state is not None}  # type: ignore[misc]
 
     def intakes(self) -> dict[int, Intake]:
-        """The intake of each raw partition, restored ones only."""
+        """Return the intake of each raw partition, restored ones only."""
         return {p: part.state for p, part in list(self.parts[self.raw].items()) if part.state is not None}  # type: ignore[misc]
 
     # -- rebalances (on the engine's thread, inside consume) ----------------------------------------
 
     def assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[Part]:
-        """Take up ``partitions``: a part each at once; the ones whose state is being restored are
-        paused, with no state until it is loaded."""
+        """Take up ``partitions``: a part each at once.
+
+        The ones whose state is being restored are paused, with no state until it is loaded.
+        """
         consumer.incremental_assign(partitions)
         parts, waiting = [], []
         for tp in partitions:
@@ -176,9 +183,11 @@ class Assignment:
     # -- restores (at the end of a batch) -------------------------------------------------------------
 
     def poll_restores(self, consumer: Consumer) -> None:
-        """Install the states loaded since; seek each to its checkpoint and resume it. A seek the
-        consumer refuses (the partition's fetching is not set up yet, say after the broker came
-        back) is tried again at the next batch: the partition stays paused until then."""
+        """Install the states loaded since; seek each to its checkpoint and resume it.
+
+        A seek the consumer refuses (the partition's fetching is not set up yet, say after the broker
+        came back) is tried again at the next batch: the partition stays paused until then.
+        """
         now = self.clock()
         for (topic, partition), restore in list(self.restoring.items()):
             if not restore.future.done():
@@ -216,7 +225,7 @@ class Assignment:
             restore.future = self.bridge.submit(self._load(restore.kind, partition))
 
     async def _load(self, kind: type[PartitionState], partition: int) -> PartitionState | None:
-        """The state of the stored checkpoint; None without one or when it is refused (then fresh)."""
+        """Load the state of the stored checkpoint; None without one or when it is refused (then fresh)."""
         assert self.store is not None
         name = checkpoint.kind_name(kind)
         found = await self.store.load(name, partition)

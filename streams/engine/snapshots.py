@@ -1,6 +1,8 @@
-"""Model snapshots into the registry: the engine decides when and freezes the model (pickled in its
-own thread, where nothing else changes it); the event loop numbers, signs and saves it, and the
-engine publishes the metadata to ``model.snapshots`` once it is saved.
+"""Model snapshots into the registry.
+
+The engine decides when and freezes the model (pickled in its own thread, where nothing else changes
+it); the event loop numbers, signs and saves it, and the engine publishes the metadata to
+``model.snapshots`` once it is saved.
 
 A snapshot is due after a drift action, when a challenger is promoted, once a new model learned
 ``first_after`` labels, every ``every_events`` labeled events, every ``every_seconds``, when the
@@ -35,6 +37,8 @@ log = logging.getLogger("streamwise.snapshots")
 
 
 class Snapshots:
+    """When each model of each learn-log partition is snapshotted, and the snapshots being saved."""
+
     def __init__(
         self,
         registry: ModelRegistry,
@@ -57,8 +61,11 @@ class Snapshots:
         self.saving: list[concurrent.futures.Future[Snapshot | None]] = []
 
     def after(self, learner: Learner, result: LearnResult) -> None:
-        """After each record: the promotions and drift actions it made, and the models that reached
-        their count of labeled events (exactly at it: the check costs a comparison per model)."""
+        """Take the snapshots a record made due; called after each record.
+
+        Those are for the promotions and drift actions it made, and for the models that reached their
+        count of labeled events (exactly at it: the check costs a comparison per model).
+        """
         if result.promotions or result.alerts:
             self._after_actions(learner, result)
         thresholds = self._next.get(learner.partition) or self._thresholds(learner)
@@ -76,7 +83,7 @@ class Snapshots:
                 self._take(learner, model, "drift_action")
 
     def tick(self, learners: Iterable[Learner]) -> None:
-        """Once per batch, and when the stream is idle: the models due by time."""
+        """Take the snapshots due by time (called once per batch, and when the stream is idle)."""
         now = self.clock()
         for learner in learners:
             for model in learner.models:
@@ -85,12 +92,13 @@ class Snapshots:
                     self._take(learner, model, reason)
 
     def forget(self, partition: int) -> None:
-        """A learn-log partition went elsewhere: its next owner schedules its snapshots."""
+        """Drop the schedules of a learn-log partition that went elsewhere: its next owner schedules its snapshots."""
         self._next.pop(partition, None)
         for key in [k for k in self.schedules if k[0] == partition]:
             del self.schedules[key]
 
     def take_all(self, learners: Iterable[Learner], reason: str) -> None:
+        """Snapshot every model of ``learners`` for ``reason``; at a shutdown, only those whose config asks for it."""
         for learner in learners:
             for model in learner.models:
                 if model.spec.snapshot.on_shutdown or reason != "shutdown":

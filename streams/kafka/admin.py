@@ -18,6 +18,7 @@ class TopicAdminError(StreamwiseError):
 
 
 def admin_client(kafka: KafkaConnection | str) -> AdminClient:
+    """Return an admin client for ``kafka`` (a connection, or a bootstrap address)."""
     return AdminClient(_connection(kafka).admin())
 
 
@@ -60,7 +61,7 @@ def create_topics(
 
 
 def create_stream_topics(settings: Settings) -> dict[str, str]:
-    """Every topic of the stream, with the settings' partitions and each topic's configs."""
+    """Create every topic of the stream, with the settings' partitions and each topic's configs."""
     return create_topics(
         settings.kafka(),
         topics.topic_names(settings),
@@ -71,7 +72,7 @@ def create_stream_topics(settings: Settings) -> dict[str, str]:
 
 
 def partition_count(kafka: KafkaConnection | str, topic: str, timeout: float = 10.0) -> int:
-    """How many partitions ``topic`` has (TopicAdminError when it does not exist)."""
+    """Return how many partitions ``topic`` has (TopicAdminError when it does not exist)."""
     metadata = admin_client(kafka).list_topics(topic, timeout=timeout).topics.get(topic)
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise TopicAdminError(f"topic {topic!r} does not exist: run streamwise topics create")
@@ -79,6 +80,7 @@ def partition_count(kafka: KafkaConnection | str, topic: str, timeout: float = 1
 
 
 def delete_topics(kafka: KafkaConnection | str, names: Iterable[str], timeout: float = 30.0) -> None:
+    """Delete the topics ``names``; one that does not exist is no error."""
     # Keep a reference: the futures fail if the client is collected.
     admin = admin_client(kafka)
     futures = admin.delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)

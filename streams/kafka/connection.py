@@ -1,6 +1,7 @@
-"""Every Kafka client's settings, built in one place: where the brokers are and how to reach them
-(security), then what each kind of client needs. Nothing else in Streamwise writes a librdkafka
-setting.
+"""Every Kafka client's settings, built in one place.
+
+Where the brokers are and how to reach them (security), then what each kind of client needs.
+Nothing else in Streamwise writes a librdkafka setting.
 
 >>> kafka = KafkaConnection("127.0.0.1:9092")
 >>> kafka.consumer("g")["group.id"], kafka.producer()["partitioner"]
@@ -22,20 +23,27 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class KafkaConnection:
-    """The brokers and the security part of every client's config (``Settings.kafka_client_config()``,
-    which holds the SASL password: never log a config built here)."""
+    """The brokers and the security part of every client's config.
+
+    The security part is ``Settings.kafka_client_config()``, which holds the SASL password: never log
+    a config built here.
+    """
 
     bootstrap: str
     security: Mapping[str, str] = field(default_factory=dict)
     compression: str = "none"
 
     def client(self, **extra: Any) -> dict[str, Any]:
+        """Return the config every client shares (brokers and security), with ``extra`` added."""
         return {"bootstrap.servers": self.bootstrap, **self.security, **extra}
 
     def producer(self, **extra: Any) -> dict[str, Any]:
-        """Batched (5 ms), idempotent (no duplicates or reordering from retries), keys partitioned
-        with murmur2 like Kafka's Java clients, compressed as configured (none by default: on a
-        local network lz4 cost the worker 2 us per event for nothing)."""
+        """Return a producer's config, with ``extra`` added.
+
+        Batched (5 ms), idempotent (no duplicates or reordering from retries), keys partitioned with
+        murmur2 like Kafka's Java clients, compressed as configured (none by default: on a local
+        network lz4 cost the worker 2 us per event for nothing).
+        """
         return self.client(
             **{
                 "linger.ms": 5,
@@ -48,8 +56,9 @@ class KafkaConnection:
         )
 
     def consumer(self, group: str, **extra: Any) -> dict[str, Any]:
-        """A member of ``group`` that commits its offsets itself, from the start of a new group."""
+        """Return the config of a member of ``group`` that commits its offsets itself, from the start of a new group."""
         return self.client(**{"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False, **extra})
 
     def admin(self, **extra: Any) -> dict[str, Any]:
+        """Return an admin client's config (it gives up connecting to a broker after 5 s), with ``extra`` added."""
         return self.client(**{"socket.connection.setup.timeout.ms": 5000, **extra})

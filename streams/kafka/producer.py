@@ -13,29 +13,31 @@ from streams.kafka.connection import KafkaConnection
 
 @dataclass
 class DeliveryReport:
+    """How many messages were sent and delivered, and the errors of those that were not."""
+
     sent: int = 0
     delivered: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 def kafka_key(event: object) -> bytes | None:
-    """The Kafka key of a raw event: its ``key`` field when it has one."""
+    """Return the Kafka key of a raw event: its ``key`` field when it has one."""
     key = event.get("key") if isinstance(event, dict) else None
     return key.encode() if isinstance(key, str) else None
 
 
 def encode_event(event: dict) -> tuple[bytes | None, bytes]:
-    """Kafka key and value of one raw event."""
+    """Return the Kafka key and value of one raw event."""
     return kafka_key(event), orjson.dumps(event)
 
 
 def encode_label(label: dict) -> tuple[bytes | None, bytes]:
-    """Kafka key (the event_id) and value of one label message."""
+    """Return the Kafka key (the event_id) and value of one label message."""
     return str(label["event_id"]).encode(), orjson.dumps(label)
 
 
 def encode_label_line(line: bytes) -> tuple[bytes | None, bytes]:
-    """A JSONL line of a label sent as it is, keyed by its event_id when it has one."""
+    """Return the key and value of a JSONL label line: the line as it is, keyed by its event_id when it has one."""
     try:
         label = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -45,7 +47,10 @@ def encode_label_line(line: bytes) -> tuple[bytes | None, bytes]:
 
 
 def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
-    """A JSONL line sent as it is, invalid ones included (the worker dead-letters them)."""
+    """Return the key and value of a JSONL event line: the line as it is, invalid ones included.
+
+    The worker dead-letters the invalid ones.
+    """
     try:
         event = orjson.loads(line)
     except orjson.JSONDecodeError:

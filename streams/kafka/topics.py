@@ -34,16 +34,17 @@ CONFIGS = {
 
 
 def topic_names(settings: Settings) -> list[str]:
+    """Return the full name of every topic of the stream (with the settings' prefix)."""
     return [settings.topic(name) for name in ALL]
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """Per-topic broker configs for topic creation."""
+    """Return the per-topic broker configs for topic creation."""
     return {settings.topic(name): config for name, config in CONFIGS.items()}
 
 
 def record_kind(headers: list[tuple[str, bytes]] | None) -> str | None:
-    """The learn-log record kind a message's headers give (None: a feature vector).
+    """Return the learn-log record kind a message's headers give (None: a feature vector).
 
     >>> record_kind(None), record_kind([LABEL_HEADER]), record_kind([("other", b"x"), CONTROL_HEADER])
     (None, 'label', 'control')

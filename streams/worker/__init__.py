@@ -65,10 +65,12 @@ class Runtime:
     running: asyncio.Future[None] | None = None
 
     def stop_engine(self) -> None:
+        """Ask the engine to stop, if there is one (without waiting for it)."""
         if self.engine is not None:
             self.engine.stop()
 
     async def wait_engine(self) -> None:
+        """Wait until the engine's thread has ended (shielded: cancelling the wait does not cancel it)."""
         if self.running is not None:
             await asyncio.shield(self.running)
 
@@ -76,6 +78,7 @@ class Runtime:
 def build_worker(
     settings: Settings, config: StreamwiseConfig, registry: CollectorRegistry | None = None
 ) -> tuple[faust.App, Runtime]:
+    """Return the worker's Faust app and the runtime its parts share, wired for ``settings`` and ``config``."""
     app = create_app(settings)
     quiet_repeats()
     metrics = StreamMetrics([m.name for m in config.models], registry)
@@ -112,7 +115,7 @@ def _wire_redis(runtime: Runtime) -> None:
 
 
 def _wire_engine(app: faust.App, runtime: Runtime) -> None:
-    """The engine in a thread of its own, started with the worker and stopped before it."""
+    """Run the engine in a thread of its own, started with the worker and stopped before it."""
     settings = runtime.settings
 
     @app.task
@@ -135,7 +138,10 @@ def _wire_engine(app: faust.App, runtime: Runtime) -> None:
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # (mode types receivers narrower than it calls them)
     async def stop_engine(app: faust.App, **kwargs: object) -> None:
-        """A clean stop (SIGTERM) leaves a checkpoint of every partition and a snapshot of every model."""
+        """Stop the engine, wait for it and write the online state.
+
+        A clean stop (SIGTERM) leaves a checkpoint of every partition and a snapshot of every model.
+        """
         runtime.stop_engine()
         await runtime.wait_engine()
         if runtime.online is not None:
@@ -172,7 +178,7 @@ def _wire_control(app: faust.App, runtime: Runtime) -> None:
 def _wire_status(app: faust.App, runtime: Runtime) -> None:
     @app.timer(interval=runtime.settings.status_interval)
     async def publish_status() -> None:
-        """Model status to Prometheus and Redis, off the engine's thread."""
+        """Publish the model status to Prometheus and Redis, off the engine's thread."""
         engine = runtime.engine
         if engine is None:
             return
@@ -200,7 +206,7 @@ def _wire_status(app: faust.App, runtime: Runtime) -> None:
 def _wire_health_page(app: faust.App, runtime: Runtime) -> None:
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        """200 while the engine runs and everything it depends on answers; 503 says what does not."""
+        """Answer 200 while the engine runs and everything it depends on answers; 503 says what does not."""
         engine = runtime.engine
         running = runtime.running is not None and not runtime.running.done()
         report = {
@@ -219,9 +225,12 @@ def _wire_health_page(app: faust.App, runtime: Runtime) -> None:
 
 
 class Worker(faust.Worker):
-    """Faust's worker, whose stop is bounded in time: at SIGTERM (or SIGINT) the engine stops at
-    once, and if the process has not ended within ``STREAMWISE_SHUTDOWN_TIMEOUT`` (the broker or
-    Redis unreachable) it exits anyway; what was not checkpointed is read again by the next worker."""
+    """Faust's worker, whose stop is bounded in time.
+
+    At SIGTERM (or SIGINT) the engine stops at once, and if the process has not ended within
+    ``STREAMWISE_SHUTDOWN_TIMEOUT`` (the broker or Redis unreachable) it exits anyway; what was not
+    checkpointed is read again by the next worker.
+    """
 
     def __init__(self, app: faust.App, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
@@ -243,8 +252,11 @@ class Worker(faust.Worker):
 
 
 def _exit_in_time(engine: Engine | None, seconds: float) -> None:
-    """Once the engine has closed, Faust gets a few seconds to stop (its consumer of the control
-    topic waits for an unreachable broker in vain); the whole stop never takes over ``seconds``."""
+    """Exit the process once the stop's time is up, if it has not ended by then.
+
+    Once the engine has closed, Faust gets a few seconds to stop (its consumer of the control topic
+    waits for an unreachable broker in vain); the whole stop never takes over ``seconds``.
+    """
     deadline = time.monotonic() + seconds
     if engine is not None and engine.stopped.wait(seconds):
         time.sleep(min(STOP_GRACE_SECONDS, max(deadline - time.monotonic(), 0.0)))

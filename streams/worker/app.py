@@ -8,6 +8,7 @@ from streams.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    """Return the worker's Faust app, configured from ``settings``."""
     # Its consumer group is not the engine's (which librdkafka runs): it only reads the control topic.
     return faust.App(
         f"{settings.app_id}.control",

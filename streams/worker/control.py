@@ -1,5 +1,7 @@
-"""The control agent: a person's champion changes, from ``models.control`` into every partition of
-the learn log, where each partition's promotion judge reads them in order."""
+"""The control agent: a person's champion changes, forwarded into every partition of the learn log.
+
+They come from ``models.control``; in the learn log, each partition's promotion judge reads them in order.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +22,12 @@ def register(
     partitions: int,
     reject: Callable[[DeadLetter], Awaitable[None]],
 ) -> faust.types.AgentT:
+    """Register and return the agent that forwards each champion change of ``control`` into ``learn_log``.
+
+    It sends each change to every one of the ``partitions`` of ``learn_log``; a message that is not
+    a valid change goes to ``reject`` as a dead letter.
+    """
+
     @app.agent(control, name="control", concurrency=1)
     async def forward(stream: faust.StreamT) -> None:
         async for event in stream.events():

@@ -1,6 +1,9 @@
-"""Quieter logs while the broker is away: Faust's Kafka client (aiokafka) logs the same error every
-100 ms of an outage. Each distinct message passes at most once per ``every`` seconds, with the count
-of those it held back; the engine's health log says the same thing (``streamwise.health``)."""
+"""Quieter logs while the broker is away.
+
+Faust's Kafka client (aiokafka) logs the same error every 100 ms of an outage. Each distinct message
+passes at most once per ``every`` seconds, with the count of those it held back; the engine's health
+log says the same thing (``streamwise.health``).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ import time
 
 
 class RepeatsFilter(logging.Filter):
+    """A logging filter that passes each distinct message at most once per ``every`` seconds."""
+
     def __init__(self, every: float = 30.0) -> None:
         super().__init__()
         self.every = every
         self.seen: dict[tuple[str, str], tuple[float, int]] = {}  # (logger, template) -> (last passed, held since)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Return whether ``record`` passes; one that passes after repeats says how many were held back."""
         key = (record.name, str(record.msg))
         now = time.monotonic()
         last, held = self.seen.get(key, (-self.every, 0))

@@ -1,5 +1,7 @@
-"""``streamwise status``: what the local stack runs, the worker's consumer lag, the registry's model
-versions, each model's live status and the last drift alerts.
+"""``streamwise status``: the state of the local stack, in one report.
+
+It shows what the local stack runs, the worker's consumer lag, the registry's model versions, each
+model's live status and the last drift alerts.
 
 Each section is read on its own: a service that is down turns its section into one line saying
 so, and the others still print. The exit code is 0 whenever the report could be printed;
@@ -27,8 +29,10 @@ def status(
     alerts: Annotated[int, typer.Option(min=0, help="How many of the last alerts to show.")] = 10,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for each service.")] = 3.0,
 ) -> None:
-    """What the local stack runs, the worker's consumer lag per partition, model versions and
-    champions, each model's live status and the last drift alerts."""
+    """Show the local stack: its processes, consumer lag, models and the last drift alerts.
+
+    The consumer lag is the worker's, per partition; each model shows its versions, champion and live status.
+    """
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per probe
     settings, stack = Settings(), StackSettings()
     report = collect(settings, stack, alerts, timeout)

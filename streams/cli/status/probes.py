@@ -1,6 +1,9 @@
-"""How ``streamwise status`` reads the stack: pid files and HTTP and TCP probes, the engine's
-consumer lag, and the registry, live status, partitions and alerts in Redis. Each section is read
-on its own: one that cannot be read says why, and the others still come."""
+"""How ``streamwise status`` reads the stack.
+
+It reads pid files, probes over HTTP and TCP, the engine's consumer lag, and the registry, live
+status, partitions and alerts in Redis. Each section is read on its own: one that cannot be read
+says why, and the others still come.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ class StackSettings(BaseSettings):
 
 
 def pid_alive(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` when that process is alive."""
+    """Return the pid in ``pid_file`` when that process is alive, else None."""
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
@@ -60,6 +63,7 @@ def pid_alive(pid_file: Path) -> int | None:
 
 
 def http_ok(url: str, timeout: float) -> bool:
+    """Return whether a GET of ``url`` answers 200 within ``timeout`` seconds."""
     try:
         return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
@@ -67,6 +71,7 @@ def http_ok(url: str, timeout: float) -> bool:
 
 
 def tcp_ok(address: str, timeout: float) -> bool:
+    """Return whether a TCP connection to ``address`` (``host:port``; no host: 127.0.0.1) opens in ``timeout`` s."""
     host, _, port = address.rpartition(":")
     try:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
@@ -76,6 +81,7 @@ def tcp_ok(address: str, timeout: float) -> bool:
 
 
 def redis_ok(settings: Settings, timeout: float) -> bool:
+    """Return whether Redis answers a PING within ``timeout`` seconds."""
     try:
         client = redis_connect.connect_sync(settings, timeout)
         with client:
@@ -85,6 +91,7 @@ def redis_ok(settings: Settings, timeout: float) -> bool:
 
 
 def processes(settings: Settings, stack: StackSettings, timeout: float) -> list[Process]:
+    """Return the stack's processes (Kafka, Redis, Prometheus, worker, API): live pid, whether each answers."""
     run, logs = stack.run_dir, stack.run_dir / "logs"
     bootstrap = settings.kafka_bootstrap.split(",")[0]
     if settings.metrics_port:
@@ -119,7 +126,10 @@ def processes(settings: Settings, stack: StackSettings, timeout: float) -> list[
 
 
 def consumer_lag(settings: Settings, timeout: float) -> Section:
-    """Committed offsets of the worker's consumer group against the high watermarks of its input topics."""
+    """Return the consumer lag section of the worker's group, or why Kafka could not be read.
+
+    Committed offsets of the worker's consumer group against the high watermarks of its input topics.
+    """
     names = [settings.topic(t) for t in INPUT_TOPICS]
     try:
         consumer = Consumer(
@@ -181,6 +191,7 @@ async def _live_statuses(client: aioredis.Redis, namespace: str) -> list[dict[st
 
 
 def redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Section, Section, Section, Section]:
+    """Return the models, live status, alerts and partitions sections; each says so when Redis is unreachable."""
     try:
         return asyncio.run(_redis_sections(settings, alerts, timeout))
     except (redis.RedisError, OSError) as exc:
@@ -189,6 +200,7 @@ def redis_sections(settings: Settings, alerts: int, timeout: float) -> tuple[Sec
 
 
 def collect(settings: Settings, stack: StackSettings, alerts: int, timeout: float) -> Report:
+    """Return the whole report: the processes, the consumer lag, then the sections read from Redis."""
     models, live, recent, parts = redis_sections(settings, alerts, timeout)
     lag = consumer_lag(settings, timeout)
     return Report(processes(settings, stack, timeout), settings.app_id, lag, models, live, recent, parts)

@@ -14,6 +14,7 @@ _STATE_STYLE = {"running": "green", "external": "cyan", "not answering": "yellow
 
 
 def render(report: Report, console: Console, now: datetime) -> None:
+    """Print ``report`` on ``console``: one table per section, ages counted up to ``now``."""
     table = Table("process", "state", "pid", "address", "log", title="Local stack")
     for p in report.processes:
         style = _STATE_STYLE.get(p.state, "")

@@ -1,5 +1,7 @@
-"""What ``streamwise status`` reports: its processes, sections and report, and the pure helpers
-that make its rows (tested in tests/unit/streams/cli/status/)."""
+"""What ``streamwise status`` reports: its processes, sections and report.
+
+Also the pure helpers that make its rows (tested in tests/unit/streams/cli/test_status.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from streams.metrics import partition_lag
 
 @dataclass(frozen=True, slots=True)
 class Process:
+    """A process of the local stack: its address, its pid when ours and alive, whether it answers, its log."""
+
     name: str
     address: str
     pid: int | None  # from its pid file, when that process is alive
@@ -21,14 +25,18 @@ class Process:
 
     @property
     def state(self) -> str:
+        """Return the process's state (see ``process_state``)."""
         return process_state(self.pid, self.answers)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the process as a JSON-ready dict, with its state."""
         return {**asdict(self), "state": self.state}
 
 
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
+    """The worker group's committed offset on a partition of an input topic, and its watermarks."""
+
     topic: str
     partition: int
     committed: int | None  # the group's committed offset (None: nothing committed yet)
@@ -37,9 +45,11 @@ class PartitionLag:
 
     @property
     def lag(self) -> int:
+        """Return the messages not consumed yet (``partition_lag``), 0 when unknown."""
         return partition_lag(self.high, self.committed, self.low) or 0
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the row as a JSON-ready dict, with its lag."""
         return {**asdict(self), "lag": self.lag}
 
 
@@ -52,11 +62,14 @@ class Section:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the section as a JSON-ready dict, ``ok`` when it could be read."""
         return {"ok": self.error is None, "error": self.error, "note": self.note, "rows": self.rows}
 
 
 @dataclass
 class Report:
+    """Everything ``streamwise status`` shows: the local processes, then one section per part read."""
+
     processes: list[Process]
     group: str
     lag: Section
@@ -67,10 +80,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Return whether every process answers and every section could be read."""
         sections = (self.lag, self.models, self.live, self.alerts, self.parts)
         return all(p.answers for p in self.processes) and all(s.error is None for s in sections)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dict (what ``--json`` prints)."""
         return {
             "ok": self.ok,
             "processes": [p.to_dict() for p in self.processes],
@@ -83,8 +98,11 @@ class Report:
 
 
 def process_state(pid: int | None, answers: bool) -> str:
-    """running (ours and answering), not answering (ours, alive, silent), external (answering, not
-    started by the stack scripts), stopped."""
+    """Return the state of a process from its pid (ours and alive) and whether it answers.
+
+    The states: running (ours and answering), not answering (ours, alive, silent), external
+    (answering, not started by the stack scripts), stopped.
+    """
     if pid is not None:
         return "running" if answers else "not answering"
     return "external" if answers else "stopped"
@@ -93,8 +111,10 @@ def process_state(pid: int | None, answers: bool) -> str:
 def lag_rows(
     committed: Mapping[tuple[str, int], int | None], watermarks: Mapping[tuple[str, int], tuple[int, int]]
 ) -> list[PartitionLag]:
-    """One row per partition with known watermarks, in topic and partition order; a committed
-    offset below zero (librdkafka's OFFSET_INVALID) means nothing committed."""
+    """Return one row per partition with known watermarks, in topic and partition order.
+
+    A committed offset below zero (librdkafka's OFFSET_INVALID) means nothing committed.
+    """
     rows = []
     for (topic, partition), (low, high) in sorted(watermarks.items()):
         offset = committed.get((topic, partition))
@@ -103,7 +123,7 @@ def lag_rows(
 
 
 def format_age(seconds: float) -> str:
-    """A short age: 4s, 3m12s, 2h05m, 3d04h."""
+    """Format ``seconds`` as a short age: 4s, 3m12s, 2h05m, 3d04h."""
     s = max(int(seconds), 0)
     if s < 60:
         return f"{s}s"
@@ -115,7 +135,7 @@ def format_age(seconds: float) -> str:
 
 
 def age_of(timestamp: str | None, now: datetime) -> str:
-    """``format_age`` of an ISO-8601 time (``-`` when absent or unreadable)."""
+    """Return the ``format_age`` of an ISO-8601 time at ``now`` (``-`` when absent or unreadable)."""
     if not timestamp:
         return "-"
     try:
@@ -128,16 +148,20 @@ def age_of(timestamp: str | None, now: datetime) -> str:
 
 
 def format_metrics(metrics: Mapping[str, float], limit: int = 3) -> str:
+    """Format the first ``limit`` metrics as ``name=value`` (four decimals), two spaces apart."""
     return "  ".join(f"{name}={value:.4f}" for name, value in list(metrics.items())[:limit])
 
 
 def format_failures(failures: Mapping[str, int]) -> str:
-    """Events a model could not take, per stage and exception (``learn: TypeError x6000``); '-' for none."""
+    """Format the events a model could not take, per stage and exception (``learn: TypeError x6000``).
+
+    Gives '-' for none.
+    """
     return "  ".join(f"{reason} x{count}" for reason, count in failures.items()) or "-"
 
 
 def format_versions(versions: Iterable[int]) -> str:
-    """The kept versions, compactly: ``1-3,7,9-10``."""
+    """Format the kept versions compactly: ``1-3,7,9-10`` ('-' for none)."""
     ordered = sorted(set(versions))
     runs: list[tuple[int, int]] = []
     for v in ordered:
@@ -149,7 +173,7 @@ def format_versions(versions: Iterable[int]) -> str:
 
 
 def model_row(name: str, champion: Mapping[str, Any] | None, versions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """A model of the registry: its champion and the versions it keeps."""
+    """Return the row of a model of the registry: its champion and the versions it keeps."""
     newest = versions[-1] if versions else {}
     return {
         "model": name,
