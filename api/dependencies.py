@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from online_models.control import Control

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 
 # The deepest request body the API takes is 4 levels (a batch: items, item, features, value).
 MAX_JSON_DEPTH = 32

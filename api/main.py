@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from api.dependencies import require_predict_key
 from api.limits import BodyLimit, LatencyMetrics
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from api.routes import alerts, dashboard, health, models, predict
 from api.serving import ModelServer
 from api.settings import ApiSettings

@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from online_models.evaluation import ModelAnswer, PrequentialModel
 from online_models.features import Features
 from online_models.registry import Registry, RegistryError

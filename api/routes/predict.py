@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from api.dependencies import PredictKey
 from api.limits import StrictJSONRoute
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from api.schemas import BatchError, BatchRequest, BatchResponse, PredictRequest, PredictResponse, errors
 from api.serving import ModelServer
 from api.settings import ApiSettings

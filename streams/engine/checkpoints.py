@@ -29,7 +29,7 @@ from streams.engine.freezer import Freezer
 from streams.engine.health import Health
 from streams.engine.outputs import Outputs
 from streams.engine.parts import Part, Saving
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 
 log = logging.getLogger("streamwise.checkpoints")
 FLUSH_SECONDS = 10.0  # a round waits this long for its outputs; else it is retried when due again

@@ -44,7 +44,7 @@ from streams.engine.snapshots import Snapshots
 from streams.kafka import topics
 from streams.kafka.admin import TopicAdminError
 from streams.kafka.consumer import Delivered
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 from streams.settings import Settings
 
 log = logging.getLogger("streamwise.engine")

@@ -25,7 +25,7 @@ from streams.engine.bridge import Bridge
 from streams.engine.health import Health
 from streams.kafka import topics
 from streams.kafka.connection import KafkaConnection
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 from streams.settings import Settings
 
 log = logging.getLogger("streamwise.engine")

@@ -31,7 +31,7 @@ from online_models.storage.checkpoint_store import CheckpointStore
 from streams.engine.bridge import Bridge
 from streams.engine.freezer import Freezer
 from streams.engine.health import Health
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 
 log = logging.getLogger("streamwise.engine")
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while a checkpoint cannot be loaded; then every 5 s

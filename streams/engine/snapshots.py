@@ -31,7 +31,7 @@ from streams.engine.bridge import Bridge
 from streams.engine.freezer import Freezer
 from streams.engine.health import Health
 from streams.engine.outputs import Outputs
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 
 log = logging.getLogger("streamwise.snapshots")
 

@@ -36,8 +36,8 @@ from streams.engine.bridge import Bridge
 from streams.engine.health import Health
 from streams.kafka import topics
 from streams.kafka.admin import partition_count
-from streams.metrics import StreamMetrics
 from streams.online_state import OnlineState
+from streams.prometheus import StreamMetrics
 from streams.settings import Settings
 from streams.webhook import WebhookSink
 from streams.worker import control

@@ -28,7 +28,7 @@ from schemathesis.python import asgi
 
 from api.limits import MAX_JSON_DEPTH
 from api.main import create_app
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from api.serving import ModelServer
 from api.settings import ApiSettings
 from streams.settings import Settings

@@ -12,7 +12,7 @@ from online_models.pipeline import Pipeline
 from streams.engine.health import Health
 from streams.engine.parts import Assignment
 from streams.kafka import admin
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 from streams.testing import StreamEnv, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]  # stream_env: Kafka, and Redis for its workers

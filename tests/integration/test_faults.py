@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from api.settings import ApiSettings
 from online_models.config import StreamwiseConfig, parse_config
 from online_models.datasets import EVENT, synthetic_events, with_delayed_labels

@@ -27,9 +27,9 @@ from jsonschema import Draft202012Validator
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-from api.metrics import ApiMetrics
+from api.prometheus import ApiMetrics
 from api.routes.health import router as health_router
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

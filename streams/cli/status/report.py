@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.metrics import partition_lag
+from streams.prometheus import partition_lag
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from streams.cli import models as models_cli
 from streams.cli import tail as tail_cli
 from streams.engine import engine, outputs
 from streams.kafka import admin, consumer, producer
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 from streams.settings import Settings, redacted_url
 from streams.worker.app import create_app
 

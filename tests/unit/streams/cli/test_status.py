@@ -30,7 +30,7 @@ from streams.cli.status.report import (
     model_row,
     process_state,
 )
-from streams.metrics import StreamMetrics, partition_lag
+from streams.prometheus import StreamMetrics, partition_lag
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from online_models.alerts import Alert
 from online_models.events import DeadLetter
 from online_models.learner import LearnResult
-from streams.metrics import StreamMetrics
+from streams.prometheus import StreamMetrics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
