@@ -241,7 +241,7 @@ class Learner(PartitionState):
         label = waiting.label if waiting is not None else vector.label
         now = self.clock()
         now_ms = int(now.timestamp() * 1000)
-        answers = self._predict_all(result, vector, where, label, now)
+        answers = self._predict_all(result, vector, where, label, now, now_ms)
         if label is not None:
             self._judge(result)
         if ts_ms <= now_ms + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
@@ -264,7 +264,13 @@ class Learner(PartitionState):
         return found
 
     def _predict_all(
-        self, result: LearnResult, vector: FeatureVector, where: Origin | None, label: Label, now: datetime
+        self,
+        result: LearnResult,
+        vector: FeatureVector,
+        where: Origin | None,
+        label: Label,
+        now: datetime,
+        now_ms: int,
     ) -> dict[str, ModelAnswer]:
         """Answer with every model, and score and learn now when the label is known.
 
@@ -272,7 +278,6 @@ class Learner(PartitionState):
         that cannot learn it keeps its prediction, and learned and scored nothing.
         """
         answers: dict[str, ModelAnswer] = {}
-        now_ms = int(now.timestamp() * 1000)
         for model in self.models:
             try:
                 answer = model.predict(vector.features)

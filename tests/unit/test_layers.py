@@ -120,7 +120,7 @@ def test_tests_that_need_a_service_carry_its_marker() -> None:
     missing = {}
     for path in sorted((ROOT / "tests").rglob("test_*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        needed = set().union(*(SERVICE_FIXTURES[f] for f in _fixtures_used(tree))) if _fixtures_used(tree) else set()
+        needed = set().union(set(), *(SERVICE_FIXTURES[f] for f in _fixtures_used(tree)))
         if needed - _markers(tree):
             missing[path.relative_to(ROOT).as_posix()] = sorted(needed - _markers(tree))
     assert missing == {}
