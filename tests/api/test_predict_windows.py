@@ -18,8 +18,8 @@ from online_models.datasets import synthetic_events
 from online_models.pipeline import EmbeddedRunner
 from online_models.snapshot import DEVELOPMENT_KEY
 from online_models.storage.stores import FeatureStore
-from streams.cli.demo import demo_app
-from streams.embedded import events_only, run_embedded
+from streams.demo.app import demo_app
+from streams.demo.embedded import events_only, run_embedded
 from tests.support.api import ApiEnv, trained
 from tests.support.windows import expected, mismatch
 

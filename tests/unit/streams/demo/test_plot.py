@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from online_models.config import load_config
-from streams.cli import _synthetic_messages
 from streams.cli import app as cli
-from streams.cli.plot import ACTION_GID, ALERT_GID, MODEL_GID, plot_report, report_figure
-from streams.embedded import EmbeddedReport, run_embedded
+from streams.demo.embedded import EmbeddedReport, run_embedded, synthetic_messages
+from streams.demo.plot import ACTION_GID, ALERT_GID, MODEL_GID, plot_report, report_figure
 
 ROOT = Path(__file__).resolve().parents[4]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -24,7 +23,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def report() -> EmbeddedReport:
     """The demo's models on a drifting stream (the concept switches at 2000), labels 100 events late."""
     config = load_config(ROOT / "config" / "models.yaml")
-    report, _ = run_embedded(config, _synthetic_messages("agrawal_drift", 4000, seed=42, label_delay=100))
+    report, _ = run_embedded(config, synthetic_messages("agrawal_drift", 4000, seed=42, label_delay=100))
     assert any(a.action for a in report.alerts) and any(not a.action for a in report.alerts)
     return report
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import orjson
+import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -45,3 +48,33 @@ def demo_app(runner: EmbeddedRunner, alerts: list[Alert], root: Path, key: bytes
         settings,
         backends=lambda _: Backends(registry, runner.features, MemoryAlertLog(alerts), status=status),
     )
+
+
+def serve_demo(
+    runner: EmbeddedRunner,
+    alerts: list[Alert],
+    root: Path,
+    key: bytes,
+    config: Path,
+    port: int,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Serve the run's models on ``port`` until Ctrl-C, after saying (``say``) how to try them."""
+    app = demo_app(runner, alerts, root, key, config)
+    model = runner.learner.models[0].slot
+    example = next(iter(runner.features.vectors.items()), None)
+    say(
+        f"\nServing {len({m.slot for m in runner.learner.models})} models on http://127.0.0.1:{port} "
+        f"(registry in {root}); docs at http://127.0.0.1:{port}/docs.\n"
+        f"Dashboard: http://127.0.0.1:{port}/dashboard\nTry:"
+    )
+    if example is not None:
+        key_name, features = example
+        body = orjson.dumps({"model": model, "features": features}).decode()
+        say(f"  curl -s localhost:{port}/predict -H 'content-type: application/json' -d '{body}'")
+        say(
+            f"  curl -s localhost:{port}/predict -H 'content-type: application/json' "
+            f'-d \'{{"model": "{model}", "key": "{key_name}"}}\''
+        )
+    say(f"  curl -s localhost:{port}/models   curl -s localhost:{port}/alerts\nCtrl-C stops it.")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

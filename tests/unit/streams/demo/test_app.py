@@ -15,10 +15,10 @@ from online_models.pipeline import EmbeddedRunner
 from online_models.policy import BACKGROUND_SWAP, RESET
 from online_models.snapshot import DEVELOPMENT_KEY
 from streams.cli import app as cli
-from streams.cli.demo import demo_app
-from streams.embedded import EmbeddedReport, events_only, run_embedded
+from streams.demo.app import demo_app
+from streams.demo.embedded import EmbeddedReport, events_only, run_embedded
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture(scope="module")

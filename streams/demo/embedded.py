@@ -1,4 +1,4 @@
-"""The embedded driver: the same pipeline steps as the agents, in one process, no Kafka or Redis.
+"""The embedded run: the engine's pipeline steps in one process, no Kafka or Redis.
 
 Used by ``make run`` (``streamwise run``) and ``streamwise evaluate``.
 """
@@ -14,7 +14,7 @@ import orjson
 
 from online_models.alerts import Alert
 from online_models.config import StreamwiseConfig
-from online_models.datasets import EVENT, LABEL
+from online_models.datasets import EVENT, LABEL, synthetic_events, with_delayed_labels
 from online_models.events import Origin
 from online_models.pipeline import EmbeddedRunner, Pipeline, ProcessResult
 
@@ -64,6 +64,14 @@ def read_jsonl(path: Path) -> Iterator[bytes]:
 def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
     """Return ``messages`` as event messages (``EVENT``), for a run without labels."""
     return ((EVENT, data) for data in messages)
+
+
+def synthetic_messages(name: str, n: int, seed: int, label_delay: int) -> Iterator[Message]:
+    """Return ``n`` events of the synthetic stream ``name``, each label ``label_delay`` events late (0: inline)."""
+    events = synthetic_events(name, n, seed)
+    if label_delay == 0:
+        return ((EVENT, orjson.dumps(e)) for e in events)
+    return ((kind, orjson.dumps(m)) for kind, m in with_delayed_labels(events, label_delay))
 
 
 def run_embedded(

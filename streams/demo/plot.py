@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streams.embedded import EmbeddedReport
+from streams.demo.embedded import EmbeddedReport
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
