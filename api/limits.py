@@ -18,18 +18,33 @@ from api.prometheus import ApiMetrics
 MAX_JSON_DEPTH = 32
 
 
-class BodyLimit:
+class HTTPMiddleware:
+    """A pure ASGI middleware that acts on HTTP requests (``handle``); lifespan and websockets pass by."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand an HTTP request to ``handle``; pass anything else on to the app."""
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request, usually by passing it on to ``self.app``."""
+        raise NotImplementedError
+
+
+class BodyLimit(HTTPMiddleware):
     """Answer 413 to a body over ``max_bytes``, declared or streamed, before it is parsed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass a request on to the app, or answer 413 once its body is over ``max_bytes``."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(send)
@@ -60,18 +75,15 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class LatencyMetrics:
+class LatencyMetrics(HTTPMiddleware):
     """Record the latency of each HTTP request, per route and status code."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass a request on to the app and record its latency (status 500 when the app answered nothing)."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}
 

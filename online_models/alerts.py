@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -61,18 +61,7 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record of ``drift.alerts`` as a dict, with its ``alert_id``."""
-        return {
-            "alert_id": self.alert_id,
-            "model": self.model,
-            "kind": self.kind,
-            "detector": self.detector,
-            "feature": self.feature,
-            "event_id": self.event_id,
-            "events_seen": self.events_seen,
-            "ts": _format_ts(self.ts),
-            "details": self.details,
-            "action": self.action,
-        }
+        return {"alert_id": self.alert_id, **asdict(self), "ts": _format_ts(self.ts)}
 
     def to_json(self) -> bytes:
         """Encode the record of ``drift.alerts``."""

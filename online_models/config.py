@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -31,7 +31,27 @@ PolicyName = Literal["alert", "reset", "background"]
 MIN_LABELED = 1000
 
 
-class DriftSpec(BaseModel):
+class DetectorSpec(BaseModel):
+    """A River drift detector by its name in ``online_models.drift``, with its params (checked on reading).
+
+    Examples
+    --------
+    >>> DetectorSpec(detector="adwin", params={"delta": 0.01}).detector
+    'adwin'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_detector(self) -> Self:
+        drift.build_detector(self.detector, self.params)
+        return self
+
+
+class DriftSpec(DetectorSpec):
     """Concept drift on one model: a detector on its prequential errors and what to do on drift.
 
     ``alert`` only reports; ``reset`` replaces the model with a fresh one; ``background`` starts a
@@ -51,17 +71,8 @@ class DriftSpec(BaseModel):
     online_models.exceptions.ConfigError: models[0].drift.detector: binary models take one of ddm, eddm, hddm_a, ...
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    detector: str
-    params: dict[str, Any] = Field(default_factory=dict)
     policy: PolicyName = "alert"
     min_labeled: int = Field(default=MIN_LABELED, ge=0)
-
-    @model_validator(mode="after")
-    def _check_detector(self) -> DriftSpec:
-        drift.build_detector(self.detector, self.params)
-        return self
 
 
 class SnapshotSpec(BaseModel):
@@ -319,7 +330,7 @@ class AlertsSpec(BaseModel):
     window: int = Field(default=100, ge=1)
 
 
-class DataDriftSpec(BaseModel):
+class DataDriftSpec(DetectorSpec):
     """Data drift on the model inputs: ``detector`` on numeric features, chi-square on the others.
 
     Examples
@@ -329,19 +340,11 @@ class DataDriftSpec(BaseModel):
     ('page_hinkley', ['amount', 'country'], 500)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     detector: Literal["adwin", "page_hinkley", "kswin"] = "adwin"
-    params: dict[str, Any] = Field(default_factory=dict)
     features: list[str] | None = None
     categorical_window: int = Field(default=500, ge=10)
     categorical_p_value: float = Field(default=0.0001, gt=0, lt=1)
     max_features: int = Field(default=256, ge=1)
-
-    @model_validator(mode="after")
-    def _check_detector(self) -> DataDriftSpec:
-        drift.build_detector(self.detector, self.params)
-        return self
 
 
 class StreamwiseConfig(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -64,15 +64,7 @@ class Champion:
 
     def to_dict(self) -> dict[str, Any]:
         """Return every field by name, as the registries store the champion."""
-        return {
-            "version": self.version,
-            "candidate": self.candidate,
-            "labeled": self.labeled,
-            "pinned": self.pinned,
-            "by": self.by,
-            "reason": self.reason,
-            "at": self.at,
-        }
+        return asdict(self)
 
 
 def now_text() -> str:

@@ -6,7 +6,7 @@ Used by ``make run`` (``streamwise run``) and ``streamwise evaluate``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +42,7 @@ class EmbeddedReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a dict for JSON."""
-        return {
-            "events": self.events,
-            "labels": self.labels,
-            "dead_letters": self.dead_letters,
-            "expired": self.expired,
-            "alerts": [alert.to_dict() for alert in self.alerts],
-            "models": self.models,
-        }
+        return {**asdict(self), "alerts": [alert.to_dict() for alert in self.alerts]}
 
 
 def read_jsonl(path: Path) -> Iterator[bytes]:

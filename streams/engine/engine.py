@@ -132,6 +132,7 @@ class Engine:
         )
         # The parts of each input topic (the dicts live as long as the assignment): one lookup per message.
         self._raw_parts = self.assignment.parts[self.raw]
+        self._label_parts = self.assignment.parts[self.labels]
         self._learn_parts = self.assignment.parts[self.learn]
         self.bundles = Bundles(0, self.outputs.bundle)  # the learn log's partitions are known once running
         self.pacer = LabelPacer(self._more)
@@ -224,16 +225,16 @@ class Engine:
         if topic == self.learn:
             self._learn(message)
         elif topic == self.raw:
-            self._intake(message)
+            self._paced(self._raw_parts.get(message.partition()), EVENTS, message, self._event)
         else:
-            self._label(message)
+            self._paced(self._label_parts.get(message.partition()), LABELS, message, self._forward)
 
-    def _intake(self, message: Delivered) -> None:
-        part = self._raw_parts.get(message.partition())
-        if part is None or part.state is None:  # revoked while the batch was in flight: its next owner reads it
+    def _paced(self, part: Part | None, kind: int, message: Delivered, read: Callable[[Part, Delivered], None]) -> None:
+        """Read an event or a label (``kind``) now, or hold it until the pacer lets it pass."""
+        if part is None or part.restoring:  # revoked while the batch was in flight, or not loaded: read again later
             return
-        if self.pacer.admit(part, EVENTS, message, message.timestamp()[1]):
-            self._event(part, message)
+        if self.pacer.admit(part, kind, message, message.timestamp()[1]):
+            read(part, message)
         else:
             self._hold(part)
 
@@ -248,15 +249,6 @@ class Engine:
         self.bundles.add(vector, len(message))
         if vector.key is not None and self.remember_features is not None:
             self._features[vector.key] = vector.features
-
-    def _label(self, message: Delivered) -> None:
-        part = self.assignment.parts[self.labels].get(message.partition())
-        if part is None:
-            return
-        if self.pacer.admit(part, LABELS, message, message.timestamp()[1]):
-            self._forward(part, message)
-        else:
-            self._hold(part)
 
     def _forward(self, part: Part, message: Delivered) -> None:
         """Write a label into the learn log, keyed by its event_id (or its dead letter)."""

@@ -71,6 +71,11 @@ class Part:
         self.held: deque[tuple[int, Any]] = deque()
 
     @property
+    def restoring(self) -> bool:
+        """Tell whether its state is still being loaded (it reads nothing until then)."""
+        return self.stateful and self.state is None
+
+    @property
     def next_offset(self) -> int | None:
         """Return the next offset to read: its state's, or ``read_to`` for a part without state."""
         return self.state.next_offset(self.topic) if self.state is not None else self.read_to

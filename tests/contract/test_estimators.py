@@ -107,6 +107,14 @@ def answer(model: Any, x: dict) -> object:
     return model.predict_one(x)
 
 
+def assert_answer_alike(a: Any, b: Any, data: list[tuple[dict, object]]) -> None:
+    """Assert that ``a`` and ``b`` give the same answer to each of ``data``, both learning it after."""
+    for x, y in data:
+        assert answer(a, x) == answer(b, x)
+        learn(a, x, y)
+        learn(b, x, y)
+
+
 def test_every_recipe_has_a_river_reference() -> None:
     assert sorted(RIVER_DEFAULTS) == RECIPES
 
@@ -116,49 +124,36 @@ def test_no_params_means_the_river_expression(name: str) -> None:
     assert repr(CASES[name].ours()) == repr(CASES[name].river())
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_mixed_types_learn_and_equal_the_river_expression(name: str) -> None:
-    case = CASES[name]
+@pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
+def test_mixed_types_learn_and_equal_the_river_expression(case: Case) -> None:
     ours, theirs = case.ours(), case.river()
     data = data_for(case, 400)
-    for x, y in data:
-        assert answer(ours, x) == answer(theirs, x)
-        learn(ours, x, y)
-        learn(theirs, x, y)
+    assert_answer_alike(ours, theirs, data)
     assert answer(ours, data[0][0]) is not None
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_pickle_round_trip_predicts_identically(name: str) -> None:
-    case = CASES[name]
+@pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
+def test_pickle_round_trip_predicts_identically(case: Case) -> None:
     model = case.ours()
     data = data_for(case)
     for x, y in data[:200]:
         learn(model, x, y)
     restored = pickle.loads(pickle.dumps(model))
-    for x, y in data[200:]:
-        assert answer(restored, x) == answer(model, x)
-        learn(model, x, y)
-        learn(restored, x, y)
+    assert_answer_alike(restored, model, data[200:])
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_clone_is_fresh_with_the_same_params(name: str) -> None:
-    case = CASES[name]
+@pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
+def test_clone_is_fresh_with_the_same_params(case: Case) -> None:
     model = case.ours()
     x, y = data_for(case)[0]
     learn(model, x, y)
     clone, fresh = model.clone(), case.ours()
     assert repr(clone) == repr(fresh) or isinstance(pipelines.final_estimator(model), FILLS_ITS_PARAMS)
-    for x, y in data_for(case)[:100]:
-        assert answer(clone, x) == answer(fresh, x)
-        learn(clone, x, y)
-        learn(fresh, x, y)
+    assert_answer_alike(clone, fresh, data_for(case)[:100])
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_learn_one_leaves_the_input_alone_and_predict_leaves_the_model_alone(name: str) -> None:
-    case = CASES[name]
+@pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
+def test_learn_one_leaves_the_input_alone_and_predict_leaves_the_model_alone(case: Case) -> None:
     model = case.ours()
     data = data_for(case)
     for x, y in data[:100]:
@@ -172,7 +167,4 @@ def test_learn_one_leaves_the_input_alone_and_predict_leaves_the_model_alone(nam
             model.predict_proba_one(x)
     assert pickle.dumps(model) == state or isinstance(pipelines.final_estimator(model), PREDICT_ADDS_ZEROS)
     untouched = pickle.loads(state)  # and it goes on exactly as a copy that never answered
-    for x, y in data[150:]:
-        assert answer(model, x) == answer(untouched, x)
-        learn(model, x, y)
-        learn(untouched, x, y)
+    assert_answer_alike(model, untouched, data[150:])
