@@ -142,30 +142,12 @@ def open_loop(
             while sent < total and start + sent * period <= now:
                 due.append(start + sent * period)
                 sent += 1
-            while due:
-                if not idle:
-                    if len(busy) >= max_connections:
-                        break
-                    idle.append(Connection(address))
-                connection = idle.pop()
-                if now - connection.freed > KEEP_ALIVE_SECONDS:  # the server may have closed it: a new one
-                    connection.close()
-                    connection = Connection(address)
-                connection.send(request, due.popleft())
-                busy[connection.sock] = connection
+            _send_due(address, request, due, idle, busy, max_connections, now)
             wait = max(0.0, start + sent * period - time.perf_counter()) if sent < total else drain
-            if not busy:
+            if busy:
+                _take_answers(run, busy, idle, wait, measured_from)
+            else:
                 time.sleep(wait)
-                continue
-            for connection, answer, done in answered(busy, wait):
-                del busy[connection.sock]
-                connection.freed = done
-                idle.append(connection)
-                run.answers += 1
-                if connection.started >= measured_from:
-                    run.latencies.append(done - connection.started)
-                    run.errors += answer[0] != 200
-                    run.seconds = max(run.seconds, done - measured_from)
     finally:
         run.wall = time.perf_counter() - start
         run.cpu = time.process_time() - cpu
@@ -174,6 +156,44 @@ def open_loop(
         for connection in [*idle, *busy.values()]:
             connection.close()
     return run
+
+
+def _send_due(
+    address: Address,
+    request: bytes,
+    due: deque[float],
+    idle: list[Connection],
+    busy: dict[socket.socket, Connection],
+    max_connections: int,
+    now: float,
+) -> None:
+    """Send each due request on an idle connection, opening one while fewer than ``max_connections`` are busy."""
+    while due:
+        if not idle:
+            if len(busy) >= max_connections:
+                return
+            idle.append(Connection(address))
+        connection = idle.pop()
+        if now - connection.freed > KEEP_ALIVE_SECONDS:  # the server may have closed it: a new one
+            connection.close()
+            connection = Connection(address)
+        connection.send(request, due.popleft())
+        busy[connection.sock] = connection
+
+
+def _take_answers(
+    run: Run, busy: dict[socket.socket, Connection], idle: list[Connection], wait: float, measured_from: float
+) -> None:
+    """Free the connections answered within ``wait``; record the latency of those sent after the warm-up."""
+    for connection, answer, done in answered(busy, wait):
+        del busy[connection.sock]
+        connection.freed = done
+        idle.append(connection)
+        run.answers += 1
+        if connection.started >= measured_from:
+            run.latencies.append(done - connection.started)
+            run.errors += answer[0] != 200
+            run.seconds = max(run.seconds, done - measured_from)
 
 
 def answered(

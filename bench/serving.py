@@ -181,6 +181,39 @@ async def swap_times(
     return out
 
 
+def check_answers(addresses: dict[str, Address], requests: dict[str, bytes]) -> None:
+    """Send each server its request once: anything but 200 stops the benchmark, naming the server."""
+    for name in ("bare", "predict"):
+        status, answer = exchange(probe := Connection(addresses[name]), requests[name])
+        probe.close()
+        if status != 200:
+            raise RuntimeError(f"{name}: /predict answered {status}: {answer[:200]!r}")
+
+
+def load_figures(
+    addresses: dict[str, Address],
+    requests: dict[str, bytes],
+    pids: dict[str, int],
+    requests_rate: int,
+    seconds: float,
+    connections: int,
+) -> Figures:
+    """Latency at ``requests_rate`` (open loop), then the maximum rate (closed loop), of each server."""
+    figures: Figures = {}
+    for name in ("bare", "predict"):
+        load = partial(open_loop, addresses[name], requests[name], requests_rate, seconds, WARMUP)
+        figures |= fixed_rate(name, *measured(pids[name], load))
+    totals = {name: (Run(connections=connections), 0.0) for name in ("bare", "predict")}
+    for _ in range(SLICES):  # alternate, so a change of the machine's load hits both alike
+        for name, (total, cpu) in totals.items():
+            load = partial(closed_loop, addresses[name], requests[name], connections, seconds / SLICES, 0.2)
+            part, part_cpu = measured(pids[name], load)
+            totals[name] = (total.add(part), cpu + part_cpu)
+    for name, (total, cpu) in totals.items():
+        figures |= max_rate(name, total, cpu)
+    return figures
+
+
 def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connections: int = 8) -> Figures:
     """Every figure of the serving benchmark, flat (times in ms, rates in requests/s)."""
     settings = Settings()
@@ -219,23 +252,9 @@ def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connec
         body = orjson.dumps({"model": "lr", "features": data[0][0]})
         requests = {"predict": post(api_address, "/predict", body), "bare": post(bare_address, "/predict", body)}
         addresses = {"predict": api_address, "bare": bare_address}
-        for name in ("bare", "predict"):
-            status, answer = exchange(probe := Connection(addresses[name]), requests[name])
-            probe.close()
-            if status != 200:
-                raise RuntimeError(f"{name}: /predict answered {status}: {answer[:200]!r}")
+        check_answers(addresses, requests)
         pids = {"predict": api.pid, "bare": bare.pid}
-        for name in ("bare", "predict"):
-            load = partial(open_loop, addresses[name], requests[name], requests_rate, seconds, WARMUP)
-            figures |= fixed_rate(name, *measured(pids[name], load))
-        totals = {name: (Run(connections=connections), 0.0) for name in ("bare", "predict")}
-        for _ in range(SLICES):  # alternate, so a change of the machine's load hits both alike
-            for name, (total, cpu) in totals.items():
-                load = partial(closed_loop, addresses[name], requests[name], connections, seconds / SLICES, 0.2)
-                part, part_cpu = measured(pids[name], load)
-                totals[name] = (total.add(part), cpu + part_cpu)
-        for name, (total, cpu) in totals.items():
-            figures |= max_rate(name, total, cpu)
+        figures |= load_figures(addresses, requests, pids, requests_rate, seconds, connections)
         figures["max_rps_ratio"] = round(figures["predict_max_rps"] / figures["bare_max_rps"], 3)
         figures["rate_target"] = requests_rate
         figures["connections"] = connections
