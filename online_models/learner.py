@@ -99,8 +99,9 @@ class LearnResult:
         self.duplicate = duplicate  # a record seen before (its source offset, or a redelivered event_id)
 
     def fields(self) -> dict[str, Any]:
-        """Return every field (slot) by name."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        """Return every field (slot) by name, a subclass's too."""
+        # A class's __slots__ names only its own: walk the classes it is made of.
+        return {name: getattr(self, name) for cls in type(self).__mro__ for name in getattr(cls, "__slots__", ())}
 
 
 class Learner(PartitionState):

@@ -92,7 +92,14 @@ class Pipeline:
 
 
 class ProcessResult(LearnResult):
-    """Everything one raw event or label produced in the embedded driver."""
+    """Everything one raw event or label produced in the embedded driver: a ``LearnResult`` and its vector.
+
+    Examples
+    --------
+    >>> result = ProcessResult(vector=None, duplicate=True)
+    >>> result.vector is None, result.duplicate, sorted(result.fields())[-2:]
+    (True, True, ['promotions', 'vector'])
+    """
 
     __slots__ = ("vector",)
 
