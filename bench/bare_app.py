@@ -11,9 +11,11 @@ ANSWER = {"prediction": True, "proba": {"false": 0.25, "true": 0.75}, "model": "
 
 @app.post("/predict")
 async def predict(body: dict) -> dict:
+    """Return the same constant answer, whatever the JSON body (parsed, as the API's /predict parses it)."""
     return ANSWER
 
 
 @app.get("/readyz")
 async def readyz() -> dict:
+    """Return that the server is ready, which the benchmark waits for before sending load."""
     return {"ready": True}

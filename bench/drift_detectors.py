@@ -35,7 +35,12 @@ REPLACEMENTS = ("reset", "background_swap")
 
 
 def setups(shipped: StreamwiseConfig, min_labeled: int) -> dict[str, StreamwiseConfig]:
-    """The shipped config, then one per detector: the same models, its defaults, every drift acted on."""
+    """Return the setups by name: the shipped config, then one per detector.
+
+    A detector's setup has the shipped models that have a drift spec, each with that detector at its
+    default parameters, the background policy and ``min_labeled``, so that every drift is acted on.
+    Every setup has data drift off and an alert cool-down of 0 events.
+    """
     # Data drift never acts and costs time; a cool-down would hide repeated detections.
     alerts = shipped.alerts.model_copy(update={"cooldown_events": 0})
     base = shipped.model_copy(update={"data_drift": None, "alerts": alerts})
@@ -48,7 +53,11 @@ def setups(shipped: StreamwiseConfig, min_labeled: int) -> dict[str, StreamwiseC
 
 
 def alerts_on(config: StreamwiseConfig, stream: str, n: int, label_delay: int, seed: int) -> list[tuple[int, Alert]]:
-    """Every alert of ``stream`` through the embedded runner, with the index of the event it is about."""
+    """Return every model alert on ``stream``, with the index of the event it is about.
+
+    The ``n`` events of ``stream`` (``seed``) and their labels, each ``label_delay`` events late, go
+    through the embedded runner of ``config``.
+    """
     runner = EmbeddedRunner(Pipeline(config))
     index = {e["event_id"]: i for i, e in enumerate(synthetic_events(stream, n, seed))}
     found = []
@@ -60,18 +69,23 @@ def alerts_on(config: StreamwiseConfig, stream: str, n: int, label_delay: int, s
 
 
 def stationary_cell(alerts: list[tuple[int, Alert]]) -> str:
+    """Return the cell of a stationary stream: "replacements (alerts)", resets and swaps, and all alerts."""
     replaced = sum(a.action in REPLACEMENTS for _, a in alerts)
     return f"{replaced} ({len(alerts)})"
 
 
 def drift_cells(alerts: list[tuple[int, Alert]], switch: int) -> tuple[int, int | None]:
-    """Concept drifts before the switch, and the delay of the first one at or after it."""
+    """Return the concept drifts before ``switch``, and the delay of the first one at or after it.
+
+    The delay is in events from the switch (None when no concept drift came at or after it).
+    """
     drifts = [i for i, a in alerts if a.kind == "concept_drift"]
     after = [i - switch for i in drifts if i >= switch]
     return len(drifts) - len(after), (after[0] if after else None)
 
 
 def table(name: str, config: StreamwiseConfig, args: argparse.Namespace) -> None:
+    """Run setup ``name`` on the four streams, and print a row per model with a drift spec."""
     streams = (*STATIONARY, "agrawal_drift")
     runs = {stream: alerts_on(config, stream, args.n, args.label_delay, args.seed) for stream in streams}
     for spec in config.models:
@@ -85,6 +99,7 @@ def table(name: str, config: StreamwiseConfig, args: argparse.Namespace) -> None
 
 
 def main() -> None:
+    """Print the table of every setup (or those of ``--only``), with the arguments of the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--label-delay", type=int, default=100)

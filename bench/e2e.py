@@ -1,5 +1,4 @@
-"""End to end through real Kafka: Streamwise's workers and the peers, each as its own process(es),
-measured the same way.
+"""End to end through real Kafka: Streamwise's workers and the peers, each in its own processes, measured alike.
 
     python bench/e2e.py [--recipe logistic_regression] [--n 50000] [--partitions 1] [--workers 1]
     python bench/e2e.py --memory
@@ -54,8 +53,11 @@ from streams.testing import SIGNING_KEY, StreamEnv, free_port  # noqa: E402
 
 @dataclass
 class Run(StreamEnv):
-    """One Streamwise run's isolated world: the integration tests' (own topic prefix, consumer group,
-    Redis namespace; workers as processes), with one model."""
+    """One Streamwise run's isolated world, with one model (``recipe``, a binary task).
+
+    It is the integration tests' world (own topic prefix, consumer group, Redis namespace; workers as
+    processes), with a temporary folder and the metrics port of each worker started.
+    """
 
     recipe: str = "logistic_regression"
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="streamwise-bench-")))
@@ -63,33 +65,39 @@ class Run(StreamEnv):
 
     @property
     def config(self) -> StreamwiseConfig:
+        """The parsed model config of this run: its one model."""
         return parse_config({"models": self.models})
 
     @property
     def models(self) -> list[dict[str, Any]]:
+        """The models section of the config: one model ``m`` of ``recipe``, binary."""
         return [{"name": "m", "recipe": self.recipe, "task": "binary"}]
 
     def create_topics(self) -> None:
+        """Create this run's topics, and write its model config."""
         super().create_topics()
         self.write_config(self.models)
 
     def env(self, **extra: str) -> dict[str, str]:
+        """Return the environment of this run's workers: the worker's defaults, a checkpoint every 2 s, ``extra``."""
         # The worker's defaults (not the tests' faster status timer), but a checkpoint every 2 s: even a
         # short run (5,000 events of adaptive_random_forest) checkpoints, so its pause is measured.
         return super().env(STREAMWISE_STATUS_INTERVAL="1.0", STREAMWISE_CHECKPOINT_EVERY_SECONDS="2", **extra)
 
     def start_workers(self, count: int) -> None:
+        """Start ``count`` workers, each with its own metrics port (kept in ``metrics_ports``)."""
         for _ in range(count):
             port = free_port()
             self.metrics_ports.append(port)
             self.start_worker(STREAMWISE_METRICS_PORT=str(port))
 
     def stop_workers(self) -> None:
+        """Stop every worker with SIGTERM, so that each writes its final checkpoints."""
         for worker in self.workers:
             self.stop_worker(worker, signal.SIGTERM)  # final checkpoints
 
     def longest_checkpoint_pause(self) -> float:
-        """Seconds: the longest pause of any worker's loop for a checkpoint round (its metrics)."""
+        """Return the longest pause of any worker's loop for a checkpoint round, in seconds (from its metrics)."""
         pauses = [0.0]
         for port in self.metrics_ports:
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -98,7 +106,7 @@ class Run(StreamEnv):
         return max(pauses)
 
     def learners(self) -> dict[int, Learner]:
-        """Each learn-log partition's learner as its newest checkpoint holds it."""
+        """Return each learn-log partition's learner as its newest checkpoint holds it, by partition."""
 
         async def load() -> dict[int, Learner]:
             client = aioredis.from_url(self.redis_url)
@@ -115,6 +123,7 @@ class Run(StreamEnv):
 
 @contextmanager
 def run_world(bootstrap: str, redis_url: str, recipe: str, **kwargs: Any) -> Iterator[Run]:
+    """Yield a new run of ``recipe`` with its topics created; clean up its workers, topics and keys on the way out."""
     run = Run(bootstrap, redis_url, recipe=recipe, **kwargs)
     try:
         run.create_topics()
@@ -126,7 +135,12 @@ def run_world(bootstrap: str, redis_url: str, recipe: str, **kwargs: Any) -> Ite
 def streamwise(
     bootstrap: str, redis_url: str, recipe: str, n: int, *, partitions: int = 1, workers: int = 1
 ) -> dict[str, Any]:
-    """One measured Streamwise run; what its workers learned and their longest checkpoint pause."""
+    """Measure one Streamwise run of ``n`` events, and return its figures.
+
+    The figures of ``measure`` (events/s, CPU-seconds per 100k events, ...), plus the labeled events
+    its workers learned, the prequential accuracy (one partition only, else None), the longest
+    checkpoint pause in ms, and the partitions and workers.
+    """
     raw, keys, _ = make_events(n)
     with run_world(bootstrap, redis_url, recipe, partitions=partitions) as run:
         run.start_workers(workers)
@@ -156,6 +170,7 @@ def streamwise(
 
 
 def rss_kib(pid: int) -> int:
+    """Return the resident set size of process ``pid``, in KiB (VmRSS of /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
@@ -165,8 +180,12 @@ def rss_kib(pid: int) -> int:
 def memory_run(
     bootstrap: str, redis_url: str, marks: tuple[int, ...] = (200_000, 1_000_000), delay: int = 500
 ) -> dict[str, Any]:
-    """Worker RSS (KiB) when the predictions reach each mark; each label on events.labels ``delay``
-    events after its event (produced before the worker starts: the engine paces them)."""
+    """Measure the worker's RSS (KiB) when the predictions reach each mark.
+
+    Each label goes on events.labels ``delay`` events after its event; all are produced before the
+    worker starts (the engine paces them). Also return the labeled events learned, the events and
+    the seconds from the worker's start to the last mark.
+    """
     total = max(marks)
     with run_world(bootstrap, redis_url, "logistic_regression") as run:
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
@@ -196,6 +215,7 @@ def memory_run(
 
 
 def main() -> None:
+    """Print the figures of one Streamwise run (or of the memory benchmark) as JSON, as the command line asks."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMWISE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))

@@ -37,7 +37,12 @@ from streams.kafka import topics  # noqa: E402
 
 
 def open_loop(bootstrap: str, in_topic: str, out_topic: str, rate: float, seconds: float) -> dict[str, Any]:
-    """Send ``rate * seconds`` events on schedule; the latency of each one's prediction (ms)."""
+    """Send ``rate * seconds`` events on schedule; return the latency of their predictions (ms).
+
+    Events (rate per second) go to ``in_topic`` at their scheduled times; a latency runs from that time to
+    the moment the event's prediction is read from ``out_topic``. The figures: the rate, the events sent,
+    those answered within 60 s of the last send, and the median, 99th percentile and largest latency in ms.
+    """
     n = int(rate * seconds)
     events = list(synthetic_events("agrawal", n, seed=9))
     received: dict[str, float] = {}
@@ -91,6 +96,7 @@ def open_loop(bootstrap: str, in_topic: str, out_topic: str, rate: float, second
 
 
 def streamwise(bootstrap: str, redis_url: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Measure the latency of one Streamwise worker (logistic regression, one partition), as ``open_loop``."""
     with run_world(bootstrap, redis_url, "logistic_regression") as run:
         run.start_workers(1)
         wait_for_group(bootstrap, run.name, run.topic(topics.FEATURES), 1, 1)
@@ -100,6 +106,7 @@ def streamwise(bootstrap: str, redis_url: str, rate: float, seconds: float) -> d
 
 
 def quix(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Measure the latency of the Quix Streams peer (logistic regression, one partition), as ``open_loop``."""
     tag = uuid.uuid4().hex[:8]
     in_topic, out_topic, group = f"bench-latency-{tag}", f"bench-latency-{tag}-out", f"bench-latency-{tag}"
     recreate_topic(bootstrap, in_topic, 1)
@@ -119,10 +126,12 @@ def quix(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
 
 
 def run(bootstrap: str, redis_url: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Return the latency figures of Streamwise and of Quix Streams at the same rate, by system."""
     return {"streamwise": streamwise(bootstrap, redis_url, rate, seconds), "quix": quix(bootstrap, rate, seconds)}
 
 
 def main() -> None:
+    """Print the latency figures of both systems as JSON, at the rate and for the seconds the command line asks."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMWISE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))

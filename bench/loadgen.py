@@ -33,7 +33,7 @@ KEEP_ALIVE_SECONDS = 4.0
 
 
 def post(address: Address, path: str, body: bytes) -> bytes:
-    """The bytes of one keep-alive POST of a JSON body."""
+    """Return the bytes of one keep-alive POST of JSON ``body`` to ``path`` on ``address``."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {address[0]}:{address[1]}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -52,11 +52,16 @@ class Connection:
         self.freed = time.perf_counter()  # when it last became idle
 
     def send(self, request: bytes, started: float) -> None:
+        """Send ``request``, its latency counted from ``started`` (a ``time.perf_counter`` time, in seconds)."""
         self.started = started
         self.sock.sendall(request)
 
     def receive(self) -> tuple[int, bytes] | None:
-        """Read what is there (the socket is readable); the status and body once an answer is whole."""
+        """Read what is there (the socket is readable); return the status and body once an answer is whole.
+
+        Return None while the answer is incomplete. Raise ConnectionError when the server closed the
+        connection or the answer has no Content-Length.
+        """
         chunk = self.sock.recv(65536)
         if not chunk:
             raise ConnectionError("the server closed the connection")
@@ -78,6 +83,7 @@ class Connection:
         return status, body
 
     def close(self) -> None:
+        """Close the connection's socket."""
         self.sock.close()
 
 
@@ -94,7 +100,7 @@ class Run:
     connections: int = 0
 
     def add(self, other: Run) -> Run:
-        """Both runs as one (for a test split in slices)."""
+        """Return both runs as one (for a test split in slices): sums, and the larger connection count."""
         return Run(
             self.latencies + other.latencies,
             self.errors + other.errors,
@@ -107,6 +113,7 @@ class Run:
 
     @property
     def rate(self) -> float:
+        """The requests answered per second over the measured window (0.0 for an empty window)."""
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
 
@@ -120,7 +127,11 @@ def open_loop(
     max_connections: int = 64,
     drain: float = 10.0,
 ) -> Run:
-    """``rate`` requests per second for ``warmup + seconds``; latencies of those due after the warm-up."""
+    """Send ``rate`` requests per second for ``warmup + seconds``; measure the latencies of those due after the warm-up.
+
+    ``pool`` connections are opened first, and more (up to ``max_connections``) when all are busy.
+    Requests still unanswered ``drain`` seconds after the last was due count as errors.
+    """
     period = 1.0 / rate
     total = round((warmup + seconds) * rate)
     idle = [Connection(address) for _ in range(pool)]
@@ -199,8 +210,11 @@ def _take_answers(
 def answered(
     busy: dict[Any, Connection], timeout: float, required: bool = False
 ) -> Iterator[tuple[Connection, tuple[int, bytes], float]]:
-    """The busy connections whose whole answer came within ``timeout``: each with it and the time it
-    came. ``required``: no connection readable in that time is a TimeoutError."""
+    """Yield the busy connections whose whole answer came within ``timeout`` (s), each with it and its time.
+
+    The time is a ``time.perf_counter`` time. With ``required``, no connection readable within
+    ``timeout`` raises TimeoutError.
+    """
     readable, _, _ = select.select(list(busy), [], [], timeout)
     if required and not readable:
         raise TimeoutError(f"no answer in {timeout:g} s")
@@ -212,7 +226,11 @@ def answered(
 
 
 def closed_loop(address: Address, request: bytes, connections: int, seconds: float, warmup: float = 1.0) -> Run:
-    """``connections`` connections sending back to back; answers completed in the window count."""
+    """Send requests back to back on ``connections`` connections; measure the answers completed in the window.
+
+    Each connection sends its next request as soon as an answer arrives, for ``warmup + seconds``; the
+    window is the last ``seconds``, and the run's rate is the maximum throughput (requests/s).
+    """
     conns = [Connection(address) for _ in range(connections)]
     busy = {c.sock: c for c in conns}
     run = Run(seconds=seconds, connections=connections)
@@ -243,7 +261,7 @@ def closed_loop(address: Address, request: bytes, connections: int, seconds: flo
 
 
 def exchange(connection: Connection, request: bytes) -> tuple[int, bytes]:
-    """One request and its answer, waiting for it."""
+    """Send one request on ``connection`` and return its answer (status and body), waiting for it."""
     connection.send(request, time.perf_counter())
     while True:
         select.select([connection.sock], [], [])

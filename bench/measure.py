@@ -1,5 +1,6 @@
-"""One way to measure every system end to end through Kafka (Streamwise's workers and the peers):
-start it, wait until its consumer group holds every input partition, read its CPU time, produce
+"""One way to measure every system end to end through Kafka (Streamwise's workers and the peers).
+
+Start it, wait until its consumer group holds every input partition, read its CPU time, produce
 the events, wait until every output is on the output topic, read its CPU time again.
 
 Events/s are end to end: the events over the time from the first event's CreateTime on the input
@@ -27,14 +28,17 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and of its children that ended (a worker forks to
-    pickle a large checkpoint: that counts too); also of a process that exited, not reaped yet."""
+    """Return the user plus system CPU time of process ``pid`` and of its children that ended, in seconds.
+
+    The children count because a worker forks to pickle a large checkpoint. A process that exited
+    but is not reaped yet still has its figure.
+    """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
 
 
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
-    """Send (key, value) pairs with Kafka's partitioner; flush. How many were sent."""
+    """Send (key, value) pairs to ``topic`` with Kafka's partitioner and flush; return how many were sent."""
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random", "compression.type": "lz4"}
     )
@@ -48,7 +52,7 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, by
 
 
 def high_watermarks(bootstrap: str, topic: str) -> int:
-    """Messages on ``topic`` (sum of its partitions' high watermarks)."""
+    """Return the number of messages on ``topic`` (the sum of its partitions' high watermarks)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
@@ -58,7 +62,10 @@ def high_watermarks(bootstrap: str, topic: str) -> int:
 
 
 def wait_for_group(bootstrap: str, group: str, topic: str, partitions: int, members: int, timeout: float = 120) -> None:
-    """Until ``group`` is stable with ``members`` members holding every partition of ``topic``."""
+    """Wait until ``group`` is stable with ``members`` members holding every partition of ``topic``.
+
+    Raise RuntimeError when it is not after ``timeout`` seconds.
+    """
     client, deadline = AdminClient({"bootstrap.servers": bootstrap}), time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -87,7 +94,13 @@ def measure(
     ready: Callable[[], None],
     timeout: float = 900,
 ) -> dict[str, Any]:
-    """The protocol every system goes through (see the module's doc): rate, CPU-seconds per 100k."""
+    """Measure a system with the protocol every system goes through (see the module's doc).
+
+    ``ready`` returns once the system's consumer group holds every input partition; ``records`` go to
+    ``in_topic``, and the system's ``processes`` must put one output each on ``out_topic`` within
+    ``timeout`` seconds. Return the figures of ``output_rate`` (events/s end to end), the CPU-seconds
+    of the processes over the run and the CPU-seconds per 100k events.
+    """
     n = len(records)
     ready()
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
@@ -145,7 +158,7 @@ def output_rate(
 
 
 def first_time(bootstrap: str, topic: str) -> int:
-    """The smallest CreateTime of the first message of each partition of ``topic``."""
+    """Return the smallest CreateTime (ms) of the first message of each partition of ``topic``."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-first-{uuid.uuid4().hex[:8]}"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions

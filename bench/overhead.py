@@ -27,7 +27,10 @@ DRIFT = {"models": [{**MODEL, "drift": {"detector": "ddm", "policy": "alert"}}],
 
 
 def messages(n: int, delay: int | None) -> list[tuple[bool, bytes]]:
-    """(is_event, bytes) in stream order; labels inline when ``delay`` is None."""
+    """Return the messages of ``n`` events as (is_event, bytes) in stream order.
+
+    Labels are inline when ``delay`` is None, else on their own messages, ``delay`` events late.
+    """
     events = synthetic_events("agrawal_drift", n, seed=1)
     if delay is None:
         return [(True, orjson.dumps(e)) for e in events]
@@ -35,6 +38,7 @@ def messages(n: int, delay: int | None) -> list[tuple[bool, bytes]]:
 
 
 def seconds(config: dict[str, Any], stream: list[tuple[bool, bytes]]) -> float:
+    """Return the wall time (s) of a new embedded runner of ``config`` over ``stream``, its predictions encoded."""
     runner = EmbeddedRunner(Pipeline(parse_config(config)))
     start = time.perf_counter()
     for is_event, data in stream:
@@ -45,6 +49,11 @@ def seconds(config: dict[str, Any], stream: list[tuple[bool, bytes]]) -> float:
 
 
 def run(n: int = 50_000, delay: int = 500) -> dict[str, Any]:
+    """Measure the core loop and its variants over ``n`` events; return events/s and ratios to the core loop.
+
+    Each variant's figure is the best of 3 runs (the least disturbed); labels are ``delay`` events
+    late in the variants with delayed labels. A ratio is a variant's seconds per event over the core loop's.
+    """
     inline, delayed = messages(n, None), messages(n, delay)
     core = {"models": [MODEL]}
     variants = {"core": (core, inline), "labels": (core, delayed), "drift": (DRIFT, inline), "both": (DRIFT, delayed)}
@@ -58,6 +67,7 @@ def run(n: int = 50_000, delay: int = 500) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Print the figures of ``run`` as JSON, for the ``--n`` of the command line."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=50_000)
     print(json.dumps(run(parser.parse_args().n), indent=2))

@@ -1,6 +1,7 @@
-"""The peers of the end-to-end learning benchmark: the limit (a bare River loop), a hand-written
-confluent-kafka loop (DIY) and Quix Streams, each doing per event what Streamwise does: decode,
-predict, update Accuracy, F1, ROCAUC and LogLoss, learn, produce a prediction record.
+"""The peers of the end-to-end learning benchmark: the limit (a bare River loop), a DIY loop and Quix Streams.
+
+The DIY loop is a hand-written confluent-kafka loop. Each peer does per event what Streamwise does:
+decode, predict, update Accuracy, F1, ROCAUC and LogLoss, learn, produce a prediction record.
 
     python bench/peers.py diy --bootstrap B --in TOPIC --out TOPIC --recipe R --n N --group G
 
@@ -66,6 +67,7 @@ def recreate_topic(bootstrap: str, topic: str, partitions: int, timeout: float =
 
 
 def delete_topics(bootstrap: str, topics: Sequence[str], timeout: float = 30.0) -> None:
+    """Delete those of ``topics`` that exist, and wait for the broker to confirm."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
     names = [t for t in topics if t in existing]
@@ -75,6 +77,7 @@ def delete_topics(bootstrap: str, topics: Sequence[str], timeout: float = 30.0) 
 
 
 def partition_count(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
+    """Return the number of partitions of ``topic``."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     return len(admin.list_topics(topic, timeout=timeout).topics[topic].partitions)
 
@@ -91,7 +94,7 @@ def produce_raw(bootstrap: str, topic: str, events: list[bytes], keys: list[byte
 
 # ---------------------------------------------------------------------------------------------- events
 def make_events(n: int) -> tuple[list[bytes], list[bytes], list[tuple[dict, bool]]]:
-    """Raw orjson events (label inline), their keys, and the decoded (features, label) pairs."""
+    """Return ``n`` events as raw orjson (label inline), their keys, and the decoded (features, label) pairs."""
     events = list(synthetic_events("agrawal_drift", n, seed=1))
     raw = [orjson.dumps(e) for e in events]
     keys = [e["key"].encode() for e in events]
@@ -108,6 +111,7 @@ class Prequential:
         self.uses_proba = [(m, metrics.needs_proba(m)) for m in self.scores.values()]
 
     def step(self, x: dict[str, Any], y: Any) -> tuple[dict[Any, float], Any]:
+        """Predict ``x``, score the prediction against ``y`` and learn; return the probabilities and the label."""
         proba = self.model.predict_proba_one(x)
         label = max(proba, key=proba.get) if proba else None
         for m, uses_proba in self.uses_proba:
@@ -116,11 +120,15 @@ class Prequential:
         return proba, label
 
     def summary(self) -> dict[str, float]:
+        """Return the value of each metric so far, by name."""
         return {name: float(m.get()) for name, m in self.scores.items()}
 
 
 def bare_river(recipe: str, pairs: Pairs) -> dict[str, Any]:
-    """The limit: the prequential loop over pairs already decoded in memory."""
+    """Measure the limit: the prequential loop over pairs already decoded in memory.
+
+    Return the events, the seconds, the events/s, the accuracy and every metric.
+    """
     loop = Prequential(recipe)
     start = time.perf_counter()
     for x, y in pairs:
@@ -140,7 +148,11 @@ def bare_river(recipe: str, pairs: Pairs) -> dict[str, Any]:
 def diy_loop(
     bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, group: str, idle_timeout: float = 60.0
 ) -> dict[str, Any]:
-    """The hand-written loop a competent user writes: consume a batch, decode, predict, score, learn, produce."""
+    """Run the hand-written loop a competent user writes: consume a batch, decode, predict, score, learn, produce.
+
+    It stops after ``n`` events, or after ``idle_timeout`` seconds without a message. Return the events,
+    the seconds from the first event to the last flush, the accuracy and every metric.
+    """
     loop = Prequential(recipe)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
@@ -180,8 +192,12 @@ def run_peer(
     records: list[tuple[bytes | None, bytes]],
     partitions: int,
 ) -> dict[str, Any]:
-    """A peer (``command`` takes the common arguments) measured as Streamwise is: fresh input and output
-    topics, the peer up and holding every partition, then the events."""
+    """Measure a peer as Streamwise is measured, and return its figures with its accuracy and metrics.
+
+    ``command`` takes the common arguments. The input and output topics are new; the events are
+    produced once the peer is up and holding every partition. The figures are those of
+    bench/measure.py's ``measure`` (events/s, CPU-seconds per 100k events, ...).
+    """
     out_topic, group = f"{in_topic}-out", f"bench-peer-{uuid.uuid4().hex[:8]}"
     recreate_topic(bootstrap, in_topic, partitions)
     recreate_topic(bootstrap, out_topic, partitions)
@@ -204,6 +220,7 @@ def run_peer(
 
 
 def diy(bootstrap: str, in_topic: str, recipe: str, records: list[tuple[bytes | None, bytes]], partitions: int) -> dict:
+    """Measure the DIY loop, run as its own process (this script's ``diy`` command), as ``run_peer``."""
     return run_peer(
         [sys.executable, str(Path(__file__).resolve()), "diy"], bootstrap, in_topic, recipe, records, partitions
     )
@@ -211,7 +228,10 @@ def diy(bootstrap: str, in_topic: str, recipe: str, records: list[tuple[bytes | 
 
 # ---------------------------------------------------------------------------------------------- Quix Streams
 def ensure_quix_venv(root: Path = ROOT) -> Path:
-    """``root/.venv-quix`` with bench/requirements-quix.txt installed; (re)installs when the stamp is stale."""
+    """Return the Python of ``root/.venv-quix`` with bench/requirements-quix.txt installed.
+
+    The venv is made when missing, and the requirements installed again when its stamp is older than them.
+    """
     venv, requirements = root / QUIX_VENV, root / QUIX_REQUIREMENTS
     stamp, python = venv / ".installed", venv / "bin" / "python"
     if stamp.exists() and stamp.stat().st_mtime >= requirements.stat().st_mtime and python.exists():
@@ -227,11 +247,13 @@ def ensure_quix_venv(root: Path = ROOT) -> Path:
 def quix(
     bootstrap: str, in_topic: str, recipe: str, records: list[tuple[bytes | None, bytes]], partitions: int
 ) -> dict:
+    """Measure the Quix Streams peer (bench/quix_peer.py in ``.venv-quix``), as ``run_peer``."""
     command = [str(ensure_quix_venv(ROOT)), str(ROOT / "bench" / "quix_peer.py")]
     return run_peer(command, bootstrap, in_topic, recipe, records, partitions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run the DIY loop as ``argv`` (or the command line) asks, and print its figures as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     diy_args = sub.add_parser("diy")

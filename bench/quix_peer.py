@@ -39,6 +39,10 @@ METRICS = (metrics.Accuracy, metrics.F1, metrics.ROCAUC, metrics.LogLoss)  # as 
 
 
 def run(bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, group: str) -> dict[str, Any]:
+    """Run the Quix Streams application over ``n`` events of ``in_topic``; return its figures and metrics.
+
+    Return the events, the seconds from the first event to the stop, the accuracy and every metric.
+    """
     # The model and metrics live in process memory, like the DIY loop's: no Quix state store (a store
     # would add a RocksDB write and a changelog topic per event, and neither peer persists its model).
     model = RECIPES[recipe]()
@@ -84,6 +88,7 @@ def run(bootstrap: str, in_topic: str, out_topic: str, recipe: str, n: int, grou
 
 
 def main() -> None:
+    """Run the peer with the arguments of the command line, and print its figures as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--in", dest="in_topic", required=True)

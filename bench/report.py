@@ -25,16 +25,19 @@ SCALE = (
 
 
 def rate(row: dict[str, Any], key: str) -> str:
+    """Return the events/s of system ``key`` in a recipe's ``row``, as a table cell ("-" when not measured)."""
     found = row.get(key)
     return f"{found['events_per_s']:,.0f}" if found else "-"
 
 
 def cpu(row: dict[str, Any], key: str) -> str:
+    """Return the CPU-seconds per 100k events of system ``key`` in ``row``, as a table cell ("-" when unknown)."""
     found = row.get(key)
     return f"{found['cpu_per_100k']:.2f}" if found and "cpu_per_100k" in found else "-"
 
 
 def machine_line(m: dict[str, Any]) -> str:
+    """Return the machine ``m`` of the results in one line: hardware, software, commit, date and load."""
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
     return (
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; Python {m['python']}; "
@@ -44,6 +47,10 @@ def machine_line(m: dict[str, Any]) -> str:
 
 
 def throughput_tables(results: dict[str, Any]) -> list[str]:
+    """Return the lines of the throughput section: events/s and CPU-seconds per 100k, 1 and 4 partitions.
+
+    It ends with the longest checkpoint pause (ms) of the Streamwise runs of each recipe.
+    """
     rows = results["throughput"]
     recipes = list(rows)
     lines = [
@@ -92,6 +99,7 @@ def throughput_tables(results: dict[str, Any]) -> list[str]:
 
 
 def other_tables(results: dict[str, Any]) -> list[str]:
+    """Return the lines of the serving, memory, per-task and overhead sections, for those in ``results``."""
     lines: list[str] = []
     serving = results.get("serving")
     if serving:
@@ -149,6 +157,7 @@ def other_tables(results: dict[str, Any]) -> list[str]:
 
 
 def target_table(results: dict[str, Any]) -> list[str]:
+    """Return the lines of the targets table: each target's value, goal, and whether it passed."""
     lines = ["", "### Targets", "", "| target | value | goal | |", "|---|---|---|---|"]
     for t in results["targets"]:
         lines.append(f"| {t['name']} | {t['value']:g} | {t['target']} | {'pass' if t['pass'] else '**miss**'} |")
@@ -156,6 +165,7 @@ def target_table(results: dict[str, Any]) -> list[str]:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    """Return the whole of BENCHMARKS.md for ``results``."""
     lines = [
         "# Benchmarks",
         "",
@@ -190,7 +200,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def docs_summary(results: dict[str, Any]) -> str:
-    """The part in docs/benchmarks.md: the machine, the one-partition throughput table and the targets."""
+    """Return the part in docs/benchmarks.md: the machine, the one-partition throughput table and the targets."""
     lines = [f"Machine: {machine_line(results['machine'])}", ""]
     if "throughput" in results:
         table = throughput_tables(results)
@@ -201,7 +211,7 @@ def docs_summary(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any]) -> None:
-    """BENCHMARKS.md, and the summary between the bench markers of docs/benchmarks.md."""
+    """Write BENCHMARKS.md, and the summary between the bench markers of docs/benchmarks.md."""
     (ROOT / "BENCHMARKS.md").write_text(markdown(results))
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text()

@@ -39,6 +39,7 @@ QUICK = {"logistic_regression": 20_000, "hoeffding_tree": 10_000, "adaptive_rand
 
 
 def machine() -> dict[str, Any]:
+    """Return the machine the benchmarks run on: CPU, cores, memory, OS, Python, packages, Kafka, commit, date, load."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -71,13 +72,13 @@ def machine() -> dict[str, Any]:
 
 
 def kafka_version() -> str:
-    """The broker's version, as infra/kafka/pom.xml pins it."""
+    """Return the broker's version, as infra/kafka/pom.xml pins it ("unknown" when it does not)."""
     match = re.search(r"<kafka.version>([^<]+)</kafka.version>", (ROOT / "infra" / "kafka" / "pom.xml").read_text())
     return match.group(1) if match else "unknown"
 
 
 def median_run(repeat: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median events/s of ``repeat`` runs (all rates kept)."""
+    """Return the run with the median events/s of ``repeat`` runs, with every run's events/s."""
     runs = [run() for _ in range(repeat)]
     runs.sort(key=lambda r: r["events_per_s"])
     chosen = dict(runs[len(runs) // 2])
@@ -86,8 +87,12 @@ def median_run(repeat: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]
 
 
 def throughput(bootstrap: str, redis_url: str, events: dict[str, int], repeat: int) -> dict[str, Any]:
-    """Per model: the bare loop, Streamwise, DIY and Quix on 1 partition, then Streamwise with 1 and 2
-    workers on 4 partitions (and the peers there, for logistic_regression)."""
+    """Measure the learning throughput of every system, the row of each model of ``events`` by recipe.
+
+    Per model: the bare loop, Streamwise, DIY and Quix on 1 partition, then Streamwise with 1 and 2
+    workers on 4 partitions (and the peers there, for logistic_regression). Each figure is the median
+    of ``repeat`` runs (see ``model_row``).
+    """
     peers.ensure_quix_venv(ROOT)
     out: dict[str, Any] = {}
     for recipe, n in events.items():
@@ -98,6 +103,12 @@ def throughput(bootstrap: str, redis_url: str, events: dict[str, int], repeat: i
 
 
 def model_row(bootstrap: str, redis_url: str, recipe: str, n: int, repeat: int) -> dict[str, Any]:
+    """Measure every system on ``n`` events of ``recipe``; return the median run of each, by system and partitions.
+
+    Keys: ``bare``, ``streamwise_p1``, ``diy_p1``, ``quix_p1``, ``streamwise_p4_w1`` and ``_w2`` (and
+    ``diy_p4``, ``quix_p4`` for logistic_regression); except for adaptive_random_forest (unseeded),
+    ``same_accuracy_as_bare`` says whether each one-partition system reached the bare loop's accuracy.
+    """
     raw, keys, pairs = peers.make_events(n)
     records = list(zip(keys, raw, strict=True))
     row: dict[str, Any] = {"events": n, "bare": median_run(repeat, partial(peers.bare_river, recipe, pairs))}
@@ -117,11 +128,12 @@ def model_row(bootstrap: str, redis_url: str, recipe: str, n: int, repeat: int) 
 
 
 def run_peer(peer: Callable[..., dict[str, Any]], bootstrap: str, recipe: str, records: list, partitions: int) -> dict:
-    """One run of a peer on a fresh input topic of its own."""
+    """Measure one run of ``peer`` on a fresh input topic of its own, and return its figures."""
     return peer(bootstrap, f"bench-raw-{uuid.uuid4().hex[:8]}", recipe, records, partitions)
 
 
 def print_row(row: dict[str, Any]) -> None:
+    """Print the events/s and CPU-seconds per 100k events of each system of a model's ``row``, on one line."""
     rates = {k: v for k, v in row.items() if isinstance(v, dict) and "events_per_s" in v}
     print(
         "   "
@@ -133,6 +145,11 @@ def print_row(row: dict[str, Any]) -> None:
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the figures of ``results`` that have a target: each one's name, value, target and pass.
+
+    Most values are ratios (Streamwise's events/s or CPU-seconds per event to a peer's, 2 workers' to 1's);
+    the others are in ms (latency, checkpoint pause, serving) or a ratio of RSS.
+    """
     found: list[dict[str, Any]] = []
 
     def target(name: str, value: float, bound: float, at_least: bool = True) -> None:
@@ -189,6 +206,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    """Run the benchmarks the command line asks for; write bench/results.json and BENCHMARKS.md; print the targets.
+
+    A quick run (``--quick``) does not write BENCHMARKS.md (the figures the docs quote).
+    """
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMWISE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--redis-url", default=os.environ.get("STREAMWISE_REDIS_URL", "redis://127.0.0.1:6379/0"))

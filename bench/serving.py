@@ -66,19 +66,24 @@ Figures = dict[str, float | int]
 
 
 def free_port() -> int:
+    """Return a TCP port free on loopback now (for a server)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def launch(target: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Address]:
+    """Start a uvicorn process serving ``target`` on a free port, in ``env``; return it and its address."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", *target, "--port", str(port), "--log-level", "warning"]
     return subprocess.Popen(command, env=env, cwd=ROOT), ("127.0.0.1", port)
 
 
 def wait_ready(process: subprocess.Popen[bytes], address: Address, timeout: float = 60.0) -> None:
-    """Until GET /readyz answers 200 (for the API: Redis answers and the champion is loaded)."""
+    """Wait until GET /readyz answers 200 (for the API: Redis answers and the champion is loaded).
+
+    Raise RuntimeError when it does not within ``timeout`` seconds, or the process ends first.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -93,7 +98,7 @@ def wait_ready(process: subprocess.Popen[bytes], address: Address, timeout: floa
 
 
 def ms(values: list[float]) -> tuple[float, float, float]:
-    """p50, p99 and max of ``values`` (seconds), in milliseconds."""
+    """Return the p50, p99 and max of ``values`` (seconds), in milliseconds (NaN for no values)."""
     if len(values) < 2:
         return (values[0] * 1000,) * 3 if values else (float("nan"),) * 3
     cuts = statistics.quantiles(values, n=100, method="inclusive")
@@ -101,7 +106,7 @@ def ms(values: list[float]) -> tuple[float, float, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
+    """Return the user + system CPU time of process ``pid`` so far, in seconds (Linux /proc; NaN elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -110,9 +115,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def contention() -> Figures:
-    """How busy the machine was: the share of the last 60 s in which some runnable task waited for a
-    CPU (Linux pressure stall information; the other sessions' work shows here), and the 1-minute
-    load average."""
+    """Return how busy the machine was: its CPU pressure over the last 60 s (%), and the 1-minute load average.
+
+    The pressure is the share of the last 60 s in which some runnable task waited for a CPU (Linux
+    pressure stall information; the other sessions' work shows here), left out where the kernel has none.
+    """
     figures: Figures = {"loadavg_1m_after": round(os.getloadavg()[0], 2)}
     try:
         some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
@@ -123,13 +130,18 @@ def contention() -> Figures:
 
 
 def measured(pid: int, load: Callable[[], Run]) -> tuple[Run, float]:
-    """The run, and the CPU seconds the server process spent over it."""
+    """Run ``load``; return the run, and the CPU seconds the server process ``pid`` spent over it."""
     before = cpu_seconds(pid)
     run = load()
     return run, cpu_seconds(pid) - before
 
 
 def fixed_rate(prefix: str, run: Run, server_cpu: float) -> Figures:
+    """Return the figures of a fixed-rate ``run`` of server ``prefix``, each key beginning with ``prefix``.
+
+    Latency p50, p99 and max (ms), the rate achieved (requests/s), errors, connections used, and the
+    CPU time of the load generator and of the server (``server_cpu``, seconds) as a percent of one core.
+    """
     p50, p99, top = ms(run.latencies)
     return {
         f"{prefix}_p50_ms": round(p50, 3),
@@ -144,6 +156,11 @@ def fixed_rate(prefix: str, run: Run, server_cpu: float) -> Figures:
 
 
 def max_rate(prefix: str, run: Run, server_cpu: float) -> Figures:
+    """Return the figures of a max-throughput ``run`` of server ``prefix``, each key beginning with ``prefix``.
+
+    The rate (requests/s), its latency p50 and p99 (ms), errors, the load generator's CPU time as a
+    percent of one core, and the server's CPU time per request in microseconds (``server_cpu``: seconds).
+    """
     p50, p99, _ = ms(run.latencies)
     return {
         f"{prefix}_max_rps": round(run.rate, 1),
@@ -158,7 +175,10 @@ def max_rate(prefix: str, run: Run, server_cpu: float) -> Figures:
 async def swap_times(
     registry: ModelRegistry, model: PrequentialModel, data: list[tuple[dict, Any]], address: Address, n: int
 ) -> list[float]:
-    """Seconds from each new version's save to the first /predict answered with it (SWAP_TIMEOUT: never)."""
+    """Measure ``n`` hot reloads: the seconds from each new version's save to the first /predict answered with it.
+
+    A version not served within ``SWAP_TIMEOUT`` seconds counts as ``SWAP_TIMEOUT``.
+    """
     request = post(address, "/predict", orjson.dumps({"model": "lr", "features": data[0][0]}))
     connection = Connection(address)
     out: list[float] = []
@@ -198,7 +218,10 @@ def load_figures(
     seconds: float,
     connections: int,
 ) -> Figures:
-    """Latency at ``requests_rate`` (open loop), then the maximum rate (closed loop), of each server."""
+    """Measure the latency at ``requests_rate`` (open loop), then the maximum rate (closed loop), of each server.
+
+    Return the figures of ``fixed_rate`` and ``max_rate`` for both servers, ``bare_*`` and ``predict_*``.
+    """
     figures: Figures = {}
     for name in ("bare", "predict"):
         load = partial(open_loop, addresses[name], requests[name], requests_rate, seconds, WARMUP)
@@ -215,7 +238,7 @@ def load_figures(
 
 
 def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connections: int = 8) -> Figures:
-    """Every figure of the serving benchmark, flat (times in ms, rates in requests/s)."""
+    """Run the serving benchmark and return every figure, flat (times in ms, rates in requests/s)."""
     settings = Settings()
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     model = PrequentialModel(ModelSpec(name="lr", recipe="logistic_regression", task="binary"))
@@ -283,7 +306,7 @@ def run(requests_rate: int = 1000, seconds: float = 5.0, swaps: int = 50, connec
 
 
 def _sides(f: Figures) -> list[tuple[str, Figures]]:
-    """The figures of each server, ``predict_*`` and ``bare_*``, without their prefix."""
+    """Return the figures of each server, ``predict_*`` and ``bare_*``, without their prefix."""
     return [
         (label, {key.removeprefix(name + "_"): value for key, value in f.items() if key.startswith(name + "_")})
         for name, label in (("predict", "streamwise"), ("bare", "bare"))
@@ -291,6 +314,8 @@ def _sides(f: Figures) -> list[tuple[str, Figures]]:
 
 
 def summary(f: Figures) -> str:
+    """Return the figures ``f`` as a report for people: one line per test and server, with the targets."""
+
     def mark(ok: bool) -> str:
         return "pass" if ok else "FAIL"
 
@@ -324,6 +349,7 @@ def summary(f: Figures) -> str:
 
 
 def main() -> None:
+    """Run the serving benchmark as the command line asks, and print its report (or its figures as JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=1000, help="requests/s of the fixed-rate test")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per test (after 1 s warm-up)")
