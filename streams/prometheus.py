@@ -37,6 +37,22 @@ class StreamMetrics:
 
     def __init__(self, model_names: Iterable[str], registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._declare_stream()
+        self._declare_models()
+        self._declare_snapshots()
+        self._declare_checkpoints()
+        self._lag_series: set[tuple[str, str]] = set()
+        self.longest_pause = 0.0
+        self.intake_events = self.events.labels("intake")
+        self.label_events = self.events.labels("labels")
+        self.learn_events = self.events.labels("learn")
+        names = list(model_names)
+        self.predictions_by_model = {name: self.predictions.labels(name) for name in names}
+        self._predicted: collections.Counter[str] = collections.Counter()  # since the last flush
+        self.expired_by_model = {name: self.expired.labels(name) for name in names}
+
+    def _declare_stream(self) -> None:
+        """Declare what the engine reads and writes: messages per stage, dead letters, held, lag, deliveries."""
         self.events = Counter(
             "streamwise_events",
             "Messages read by the engine, per stage (intake: events.raw, labels: events.labels, learn: the learn log).",
@@ -49,9 +65,45 @@ class StreamMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.duplicates = Counter(
+            "streamwise_duplicate_events",
+            "Events delivered again (same event_id): neither learned nor scored twice.",
+            registry=self.registry,
+        )
+        self.replayed = Counter(
+            "streamwise_replayed_skipped",
+            "Messages redelivered below a restored checkpoint: skipped, already in the state.",
+            registry=self.registry,
+        )
+        self.held = Gauge(
+            "streamwise_held_messages",
+            "Events and labels read but held back until the other topic has been read up to their time.",
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "streamwise_consumer_lag",
+            "Messages not yet read by the worker's consumer (high watermark minus position), per input partition.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.delivery_failures = Counter(
+            "streamwise_delivery_failures",
+            "Messages the producer could not deliver (after its retries), per topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.component_up = Gauge(
+            "streamwise_component_up",
+            "1 while a component the worker depends on answers (kafka, redis), 0 while its calls fail.",
+            ["component"],
+            registry=self.registry,
+        )
         self.predictions = Counter(
             "streamwise_predictions", "Predictions published, per model.", ["model"], registry=self.registry
         )
+
+    def _declare_models(self) -> None:
+        """Declare how each model does: prequential metrics, labels and their delays, drift alerts and actions."""
         self.prequential = Gauge(
             "streamwise_prequential_metric",
             "Prequential (test-then-train) metric, per model and partition.",
@@ -100,6 +152,15 @@ class StreamMetrics:
             ["model", "action"],
             registry=self.registry,
         )
+        self.promotions = Counter(
+            "streamwise_promotions",
+            "Automatic promotions of a challenger, per model name and candidate.",
+            ["model", "candidate"],
+            registry=self.registry,
+        )
+
+    def _declare_snapshots(self) -> None:
+        """Declare the registry's side: snapshots saved, their time, size and failures."""
         self.snapshots = Counter(
             "streamwise_snapshots",
             "Model snapshots saved to the registry, per model and reason.",
@@ -114,15 +175,18 @@ class StreamMetrics:
         self.snapshot_bytes = Gauge(
             "streamwise_snapshot_bytes", "Size of the newest snapshot, per model.", ["model"], registry=self.registry
         )
-        self.promotions = Counter(
-            "streamwise_promotions",
-            "Automatic promotions of a challenger, per model name and candidate.",
-            ["model", "candidate"],
-            registry=self.registry,
-        )
         self.snapshot_failures = Counter(
             "streamwise_snapshot_failures", "Snapshots that could not be saved.", registry=self.registry
         )
+        self.snapshot_timestamp = Gauge(
+            "streamwise_snapshot_timestamp_seconds",
+            "Unix time of the newest snapshot saved, per model.",
+            ["model"],
+            registry=self.registry,
+        )
+
+    def _declare_checkpoints(self) -> None:
+        """Declare the state's side: checkpoints saved, the loop's pauses for them, partitions restored."""
         self.checkpoints = Counter("streamwise_checkpoints", "Partition checkpoints saved.", registry=self.registry)
         self.checkpoint_seconds = Histogram(
             "streamwise_checkpoint_seconds", "Time to pickle, sign and save one checkpoint.", registry=self.registry
@@ -144,60 +208,12 @@ class StreamMetrics:
             "The longest pause of the engine's loop for a checkpoint round since the worker started.",
             registry=self.registry,
         )
-        self.delivery_failures = Counter(
-            "streamwise_delivery_failures",
-            "Messages the producer could not deliver (after its retries), per topic.",
-            ["topic"],
-            registry=self.registry,
-        )
-        self.component_up = Gauge(
-            "streamwise_component_up",
-            "1 while a component the worker depends on answers (kafka, redis), 0 while its calls fail.",
-            ["component"],
-            registry=self.registry,
-        )
-        self.held = Gauge(
-            "streamwise_held_messages",
-            "Events and labels read but held back until the other topic has been read up to their time.",
-            registry=self.registry,
-        )
         self.restores = Counter(
             "streamwise_partition_restores",
             "Partitions taken up, per outcome (restored, fresh, or why a checkpoint was refused).",
             ["outcome"],
             registry=self.registry,
         )
-        self.replayed = Counter(
-            "streamwise_replayed_skipped",
-            "Messages redelivered below a restored checkpoint: skipped, already in the state.",
-            registry=self.registry,
-        )
-        self.consumer_lag = Gauge(
-            "streamwise_consumer_lag",
-            "Messages not yet read by the worker's consumer (high watermark minus position), per input partition.",
-            ["topic", "partition"],
-            registry=self.registry,
-        )
-        self.snapshot_timestamp = Gauge(
-            "streamwise_snapshot_timestamp_seconds",
-            "Unix time of the newest snapshot saved, per model.",
-            ["model"],
-            registry=self.registry,
-        )
-        self._lag_series: set[tuple[str, str]] = set()
-        self.longest_pause = 0.0
-        self.duplicates = Counter(
-            "streamwise_duplicate_events",
-            "Events delivered again (same event_id): neither learned nor scored twice.",
-            registry=self.registry,
-        )
-        self.intake_events = self.events.labels("intake")
-        self.label_events = self.events.labels("labels")
-        self.learn_events = self.events.labels("learn")
-        names = list(model_names)
-        self.predictions_by_model = {name: self.predictions.labels(name) for name in names}
-        self._predicted: collections.Counter[str] = collections.Counter()  # since the last flush
-        self.expired_by_model = {name: self.expired.labels(name) for name in names}
 
     def observe_result(self, result: LearnResult) -> None:
         """Count what one learn step did; label lookups only for the rare parts (alerts, expiry)."""
