@@ -31,7 +31,7 @@ faults: $(STAMP) services
 	cat reports/faults.md
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit tests/contract online_models streams
+	$(BIN)/python -m pytest tests/unit tests/contract online_models streams api
 
 # mypy is strict on the ML core, and checks the edges (api, streams) with its defaults.
 lint: $(STAMP)

@@ -19,7 +19,23 @@ MAX_JSON_DEPTH = 32
 
 
 class HTTPMiddleware:
-    """A pure ASGI middleware that acts on HTTP requests (``handle``); lifespan and websockets pass by."""
+    """A pure ASGI middleware that acts on HTTP requests (``handle``); lifespan and websockets pass by.
+
+    Examples
+    --------
+    A middleware that answers every HTTP request itself (a real one passes most on to ``self.app``):
+
+    >>> from fastapi import FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> class Closed(HTTPMiddleware):
+    ...     async def handle(self, scope, receive, send):
+    ...         await send({"type": "http.response.start", "status": 503, "headers": []})
+    ...         await send({"type": "http.response.body", "body": b"closed for maintenance"})
+    >>> with TestClient(Closed(FastAPI())) as client:   # the app's lifespan passes by: it starts and stops
+    ...     response = client.get("/predict")
+    >>> response.status_code, response.text
+    (503, 'closed for maintenance')
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,7 +53,24 @@ class HTTPMiddleware:
 
 
 class BodyLimit(HTTPMiddleware):
-    """Answer 413 to a body over ``max_bytes``, declared or streamed, before it is parsed."""
+    """Answer 413 to a body over ``max_bytes``, declared or streamed, before it is parsed.
+
+    Examples
+    --------
+    >>> from fastapi import FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> app = FastAPI()
+    >>> @app.post("/echo")
+    ... async def echo(body: dict) -> dict:
+    ...     return body
+    >>> app.add_middleware(BodyLimit, max_bytes=20)   # as create_app adds it (STREAMWISE_MAX_BODY_BYTES)
+    >>> client = TestClient(app)
+    >>> client.post("/echo", json={"amount": 1.5}).json()
+    {'amount': 1.5}
+    >>> response = client.post("/echo", json={"comment": "x" * 30})   # the route never sees it
+    >>> response.status_code, response.json()
+    (413, {'detail': 'request body over 20 bytes'})
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         super().__init__(app)
@@ -76,7 +109,30 @@ class BodyLimit(HTTPMiddleware):
 
 
 class LatencyMetrics(HTTPMiddleware):
-    """Record the latency of each HTTP request, per route and status code."""
+    """Record the latency of each HTTP request, per route and status code.
+
+    The route is its path template, so that ``/items/1`` and ``/items/2`` count as one; a request
+    that matches no route counts as ``unmatched``.
+
+    Examples
+    --------
+    >>> from fastapi import FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> from api.prometheus import ApiMetrics
+    >>> app, metrics = FastAPI(), ApiMetrics()
+    >>> @app.get("/items/{item}")
+    ... async def item(item: int) -> dict:
+    ...     return {"item": item}
+    >>> app.add_middleware(LatencyMetrics, metrics=metrics)
+    >>> client = TestClient(app)
+    >>> [client.get(path).status_code for path in ("/items/1", "/items/2", "/items/x", "/nowhere")]
+    [200, 200, 422, 404]
+    >>> count = "streamwise_api_request_seconds_count"   # the histogram's number of observations
+    >>> metrics.registry.get_sample_value(count, {"route": "/items/{item}", "status": "200"})
+    2.0
+    >>> metrics.registry.get_sample_value(count, {"route": "unmatched", "status": "404"})
+    1.0
+    """
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         super().__init__(app)
@@ -101,7 +157,14 @@ class LatencyMetrics(HTTPMiddleware):
 
 
 class JSONBodyError(json.JSONDecodeError):
-    """A body that is not strict JSON (FastAPI answers 422 ``json_invalid`` with ``msg`` in ``ctx.error``)."""
+    """A body that is not strict JSON (FastAPI answers 422 ``json_invalid`` with ``msg`` in ``ctx.error``).
+
+    Examples
+    --------
+    >>> error = JSONBodyError("trailing comma is not allowed", pos=7)
+    >>> isinstance(error, ValueError), error.msg, error.pos
+    (True, 'trailing comma is not allowed', 7)
+    """
 
     def __init__(self, msg: str, pos: int = 0) -> None:
         super().__init__(msg, "", pos)
@@ -127,6 +190,21 @@ def parse_json(body: bytes) -> Any:
     The standard library parser recurses: a deeply nested body raises RecursionError, which FastAPI
     answers with a vague 400; and it takes NaN, 1e400 and lone surrogates, which fail validation
     into error answers that cannot be rendered (500).
+
+    Examples
+    --------
+    >>> parse_json(b'{"amount": 12.5, "tags": ["a", true]}')
+    {'amount': 12.5, 'tags': ['a', True]}
+    >>> parse_json(b'{"amount": NaN}')   # json.loads would take it
+    Traceback (most recent call last):
+    ...
+    api.limits.JSONBodyError: unexpected character, expected a JSON value: line 1 column 12 (char 11)
+    >>> parse_json(b"[" * 32 + b"]" * 32)   # 32 levels: the most it takes
+    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
+    >>> parse_json(b"[" * 33 + b"]" * 33)
+    Traceback (most recent call last):
+    ...
+    api.limits.JSONBodyError: JSON nested deeper than 32 levels: line 1 column 1 (char 0)
     """
     too_deep = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
     try:
@@ -139,7 +217,19 @@ def parse_json(body: bytes) -> Any:
 
 
 class StrictJSONRequest(Request):
-    """A request whose JSON body is parsed by ``parse_json``."""
+    """A request whose JSON body is parsed by ``parse_json``.
+
+    Examples
+    --------
+    A request made from an ASGI scope and a ``receive`` that hands over its body (as a route's handler gets it):
+
+    >>> import asyncio
+    >>> async def receive():
+    ...     return {"type": "http.request", "body": b'{"amount": 12.5}', "more_body": False}
+    >>> request = StrictJSONRequest({"type": "http", "method": "POST", "headers": []}, receive)
+    >>> asyncio.run(request.json())
+    {'amount': 12.5}
+    """
 
     async def json(self) -> Any:
         """Return the body parsed by ``parse_json`` (once: later calls return the same value)."""
@@ -149,7 +239,25 @@ class StrictJSONRequest(Request):
 
 
 class StrictJSONRoute(APIRoute):
-    """A route whose JSON body is parsed by ``parse_json``: give it to an ``APIRouter(route_class=...)``."""
+    """A route whose JSON body is parsed by ``parse_json``: give it to an ``APIRouter(route_class=...)``.
+
+    Examples
+    --------
+    >>> from fastapi import APIRouter, FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> router = APIRouter(route_class=StrictJSONRoute)
+    >>> @router.post("/echo")
+    ... async def echo(body: dict) -> dict:
+    ...     return body
+    >>> app = FastAPI()
+    >>> app.include_router(router)
+    >>> client = TestClient(app)
+    >>> client.post("/echo", json={"amount": 1.5}).json()
+    {'amount': 1.5}
+    >>> response = client.post("/echo", content=b'{"amount": NaN}', headers={"content-type": "application/json"})
+    >>> response.status_code, response.json()["detail"][0]["type"], response.json()["detail"][0]["ctx"]
+    (422, 'json_invalid', {'error': 'unexpected character, expected a JSON value'})
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Return FastAPI's handler of the route, given each request as a ``StrictJSONRequest``."""

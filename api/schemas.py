@@ -1,4 +1,120 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API.
+
+A schema's docstring is its description in the OpenAPI document (``/docs``), so the examples of the
+schemas are here, one paragraph each.
+
+Examples
+--------
+``PredictRequest``:
+
+Feature values keep their JSON type (a number, a boolean or a string; no conversion between them):
+
+>>> PredictRequest.model_validate_json(b'{"features": {"amount": 12, "country": "FR", "night": "1"}}').features
+{'amount': 12, 'country': 'FR', 'night': '1'}
+>>> request = PredictRequest(model="nb", key="customer-42")   # the vector the worker stored for that key
+>>> request.model, request.key, request.features
+('nb', 'customer-42', None)
+>>> PredictRequest(features={"amount": 12.5}, key="customer-42")
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for PredictRequest
+  Value error, give exactly one of features or key ...
+>>> PredictRequest(features={"amount": float("nan")})   # JSON has no NaN: neither does a request
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 4 validation errors for PredictRequest
+...
+features.amount.float
+  Input should be a finite number ...
+
+``PredictResponse``:
+
+>>> answer = PredictResponse.model_validate(
+...     {"prediction": True, "proba": {"false": 0.2, "true": 0.8}, "model": "nb", "version": 3,
+...      "generation": 1, "events_seen": 1200}
+... )
+>>> answer.score is None   # only an anomaly model has a score
+True
+>>> answer.model_dump_json(include={"prediction", "proba", "score"})   # as the API sends it (a part of it)
+'{"prediction":true,"proba":{"false":0.2,"true":0.8},"score":null}'
+
+``BatchRequest``:
+
+>>> batch = BatchRequest.model_validate({"items": [{"features": {"amount": 1.0}}, {"model": "nb", "key": "c-42"}]})
+>>> [(item.model, item.key) for item in batch.items]
+[(None, None), ('nb', 'c-42')]
+>>> BatchRequest(items=[])
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for BatchRequest
+items
+  List should have at least 1 item after validation, not 0 ...
+
+``BatchResponse``:
+
+A client reads each item as a prediction or an error:
+
+>>> response = BatchResponse.model_validate({"items": [
+...     {"prediction": 1.5, "proba": None, "model": "lr", "version": 2, "generation": 1, "events_seen": 10},
+...     {"status": 404, "detail": "unknown model 'nope'"},
+... ]})
+>>> [type(item).__name__ for item in response.items]
+['PredictResponse', 'BatchError']
+>>> response.items[1].status, response.items[1].detail
+(404, "unknown model 'nope'")
+
+``VersionRequest``:
+
+>>> VersionRequest(version=3, reason="better recall").version
+3
+>>> VersionRequest().version is None   # no version: unpin, the newest version serves again
+True
+>>> VersionRequest(version=0)
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for VersionRequest
+version
+  Input should be greater than or equal to 1 ...
+
+``RollbackRequest``:
+
+>>> request = RollbackRequest(version=2)
+>>> request.version, request.reason
+(2, '')
+>>> RollbackRequest(reason="worse")   # unlike a promotion, a rollback names its version
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for RollbackRequest
+version
+  Field required ...
+
+``InvalidRequest``:
+
+>>> invalid = InvalidRequest.model_validate(
+...     {"detail": [{"loc": ["body", "features", "amount"], "msg": "Input should be a finite number",
+...                  "type": "finite_number"}]}
+... )
+>>> invalid.detail[0].loc
+['body', 'features', 'amount']
+>>> message = "model 'nb': features.amount: a number is expected (the stream gave numbers), not a string"
+>>> InvalidRequest(detail=message).detail == message   # the served model's own check
+True
+
+``DashboardStatus``:
+
+The status document a worker publishes, read back (fields it may add later are ignored):
+
+>>> from datetime import UTC, datetime
+>>> from online_models.config import ModelSpec
+>>> from online_models.evaluation import PrequentialModel
+>>> from online_models.status import model_status
+>>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+>>> _ = model.step({"x": 1.0}, True)
+>>> document = model_status(model, partition=0, now=datetime(2026, 1, 1, tzinfo=UTC))
+>>> status = DashboardStatus.model_validate({**document, "added_later": 1})
+>>> status.model, status.slot, status.partition, status.recipe, status.labeled, status.updated_at
+('nb', 'nb', 0, 'naive_bayes', 1, '2026-01-01T00:00:00.000+00:00')
+"""
 
 from __future__ import annotations
 
@@ -134,6 +250,14 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
     Each code has an ``ErrorResponse`` (422: ``InvalidRequest``; without it, FastAPI documents its
     validation errors only).
+
+    Examples
+    --------
+    >>> responses = errors(404, 422)
+    >>> {code: response["model"].__name__ for code, response in responses.items()}
+    {404: 'ErrorResponse', 422: 'InvalidRequest'}
+    >>> responses[404]["description"]
+    'Unknown model, version or feature key.'
     """
     return {
         code: {"model": InvalidRequest if code == 422 else ErrorResponse, "description": ERRORS[code]} for code in codes

@@ -27,7 +27,20 @@ log = logging.getLogger("streamwise.api")
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """A model version being served: the restored model and its snapshot's metadata."""
+    """A model version being served: the restored model and its snapshot's metadata.
+
+    Examples
+    --------
+    >>> from online_models.config import ModelSpec
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> for x in [1.0, -1.0, 1.2, -0.8]:
+    ...     _ = model.step({"x": x}, x > 0)
+    >>> served = Served(model, {"version": 7, "events_seen": 4})   # metadata as the registry keeps it (a part)
+    >>> served.version, served.generation, served.answer({"x": 1.1}).prediction
+    (7, 1, True)
+    >>> model.events   # answering does not count, nor learn
+    4
+    """
 
     model: PrequentialModel
     metadata: dict[str, Any]
@@ -48,7 +61,43 @@ class Served:
 
 
 class ModelServer:
-    """The champion of each model in the registry, loaded and swapped in when it changes."""
+    """The champion of each model in the registry, loaded and swapped in when it changes.
+
+    Examples
+    --------
+    A registry in a temporary folder (the embedded demo's kind) with one version of ``nb``;
+    ``refresh`` is what ``start`` does first, and what each change or poll does afterwards:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from online_models.config import ModelSpec
+    >>> from online_models.registry import register
+    >>> from online_models.storage.folder_registry import FileRegistry
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> registry = FileRegistry(Path(folder.name), key=b"k" * 32)
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> for x in [1.0, -1.0, 1.2, -0.8]:
+    ...     _ = model.step({"x": x}, x > 0)
+    >>> _ = asyncio.run(register(registry, model, reason="example"))
+    >>> server = ModelServer(registry, ApiMetrics())
+    >>> asyncio.run(server.refresh())
+    >>> served = server.models["nb"]
+    >>> served.version, served.metadata["reason"], served.answer({"x": 1.1}).prediction
+    (1, 'example', True)
+    >>> asyncio.run(server.refresh())   # the champion did not change: nothing is loaded again
+    >>> server.metrics.registry.get_sample_value("streamwise_api_model_loads_total", {"model": "nb"})
+    1.0
+
+    A snapshot that fails verification (here: signed with another key) is refused, and not retried:
+
+    >>> other = ModelServer(FileRegistry(Path(folder.name), key=b"x" * 32), ApiMetrics())
+    >>> asyncio.run(other.refresh())
+    >>> other.models, other.refused
+    ({}, {('nb', 1)})
+    >>> other.metrics.registry.get_sample_value("streamwise_snapshots_refused_total", {"reason": "tampered"})
+    1.0
+    >>> folder.cleanup()
+    """
 
     def __init__(self, registry: Registry, metrics: ApiMetrics, poll_seconds: float = 1.0) -> None:
         self.registry = registry

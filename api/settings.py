@@ -11,7 +11,30 @@ from streams.settings import KafkaSettings, RedisSettings
 
 
 class ApiSettings(KafkaSettings, RedisSettings):
-    """The API's settings, with those of Kafka and Redis."""
+    """The API's settings, with those of Kafka and Redis.
+
+    Examples
+    --------
+    Read from ``STREAMWISE_*`` variables at start-up; arguments given here win over them:
+
+    >>> settings = ApiSettings(snapshot_key="a-secret-of-16-bytes-or-more", max_batch=50, default_model="nb")
+    >>> settings.max_batch, settings.default_model
+    (50, 'nb')
+    >>> settings.snapshot_key   # a secret does not show in a repr, nor in logs
+    SecretStr('**********')
+    >>> settings.signing_key()
+    b'a-secret-of-16-bytes-or-more'
+    >>> ApiSettings(snapshot_key=None, dev=False).signing_key()
+    Traceback (most recent call last):
+    ...
+    online_models.exceptions.ConfigError: STREAMWISE_SNAPSHOT_KEY: required to sign and verify model snapshots ...
+    >>> ApiSettings(max_batch=0)
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for ApiSettings
+    max_batch
+      Input should be greater than or equal to 1 ...
+    """
 
     # Kafka serves one purpose here: telling the workers of a person's promote, rollback or unpin
     # (the control topic); an empty STREAMWISE_KAFKA_BOOTSTRAP turns that off.

@@ -20,7 +20,15 @@ log = logging.getLogger("streamwise.webhook")
 
 @dataclass
 class WebhookStats:
-    """A sink's counts: alerts delivered, given up on and dropped, and HTTP attempts made."""
+    """A sink's counts: alerts delivered, given up on and dropped, and HTTP attempts made.
+
+    Examples
+    --------
+    >>> stats = WebhookStats()
+    >>> stats.attempts, stats.delivered = 3, 1   # one alert delivered at its third attempt
+    >>> stats
+    WebhookStats(delivered=1, failed=0, dropped=0, attempts=3)
+    """
 
     delivered: int = 0
     failed: int = 0
@@ -29,7 +37,35 @@ class WebhookStats:
 
 
 class WebhookSink:
-    """Delivers alerts to ``url``; ``retries`` more attempts after the first, doubling ``backoff``."""
+    """Delivers alerts to ``url``; ``retries`` more attempts after the first, doubling ``backoff``.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> ts = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> alerts = [Alert("nb", "concept_drift", "ddm", None, f"e{i}", i, ts, {}) for i in range(3)]
+
+    ``offer`` never waits: with room for two, the oldest alert is dropped.
+
+    >>> sink = WebhookSink("https://hooks.example.com/alerts", queue_size=2)
+    >>> for alert in alerts:
+    ...     sink.offer(alert)
+    >>> sink.queue.qsize(), sink.stats.dropped, sink.queue.get_nowait().event_id
+    (2, 1, 'e1')
+
+    ``deliver`` retries a failed POST; here an in-process endpoint (``httpx.MockTransport``)
+    that answers 503 first, then 200.
+
+    >>> import asyncio
+    >>> answers = iter([503, 200])
+    >>> transport = httpx.MockTransport(lambda request: httpx.Response(next(answers)))
+    >>> sink = WebhookSink("https://hooks.example.com/alerts", retries=2, backoff=0.001)
+    >>> async def deliver_one():
+    ...     async with httpx.AsyncClient(transport=transport) as client:
+    ...         return await sink.deliver(client, alerts[0])
+    >>> asyncio.run(deliver_one()), sink.stats
+    (True, WebhookStats(delivered=1, failed=0, dropped=0, attempts=2))
+    """
 
     def __init__(
         self, url: str, *, retries: int = 5, backoff: float = 0.5, timeout: float = 5.0, queue_size: int = 1000

@@ -27,7 +27,64 @@ def _json_key(label: object) -> str:
 
 @dataclass
 class Predictor:
-    """Answers predict requests with the served champion of each model."""
+    """Answers predict requests with the served champion of each model.
+
+    Examples
+    --------
+    A model server on a registry in a temporary folder, with one version of ``nb``, and an
+    in-memory feature store (the embedded demo's kinds):
+
+    >>> import asyncio, tempfile
+    >>> from pathlib import Path
+    >>> from online_models.config import ModelSpec
+    >>> from online_models.evaluation import PrequentialModel
+    >>> from online_models.features import FeatureSpec
+    >>> from online_models.registry import register
+    >>> from online_models.storage.folder_registry import FileRegistry
+    >>> from online_models.storage.stores import MemoryFeatureStore
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> registry = FileRegistry(Path(folder.name), key=b"k" * 32)
+    >>> model = PrequentialModel(ModelSpec(name="nb", recipe="naive_bayes", task="binary"))
+    >>> for x in [1.0, -1.0, 1.2, -0.8]:
+    ...     _ = model.step({"x": x}, x > 0)
+    >>> _ = asyncio.run(register(registry, model, reason="example"))
+    >>> metrics = ApiMetrics()
+    >>> server = ModelServer(registry, metrics)
+    >>> asyncio.run(server.refresh())   # as the app's start-up does: load the champions
+    >>> store = MemoryFeatureStore()
+    >>> store.put("customer-42", {"x": -1.0})   # the worker keeps each key's newest features
+    >>> settings = ApiSettings(default_model="nb", max_batch=10, predict_requires_key=False)   # no X-API-Key needed
+    >>> predictor = Predictor(server, store, FeatureEngineer(FeatureSpec()), settings, metrics)
+    >>> answer = asyncio.run(predictor.predict(PredictRequest(features={"x": 1.1})))   # no model: the default
+    >>> answer.model, answer.version, answer.prediction, answer.events_seen
+    ('nb', 1, True, 4)
+    >>> asyncio.run(predictor.predict(PredictRequest(key="customer-42"))).prediction
+    False
+    >>> asyncio.run(predictor.predict(PredictRequest(model="lr", features={"x": 1.1})))
+    Traceback (most recent call last):
+    ...
+    fastapi.exceptions.HTTPException: 404: unknown model 'lr'
+    >>> asyncio.run(predictor.predict(PredictRequest(features={"x": "high"})))
+    Traceback (most recent call last):
+    ...
+    fastapi.exceptions.HTTPException: 422: model 'nb': features.x: a number is expected (the stream gave numbers), ...
+
+    The routes find it in the app's state; a batch answers each item as ``/predict`` would:
+
+    >>> from fastapi import FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> app = FastAPI()
+    >>> app.include_router(router)
+    >>> app.state.settings, app.state.predictor = settings, predictor
+    >>> client = TestClient(app)
+    >>> client.post("/predict", json={"key": "customer-42"}).json()["prediction"]
+    False
+    >>> items = [{"features": {"x": 1.1}}, {"model": "lr", "features": {"x": 1.1}}]
+    >>> answers = client.post("/predict/batch", json={"items": items}).json()["items"]
+    >>> answers[0]["prediction"], answers[1]
+    (True, {'status': 404, 'detail': "unknown model 'lr'"})
+    >>> folder.cleanup()
+    """
 
     server: ModelServer
     store: FeatureStore

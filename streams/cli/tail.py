@@ -23,7 +23,15 @@ from streams.settings import Settings
 
 
 class Stream(StrEnum):
-    """The output topics ``streamwise tail`` can follow."""
+    """The output topics ``streamwise tail`` can follow.
+
+    Examples
+    --------
+    >>> [stream.value for stream in Stream]
+    ['predictions', 'dlq', 'alerts']
+    >>> TOPICS[Stream("dlq")]   # the topic it follows (with the settings' prefix in front)
+    'events.dlq'
+    """
 
     predictions = "predictions"
     dlq = "dlq"
@@ -81,6 +89,22 @@ def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:
     """Return one human-readable line for a record.
 
     Someone else's record on the topic is shown as it is.
+
+    Examples
+    --------
+    >>> from online_models.events import Prediction
+    >>> value = Prediction("e1", "nb", 2, True, {False: 0.25, True: 0.75}, ts_ms=0, processed_ms=1_500).to_json()
+    >>> describe(Stream.predictions, orjson.loads(value), value)
+    'e1 model=nb gen=2 -> True p=0.750'
+    >>> from datetime import UTC, datetime
+    >>> from online_models.events import DeadLetter, Origin
+    >>> letter = DeadLetter("invalid_json", "unexpected character", b"{oops", Origin("events.raw", 0, 7),
+    ...                     failed_at=datetime(2026, 1, 1, tzinfo=UTC))
+    >>> value = letter.to_json()
+    >>> describe(Stream.dlq, orjson.loads(value), value)
+    'invalid_json events.raw[0]@7 event=None: unexpected character'
+    >>> describe(Stream.predictions, None, b"hello")   # not JSON: shown as it is
+    '(not a predictions record) hello'
     """
     try:
         if doc is not None and stream is Stream.alerts:

@@ -23,7 +23,21 @@ Message = tuple[str, bytes]  # (EVENT or LABEL, the message bytes)
 
 @dataclass
 class EmbeddedReport:
-    """What an embedded run read and produced, and each model's report at its end."""
+    """What an embedded run read and produced, and each model's report at its end.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from datetime import UTC, datetime
+    >>> from online_models.events import DeadLetter
+    >>> from online_models.pipeline import ProcessResult
+    >>> letter = DeadLetter("invalid_json", "unexpected character", b"{oops", None, datetime(2026, 1, 1, tzinfo=UTC))
+    >>> report = EmbeddedReport(events=2)
+    >>> report.add(ProcessResult(dead_letters=[letter]))
+    >>> report.add(ProcessResult(expired=Counter({"nb": 1})))
+    >>> report.to_dict()
+    {'events': 2, 'labels': 0, 'dead_letters': {'invalid_json': 1}, 'expired': {'nb': 1}, 'alerts': [], 'models': {}}
+    """
 
     events: int = 0
     labels: int = 0
@@ -46,7 +60,19 @@ class EmbeddedReport:
 
 
 def read_jsonl(path: Path) -> Iterator[bytes]:
-    """Yield the raw event bytes, one per non-blank line of a JSONL file."""
+    """Yield the raw event bytes, one per non-blank line of a JSONL file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "events.jsonl"
+    ...     with path.open("w") as out:
+    ...         for line in ['{"event_id": "e1"}', "", "  ", '{"event_id": "e2"}']:
+    ...             print(line, file=out)
+    ...     list(read_jsonl(path))   # blank lines are skipped
+    [b'{"event_id": "e1"}', b'{"event_id": "e2"}']
+    """
     with path.open("rb") as lines:
         for line in lines:
             line = line.rstrip(b"\r\n")
@@ -55,12 +81,26 @@ def read_jsonl(path: Path) -> Iterator[bytes]:
 
 
 def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
-    """Return ``messages`` as event messages (``EVENT``), for a run without labels."""
+    """Return ``messages`` as event messages (``EVENT``), for a run without labels.
+
+    Examples
+    --------
+    >>> list(events_only([b'{"event_id": "e1"}', b"not json"]))
+    [('event', b'{"event_id": "e1"}'), ('event', b'not json')]
+    """
     return ((EVENT, data) for data in messages)
 
 
 def synthetic_messages(name: str, n: int, seed: int, label_delay: int) -> Iterator[Message]:
-    """Return ``n`` events of the synthetic stream ``name``, each label ``label_delay`` events late (0: inline)."""
+    """Return ``n`` events of the synthetic stream ``name``, each label ``label_delay`` events late (0: inline).
+
+    Examples
+    --------
+    >>> [(kind, orjson.loads(data)["event_id"]) for kind, data in synthetic_messages("agrawal", 2, 7, label_delay=1)]
+    [('event', 'agrawal-7-00000000'), ('label', 'agrawal-7-00000000'), ('event', 'agrawal-7-00000001'), ...]
+    >>> [(kind, orjson.loads(data)["label"]) for kind, data in synthetic_messages("agrawal", 2, 7, label_delay=0)]
+    [('event', 1), ('event', 1)]
+    """
     events = synthetic_events(name, n, seed)
     if label_delay == 0:
         return ((EVENT, orjson.dumps(e)) for e in events)
@@ -74,7 +114,18 @@ def run_embedded(
     source: str = "embedded",
     on_result: Callable[[EmbeddedRunner, ProcessResult], None] | None = None,
 ) -> tuple[EmbeddedReport, EmbeddedRunner]:
-    """Run every event through validate -> features -> learn, join every label, report per model."""
+    """Run every event through validate -> features -> learn, join every label, report per model.
+
+    Examples
+    --------
+    >>> from online_models.config import parse_config
+    >>> config = parse_config({"models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}]})
+    >>> report, runner = run_embedded(config, synthetic_messages("agrawal", 50, seed=7, label_delay=5))
+    >>> report.events, report.labels, report.dead_letters
+    (50, 50, {})
+    >>> report.models["nb"]["labeled"], sorted(report.models["nb"]["metrics"])
+    (50, ['Accuracy', 'F1', 'LogLoss', 'ROCAUC'])
+    """
     runner = EmbeddedRunner(Pipeline(config))
     report = EmbeddedReport()
     for offset, (kind, data) in enumerate(messages):
@@ -93,6 +144,19 @@ def run_embedded(
 
 
 def write_report(report: EmbeddedReport, path: Path) -> None:
-    """Write ``report`` to ``path`` as indented JSON, making its folder if needed."""
+    """Write ``report`` to ``path`` as indented JSON, making its folder if needed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "reports" / "run.json"   # its folder is made
+    ...     write_report(EmbeddedReport(events=3, labels=3), path)
+    ...     for line in path.read_text().splitlines()[:3]:
+    ...         print(line)
+    {
+      "events": 3,
+      "labels": 3,
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))

@@ -33,7 +33,16 @@ PARTITION_UA = -1  # librdkafka's "unassigned": its partitioner chooses
 
 
 class OutputsDropped(Exception):
-    """The engine is stopping and an output could not be queued: nothing after it may be checkpointed."""
+    """The engine is stopping and an output could not be queued: nothing after it may be checkpointed.
+
+    Examples
+    --------
+    >>> try:
+    ...     raise OutputsDropped("predictions")   # the topic of the output that was not queued
+    ... except OutputsDropped as exc:
+    ...     print(f"not queued for {exc}: stop without a checkpoint")
+    not queued for predictions: stop without a checkpoint
+    """
 
 
 class Outputs:
@@ -165,5 +174,16 @@ class Outputs:
 
 
 def producer_config(kafka: KafkaConnection, on_failure: Callable[[KafkaError | None, Message], None]) -> dict:
-    """Return the configuration of the engine's producer: it retries without a time limit and reports only failures."""
+    """Return the configuration of the engine's producer: it retries without a time limit and reports only failures.
+
+    Examples
+    --------
+    >>> def on_failure(error, message):
+    ...     print("not delivered:", error)
+    >>> config = producer_config(KafkaConnection("127.0.0.1:9092"), on_failure)
+    >>> config["message.timeout.ms"], config["delivery.report.only.error"], config["on_delivery"] is on_failure
+    (0, True, True)
+    >>> config["bootstrap.servers"], config["enable.idempotence"]   # from KafkaConnection.producer
+    ('127.0.0.1:9092', True)
+    """
     return kafka.producer(**{"message.timeout.ms": 0, "delivery.report.only.error": True, "on_delivery": on_failure})

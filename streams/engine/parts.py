@@ -38,7 +38,21 @@ RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # while a checkpoint cannot be loaded; the
 
 
 class Part:
-    """One assigned input partition: its state, and how much it has read since its last checkpoint."""
+    """One assigned input partition: its state, and how much it has read since its last checkpoint.
+
+    Examples
+    --------
+    >>> labels = Part("events.labels", 0, None, stateful=False, now=100.0)   # no state: its offset is enough
+    >>> labels.restoring, labels.next_offset
+    (False, None)
+    >>> labels.read_to, labels.since = 120, 3   # read on to offset 120, three records since its checkpoint
+    >>> labels.next_offset
+    120
+    >>> labels.due(105.0, every_events=10_000, every_seconds=10.0), labels.due(110.0, 10_000, 10.0)
+    (False, True)
+    >>> Part("features", 0, None, stateful=True, now=100.0).restoring   # a learner still being loaded
+    True
+    """
 
     __slots__ = (
         "caught_up",
@@ -87,7 +101,17 @@ class Part:
 
 @dataclass
 class Saving:
-    """A checkpoint being saved: its offset is committed once the save succeeds."""
+    """A checkpoint being saved: its offset is committed once the save succeeds.
+
+    Examples
+    --------
+    >>> saving = Saving(concurrent.futures.Future(), offset=1_200)
+    >>> saving.future.done()
+    False
+    >>> saving.future.set_result(None)   # the save succeeded: offset 1200 may be committed
+    >>> saving.future.done(), saving.offset
+    (True, 1200)
+    """
 
     future: concurrent.futures.Future[None]
     offset: int | None
@@ -95,7 +119,14 @@ class Saving:
 
 @dataclass
 class Restore:
-    """A checkpoint being loaded for a paused part, and when to try again while it cannot be."""
+    """A checkpoint being loaded for a paused part, and when to try again while it cannot be.
+
+    Examples
+    --------
+    >>> restore = Restore(Learner, concurrent.futures.Future())   # a learner's checkpoint, loading
+    >>> restore.kind.__name__, restore.future.done(), restore.attempts, restore.retry_at
+    ('Learner', False, 0, 0.0)
+    """
 
     kind: type[PartitionState]
     future: concurrent.futures.Future[PartitionState | None]

@@ -17,6 +17,16 @@ class Delivered(Protocol):
 
     confluent-kafka types them optional, for the messages a program makes itself; reading them
     through this type costs nothing per message (one ``cast`` per batch).
+
+    Examples
+    --------
+    A confluent-kafka ``Message`` answers it; one can be made without a broker:
+
+    >>> from confluent_kafka import Message
+    >>> message = Message(topic="events.raw", partition=0, offset=42, value=b'{"event_id": "e1"}', timestamp=(1, 1_000))
+    >>> delivered = cast(Delivered, message)
+    >>> delivered.error(), delivered.topic(), delivered.offset(), delivered.timestamp(), len(delivered)
+    (None, 'events.raw', 42, (1, 1000), 18)
     """
 
     def error(self) -> KafkaError | None:
@@ -58,7 +68,16 @@ class Delivered(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One record read from a topic: its key, value, partition, offset, headers and broker timestamp."""
+    """One record read from a topic: its key, value, partition, offset, headers and broker timestamp.
+
+    Examples
+    --------
+    >>> record = Record(b"k1", b'{"event_id": "e1"}', partition=0, offset=42, timestamp_ms=1_767_225_600_000)
+    >>> record.offset, record.headers, record.timestamp_ms
+    (42, None, 1767225600000)
+    >>> Record(b"k1", None, partition=0, offset=43).value is None   # a tombstone
+    True
+    """
 
     key: bytes | None
     value: bytes | None  # None: a null value (a tombstone)

@@ -13,7 +13,16 @@ from streams.kafka.connection import KafkaConnection
 
 @dataclass
 class DeliveryReport:
-    """How many messages were sent and delivered, and the errors of those that were not."""
+    """How many messages were sent and delivered, and the errors of those that were not.
+
+    Examples
+    --------
+    >>> report = DeliveryReport(sent=3)
+    >>> report.delivered += 2   # what the delivery callback counts
+    >>> report.errors.append("Broker: Message size too large")
+    >>> report
+    DeliveryReport(sent=3, delivered=2, errors=['Broker: Message size too large'])
+    """
 
     sent: int = 0
     delivered: int = 0
@@ -21,23 +30,49 @@ class DeliveryReport:
 
 
 def kafka_key(event: object) -> bytes | None:
-    """Return the Kafka key of a raw event: its ``key`` field when it has one."""
+    """Return the Kafka key of a raw event: its ``key`` field when it has one.
+
+    Examples
+    --------
+    >>> kafka_key({"event_id": "e1", "key": "user-7"}), kafka_key({"event_id": "e1"}), kafka_key({"key": 7})
+    (b'user-7', None, None)
+    """
     key = event.get("key") if isinstance(event, dict) else None
     return key.encode() if isinstance(key, str) else None
 
 
 def encode_event(event: dict) -> tuple[bytes | None, bytes]:
-    """Return the Kafka key and value of one raw event."""
+    """Return the Kafka key and value of one raw event.
+
+    Examples
+    --------
+    >>> encode_event({"event_id": "e1", "key": "user-7", "features": {"amount": 12.5}})
+    (b'user-7', b'{"event_id":"e1","key":"user-7","features":{"amount":12.5}}')
+    """
     return kafka_key(event), orjson.dumps(event)
 
 
 def encode_label(label: dict) -> tuple[bytes | None, bytes]:
-    """Return the Kafka key (the event_id) and value of one label message."""
+    """Return the Kafka key (the event_id) and value of one label message.
+
+    Examples
+    --------
+    >>> encode_label({"event_id": "e1", "label": True})
+    (b'e1', b'{"event_id":"e1","label":true}')
+    """
     return str(label["event_id"]).encode(), orjson.dumps(label)
 
 
 def encode_label_line(line: bytes) -> tuple[bytes | None, bytes]:
-    """Return the key and value of a JSONL label line: the line as it is, keyed by its event_id when it has one."""
+    """Return the key and value of a JSONL label line: the line as it is, keyed by its event_id when it has one.
+
+    Examples
+    --------
+    >>> encode_label_line(b'{"event_id": "e1", "label": true}')
+    (b'e1', b'{"event_id": "e1", "label": true}')
+    >>> encode_label_line(b"not json")
+    (None, b'not json')
+    """
     try:
         label = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -50,6 +85,13 @@ def encode_line(line: bytes) -> tuple[bytes | None, bytes]:
     """Return the key and value of a JSONL event line: the line as it is, invalid ones included.
 
     The worker dead-letters the invalid ones.
+
+    Examples
+    --------
+    >>> encode_line(b'{"event_id": "e1", "key": "user-7"}')
+    (b'user-7', b'{"event_id": "e1", "key": "user-7"}')
+    >>> encode_line(b"{oops")   # sent all the same, without a key
+    (None, b'{oops')
     """
     try:
         event = orjson.loads(line)

@@ -34,18 +34,36 @@ CONFIGS = {
 
 
 def topic_names(settings: Settings) -> list[str]:
-    """Return the full name of every topic of the stream (with the settings' prefix)."""
+    """Return the full name of every topic of the stream (with the settings' prefix).
+
+    Examples
+    --------
+    >>> names = topic_names(Settings(topic_prefix="demo."))
+    >>> names[:3], len(names)
+    (['demo.events.raw', 'demo.events.labels', 'demo.features'], 8)
+    """
     return [settings.topic(name) for name in ALL]
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """Return the per-topic broker configs for topic creation."""
+    """Return the per-topic broker configs for topic creation.
+
+    Examples
+    --------
+    >>> configs = topic_configs(Settings(topic_prefix="demo."))
+    >>> configs["demo.model.snapshots"], configs["demo.features"]   # the learn log takes large records
+    ({'cleanup.policy': 'compact'}, {'max.message.bytes': '4194304'})
+    >>> "demo.predictions" in configs   # the broker's defaults
+    False
+    """
     return {settings.topic(name): config for name, config in CONFIGS.items()}
 
 
 def record_kind(headers: list[tuple[str, bytes]] | None) -> str | None:
     """Return the learn-log record kind a message's headers give (None: a feature vector).
 
+    Examples
+    --------
     >>> record_kind(None), record_kind([LABEL_HEADER]), record_kind([("other", b"x"), CONTROL_HEADER])
     (None, 'label', 'control')
     """

@@ -12,7 +12,20 @@ import time
 
 
 class RepeatsFilter(logging.Filter):
-    """A logging filter that passes each distinct message at most once per ``every`` seconds."""
+    """A logging filter that passes each distinct message at most once per ``every`` seconds.
+
+    Messages are told apart by logger and template (``record.msg``), not by their arguments.
+
+    Examples
+    --------
+    >>> repeats = RepeatsFilter(every=60.0)
+    >>> def record(host):
+    ...     return logging.makeLogRecord({"name": "aiokafka", "msg": "Unable to connect to %s", "args": (host,)})
+    >>> repeats.filter(record("kafka-1")), repeats.filter(record("kafka-2")), repeats.filter(record("kafka-1"))
+    (True, False, False)
+    >>> repeats.seen[("aiokafka", "Unable to connect to %s")][1]   # held back since it last passed
+    2
+    """
 
     def __init__(self, every: float = 30.0) -> None:
         super().__init__()
@@ -34,7 +47,15 @@ class RepeatsFilter(logging.Filter):
 
 
 def quiet_repeats(prefix: str = "aiokafka", every: float = 30.0) -> None:
-    """Attach one RepeatsFilter to every logger under ``prefix`` that exists now (they are made at import)."""
+    """Attach one RepeatsFilter to every logger under ``prefix`` that exists now (they are made at import).
+
+    Examples
+    --------
+    >>> client = logging.getLogger("flaky_client.conn")   # made before: filtered
+    >>> quiet_repeats("flaky_client", every=60.0)
+    >>> [type(f).__name__ for f in client.filters], logging.getLogger("flaky_client.later").filters
+    (['RepeatsFilter'], [])
+    """
     repeats = RepeatsFilter(every)
     for name in list(logging.root.manager.loggerDict):
         if name == prefix or name.startswith(prefix + "."):

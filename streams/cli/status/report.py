@@ -15,7 +15,18 @@ from streams.prometheus import partition_lag
 
 @dataclass(frozen=True, slots=True)
 class Process:
-    """A process of the local stack: its address, its pid when ours and alive, whether it answers, its log."""
+    """A process of the local stack: its address, its pid when ours and alive, whether it answers, its log.
+
+    Examples
+    --------
+    >>> worker = Process("worker", "http://127.0.0.1:9464/metrics", pid=4242, answers=False, log="logs/worker.log")
+    >>> worker.state   # ours and alive, but silent
+    'not answering'
+    >>> Process("kafka", "127.0.0.1:9092", pid=None, answers=True, log="logs/kafka").state   # not started by us
+    'external'
+    >>> Process("kafka", "127.0.0.1:9092", pid=7, answers=True, log="logs/kafka").to_dict()
+    {'name': 'kafka', 'address': '127.0.0.1:9092', 'pid': 7, 'answers': True, 'log': 'logs/kafka', 'state': 'running'}
+    """
 
     name: str
     address: str
@@ -35,7 +46,15 @@ class Process:
 
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
-    """The worker group's committed offset on a partition of an input topic, and its watermarks."""
+    """The worker group's committed offset on a partition of an input topic, and its watermarks.
+
+    Examples
+    --------
+    >>> PartitionLag("events.raw", 0, committed=120, low=0, high=150).lag
+    30
+    >>> PartitionLag("events.raw", 1, committed=None, low=20, high=150).to_dict()   # from the low watermark
+    {'topic': 'events.raw', 'partition': 1, 'committed': None, 'low': 20, 'high': 150, 'lag': 130}
+    """
 
     topic: str
     partition: int
@@ -55,7 +74,15 @@ class PartitionLag:
 
 @dataclass
 class Section:
-    """One part of the report: its rows, or why it could not be read."""
+    """One part of the report: its rows, or why it could not be read.
+
+    Examples
+    --------
+    >>> Section(rows=[{"model": "lr", "champion": 2}]).to_dict()
+    {'ok': True, 'error': None, 'note': None, 'rows': [{'model': 'lr', 'champion': 2}]}
+    >>> Section(error="Redis: connection refused").to_dict()["ok"]
+    False
+    """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -68,7 +95,22 @@ class Section:
 
 @dataclass
 class Report:
-    """Everything ``streamwise status`` shows: the local processes, then one section per part read."""
+    """Everything ``streamwise status`` shows: the local processes, then one section per part read.
+
+    Examples
+    --------
+    >>> worker = Process("worker", "http://127.0.0.1:9464/metrics", pid=12, answers=True, log="logs/worker.log")
+    >>> lag = Section(rows=[PartitionLag("events.raw", 0, 120, 0, 150).to_dict()])
+    >>> report = Report([worker], "streamwise", lag, models=Section(), live=Section(), alerts=Section())
+    >>> report.ok
+    True
+    >>> report.alerts = Section(error="Redis: connection refused")   # one section could not be read
+    >>> report.ok
+    False
+    >>> data = report.to_dict()
+    >>> data["lag"]["group"], data["lag"]["rows"][0]["lag"], data["alerts"]["error"]
+    ('streamwise', 30, 'Redis: connection refused')
+    """
 
     processes: list[Process]
     group: str
@@ -102,6 +144,11 @@ def process_state(pid: int | None, answers: bool) -> str:
 
     The states: running (ours and answering), not answering (ours, alive, silent), external
     (answering, not started by the stack scripts), stopped.
+
+    Examples
+    --------
+    >>> process_state(4242, True), process_state(4242, False), process_state(None, True), process_state(None, False)
+    ('running', 'not answering', 'external', 'stopped')
     """
     if pid is not None:
         return "running" if answers else "not answering"
@@ -114,6 +161,13 @@ def lag_rows(
     """Return one row per partition with known watermarks, in topic and partition order.
 
     A committed offset below zero (librdkafka's OFFSET_INVALID) means nothing committed.
+
+    Examples
+    --------
+    >>> committed = {("events.raw", 0): 120, ("events.raw", 1): -1001}
+    >>> watermarks = {("events.raw", 1): (0, 40), ("events.raw", 0): (0, 150), ("events.labels", 0): (0, 7)}
+    >>> [(row.topic, row.partition, row.committed, row.lag) for row in lag_rows(committed, watermarks)]
+    [('events.labels', 0, None, 7), ('events.raw', 0, 120, 30), ('events.raw', 1, None, 40)]
     """
     rows = []
     for (topic, partition), (low, high) in sorted(watermarks.items()):
@@ -123,7 +177,13 @@ def lag_rows(
 
 
 def format_age(seconds: float) -> str:
-    """Format ``seconds`` as a short age: 4s, 3m12s, 2h05m, 3d04h."""
+    """Format ``seconds`` as a short age: 4s, 3m12s, 2h05m, 3d04h.
+
+    Examples
+    --------
+    >>> format_age(4.7), format_age(192), format_age(7_500), format_age(273_600), format_age(-3)
+    ('4s', '3m12s', '2h05m', '3d04h', '0s')
+    """
     s = max(int(seconds), 0)
     if s < 60:
         return f"{s}s"
@@ -135,7 +195,18 @@ def format_age(seconds: float) -> str:
 
 
 def age_of(timestamp: str | None, now: datetime) -> str:
-    """Return the ``format_age`` of an ISO-8601 time at ``now`` (``-`` when absent or unreadable)."""
+    """Return the ``format_age`` of an ISO-8601 time at ``now`` (``-`` when absent or unreadable).
+
+    A time without a timezone is taken as UTC.
+
+    Examples
+    --------
+    >>> now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    >>> age_of("2026-01-01T11:56:48+00:00", now), age_of("2026-01-01T11:59:30", now)
+    ('3m12s', '30s')
+    >>> age_of(None, now), age_of("yesterday", now)
+    ('-', '-')
+    """
     if not timestamp:
         return "-"
     try:
@@ -148,7 +219,13 @@ def age_of(timestamp: str | None, now: datetime) -> str:
 
 
 def format_metrics(metrics: Mapping[str, float], limit: int = 3) -> str:
-    """Format the first ``limit`` metrics as ``name=value`` (four decimals), two spaces apart."""
+    """Format the first ``limit`` metrics as ``name=value`` (four decimals), two spaces apart.
+
+    Examples
+    --------
+    >>> format_metrics({"Accuracy": 0.91234, "F1": 0.5, "ROCAUC": 1.0, "LogLoss": 0.3})
+    'Accuracy=0.9123  F1=0.5000  ROCAUC=1.0000'
+    """
     return "  ".join(f"{name}={value:.4f}" for name, value in list(metrics.items())[:limit])
 
 
@@ -156,12 +233,25 @@ def format_failures(failures: Mapping[str, int]) -> str:
     """Format the events a model could not take, per stage and exception (``learn: TypeError x6000``).
 
     Gives '-' for none.
+
+    Examples
+    --------
+    >>> format_failures({"learn: TypeError": 6000, "predict: ValueError": 2})
+    'learn: TypeError x6000  predict: ValueError x2'
+    >>> format_failures({})
+    '-'
     """
     return "  ".join(f"{reason} x{count}" for reason, count in failures.items()) or "-"
 
 
 def format_versions(versions: Iterable[int]) -> str:
-    """Format the kept versions compactly: ``1-3,7,9-10`` ('-' for none)."""
+    """Format the kept versions compactly: ``1-3,7,9-10`` ('-' for none).
+
+    Examples
+    --------
+    >>> format_versions([9, 1, 2, 3, 7, 10, 3]), format_versions([])
+    ('1-3,7,9-10', '-')
+    """
     ordered = sorted(set(versions))
     runs: list[tuple[int, int]] = []
     for v in ordered:
@@ -173,7 +263,18 @@ def format_versions(versions: Iterable[int]) -> str:
 
 
 def model_row(name: str, champion: Mapping[str, Any] | None, versions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Return the row of a model of the registry: its champion and the versions it keeps."""
+    """Return the row of a model of the registry: its champion and the versions it keeps.
+
+    Examples
+    --------
+    >>> versions = [{"version": 1, "created_at": "t1", "reason": "every_events"}, {"version": 3, "reason": "shutdown"}]
+    >>> row = model_row("lr", {"version": 1, "candidate": "lr", "pinned": True}, versions)
+    >>> row["champion"], row["pinned"], row["versions"], row["newest"], row["newest_reason"]
+    (1, True, [1, 3], 3, 'shutdown')
+    >>> row = model_row("ht", None, [])   # nothing in the registry yet
+    >>> row["champion"], row["versions"], row["newest"]
+    (None, [], None)
+    """
     newest = versions[-1] if versions else {}
     return {
         "model": name,
