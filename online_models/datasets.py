@@ -1,7 +1,7 @@
 """Seeded event streams for demos, tests and benchmarks, built from River's generators.
 
 Every generator yields raw event dicts in the wire format, so the same events can be written to a
-JSONL file, produced to Kafka or fed to the embedded runner.
+JSONL file, produced to Kafka or fed to the embedded runner; ``read_jsonl`` reads such a file back.
 
 >>> events = list(synthetic_events("agrawal", n=2, seed=7))
 >>> events[0]["event_id"], sorted(events[0])
@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from river import datasets
@@ -159,3 +160,24 @@ def with_delayed_labels(events: Iterable[dict[str, Any]], delay: int) -> Iterato
 
 def _label_of(event: dict[str, Any], ts: int) -> dict[str, Any]:
     return {"event_id": event["event_id"], "label": event["label"], "ts": ts}
+
+
+def read_jsonl(path: Path) -> Iterator[bytes]:
+    """Yield the raw event bytes, one per non-blank line of a JSONL file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "events.jsonl"
+    ...     with path.open("w") as out:
+    ...         for line in ['{"event_id": "e1"}', "", "  ", '{"event_id": "e2"}']:
+    ...             print(line, file=out)
+    ...     list(read_jsonl(path))   # blank lines are skipped
+    [b'{"event_id": "e1"}', b'{"event_id": "e2"}']
+    """
+    with path.open("rb") as lines:
+        for line in lines:
+            line = line.rstrip(b"\r\n")
+            if line.strip():
+                yield line

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from online_models.config import StreamwiseConfig
-from online_models.datasets import GENERATORS
+from online_models.datasets import GENERATORS, read_jsonl
 from online_models.pipeline import EmbeddedRunner, ProcessResult
 from streams.cli import options
 from streams.cli.options import ConfigOption
@@ -19,7 +19,6 @@ from streams.demo.embedded import (
     EmbeddedReport,
     Message,
     events_only,
-    read_jsonl,
     run_embedded,
     synthetic_messages,
     write_report,

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from online_models.datasets import EVENT, GENERATORS, synthetic_events, with_delayed_labels
+from online_models.datasets import EVENT, GENERATORS, read_jsonl, synthetic_events, with_delayed_labels
 from streams.cli import options
-from streams.demo.embedded import read_jsonl
 from streams.kafka import topics
 from streams.kafka.producer import encode_event, encode_label, encode_label_line, encode_line, produce
 

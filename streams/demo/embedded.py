@@ -59,27 +59,6 @@ class EmbeddedReport:
         return {**asdict(self), "alerts": [alert.to_dict() for alert in self.alerts]}
 
 
-def read_jsonl(path: Path) -> Iterator[bytes]:
-    """Yield the raw event bytes, one per non-blank line of a JSONL file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = Path(folder) / "events.jsonl"
-    ...     with path.open("w") as out:
-    ...         for line in ['{"event_id": "e1"}', "", "  ", '{"event_id": "e2"}']:
-    ...             print(line, file=out)
-    ...     list(read_jsonl(path))   # blank lines are skipped
-    [b'{"event_id": "e1"}', b'{"event_id": "e2"}']
-    """
-    with path.open("rb") as lines:
-        for line in lines:
-            line = line.rstrip(b"\r\n")
-            if line.strip():
-                yield line
-
-
 def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
     """Return ``messages`` as event messages (``EVENT``), for a run without labels.
 
