@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ RESULTS = ROOT / "bench" / "results.json"
 REPORT = ROOT / "BENCHMARKS.md"
 # Events per run: enough for several seconds of the slowest system on each model.
 LR = "logistic_regression"
+PAUSE = "checkpoint_pause_max_ms"  # the longest pause of the loop for a checkpoint round, in a run
 EVENTS = {"logistic_regression": 100_000, "hoeffding_tree": 50_000, "adaptive_random_forest": 5_000}
 QUICK = {"logistic_regression": 20_000, "hoeffding_tree": 10_000, "adaptive_random_forest": 1_500}
 
@@ -78,11 +80,18 @@ def kafka_version() -> str:
 
 
 def median_run(repeat: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Return the run with the median events/s of ``repeat`` runs, with every run's events/s."""
+    """Return the run with the median events/s of ``repeat`` runs, with every run's events/s.
+
+    Its longest checkpoint pause is the median of the runs' too: one run's longest pause is a single
+    sample, which a descheduled process on a shared machine can make of any length.
+    """
     runs = [run() for _ in range(repeat)]
     runs.sort(key=lambda r: r["events_per_s"])
     chosen = dict(runs[len(runs) // 2])
     chosen["runs_events_per_s"] = [round(r["events_per_s"], 1) for r in runs]
+    if all(PAUSE in r for r in runs):
+        pauses = [r[PAUSE] for r in runs]
+        chosen[PAUSE], chosen[f"runs_{PAUSE}"] = statistics.median(pauses), pauses
     return chosen
 
 
@@ -183,7 +192,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             1.1,
             at_least=False,
         )
-        pause = max(r["checkpoint_pause_max_ms"] for k, r in row.items() if k.startswith("streamwise"))
+        pause = max(r[PAUSE] for k, r in row.items() if k.startswith("streamwise"))
         target(f"{recipe}: longest checkpoint pause of the loop (ms)", pause, 50.0, at_least=False)
     latency = results.get("latency")
     if latency:
