@@ -91,7 +91,8 @@ def throughput_tables(results: dict[str, Any]) -> list[str]:
     )
     lines += [
         "",
-        "Longest pause of the engine's loop for a checkpoint round (ms): "
+        "Longest pause of the engine's loop for a checkpoint round (ms; in each configuration the median of "
+        "its runs' longest, the largest configuration shown): "
         + ", ".join(f"{r} {p}" for r, p in zip(recipes, pauses, strict=True))
         + ".",
     ]
