@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from online_models.config import StreamwiseConfig
+from online_models.config import StreamwiseConfig, load_config
 from online_models.datasets import GENERATORS, read_jsonl
 from online_models.pipeline import EmbeddedRunner, ProcessResult
 from streams.cli import options
@@ -89,8 +89,10 @@ def run(
 
     The stream goes through every configured model (no Kafka, no Redis), then the prediction API serves them.
     """
-    cfg = options.config(config)
-    key = options.settings().signing_key()  # before the stream: a missing key fails at once
+    settings = options.settings()
+    path = config or settings.config
+    cfg = load_config(path)
+    key = settings.signing_key()  # before the stream: a missing key fails at once
     options.console.print(
         f"Streaming {n} {synthetic} events through {len(cfg.models)} models (embedded, test-then-train), "
         f"labels {label_delay} events late"
@@ -101,16 +103,14 @@ def run(
     if serve:
         from streams.demo.app import serve_demo  # FastAPI and uvicorn: only when serving
 
-        path = config or options.settings().config
         serve_demo(runner, report.alerts, registry, key, path, port, say=_say)
 
 
-def _write_run_outputs(report: EmbeddedReport, out: Path) -> tuple[Path, Path]:
-    """Write the JSON report to ``out`` and its plot next to it (same name, ``.png``); return both paths."""
+def _write_run_outputs(report: EmbeddedReport, out: Path) -> None:
+    """Write the JSON report to ``out`` and its plot next to it (same name, ``.png``)."""
     write_report(report, out)
     plot = plot_report(report, out.with_suffix(".png"))
     _say(f"report written to {out}\nplot written to {plot}")
-    return out, plot
 
 
 def evaluate(
@@ -119,7 +119,7 @@ def evaluate(
     config: ConfigOption = None,
 ) -> None:
     """Run the embedded pipeline over a JSONL file and write final and periodic prequential metrics."""
-    cfg = options.config(config)
+    cfg = load_config(config or options.settings().config)
     report, _ = _run_with_progress(cfg, events_only(read_jsonl(events)), None)
     write_report(report, out)
     _print_summary(report)

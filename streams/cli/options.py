@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from online_models.config import StreamwiseConfig, load_config
 from streams.settings import Settings
 
 console = Console(stderr=True)
@@ -22,11 +21,6 @@ ConfigOption = Annotated[
 def settings() -> Settings:
     """Return the settings, read from the environment now (a command reads them once, at its start)."""
     return Settings()
-
-
-def config(path: Path | None) -> StreamwiseConfig:
-    """Return the model config at ``path``, or at ``STREAMWISE_CONFIG`` without one."""
-    return load_config(path or settings().config)
 
 
 def progress() -> Progress:

@@ -6,7 +6,7 @@ Used by ``make run`` (``streamwise run``) and ``streamwise evaluate``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,8 @@ class EmbeddedReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a dict for JSON."""
-        return {**asdict(self), "alerts": [alert.to_dict() for alert in self.alerts]}
+        # vars, not asdict: a shallow dict, no deep copy of the models' reports or of the alerts redone below
+        return {**vars(self), "alerts": [alert.to_dict() for alert in self.alerts]}
 
 
 def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
