@@ -50,20 +50,41 @@ class PendingEvent:
 
     def encode(self) -> dict[str, Any]:
         """Return the entry the join stores for it (class probabilities as ``[label, p]`` pairs)."""
-        answers = {
-            name: [a.prediction, list(a.proba.items()) if a.proba is not None else None]
-            for name, a in self.answers.items()
-        }
+        answers = {name: _encode_answer(a) for name, a in self.answers.items()}
         return {"k": _EVENT, "ts": self.ts_ms, "x": self.x, "a": answers}
 
     @classmethod
     def decode(cls, event_id: str, entry: dict[str, Any]) -> PendingEvent:
         """Rebuild the event held under ``event_id`` from its stored entry."""
-        answers = {
-            name: ModelAnswer(prediction, dict((k, v) for k, v in pairs) if pairs is not None else None)
-            for name, (prediction, pairs) in entry["a"].items()
-        }
+        answers = {name: _decode_answer(stored) for name, stored in entry["a"].items()}
         return cls(event_id, entry["ts"], entry["x"], answers)
+
+
+def _encode_answer(answer: ModelAnswer) -> list[Any]:
+    """Return a stored answer: ``[prediction, proba pairs]``, and the score of an anomaly model.
+
+    The score is what a late label scores an anomaly model on: without it, ROCAUC has nothing to take.
+
+    >>> _encode_answer(ModelAnswer(False, None, 0.25))
+    [False, None, 0.25]
+    """
+    pairs = list(answer.proba.items()) if answer.proba is not None else None
+    if answer.score is None:
+        return [answer.prediction, pairs]
+    return [answer.prediction, pairs, answer.score]
+
+
+def _decode_answer(stored: list[Any]) -> ModelAnswer:
+    """Rebuild a stored answer; one stored before scores were kept has none.
+
+    >>> _decode_answer([False, None, 0.25])
+    ModelAnswer(prediction=False, proba=None, score=0.25)
+    >>> _decode_answer([True, [[True, 0.9], [False, 0.1]]])
+    ModelAnswer(prediction=True, proba={True: 0.9, False: 0.1}, score=None)
+    """
+    prediction, pairs, *score = stored
+    proba = {k: v for k, v in pairs} if pairs is not None else None
+    return ModelAnswer(prediction, proba, score[0] if score else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from online_models.events import decode_label
 from streams.kafka.consumer import Record, read_topic
 from streams.testing import StreamEnv, wait_for
 from tests.support import river_pipelines
-from tests.support.references import CLASSIFIERS, REGRESSORS, river_reference, spec_for
+from tests.support.references import CLASSIFIERS, REGRESSORS, anomaly_reference, river_reference, spec_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -142,6 +142,33 @@ def test_an_anomaly_model_scores_each_event_and_alerts_on_those_it_flags(stream_
     found = [orjson.loads(r.value) for r in alerts]
     assert flagged and sorted(a["event_id"] for a in found) == flagged
     assert {(a["kind"], a["model"], a["detector"]) for a in found} == {("anomaly", "odd", "half_space_trees")}
+
+
+def test_an_anomaly_model_scores_late_labels_on_the_labels_topic_as_river_does(stream_env: StreamEnv) -> None:
+    spec = {"name": "odd", "recipe": "half_space_trees", "task": "anomaly", "params": {"seed": 42}}
+    stream_env.write_config([spec])
+    n, delay = 3000, 50
+    stream_env.cli("topics", "create")
+    stream_env.cli(
+        "produce", "--synthetic", "shop_anomalies", "--n", f"{n}", "--seed", "5", "--label-delay", f"{delay}"
+    )
+    stream_env.start_worker()
+
+    client = redis.Redis.from_url(stream_env.redis_url)
+    status = wait_for(
+        lambda: (
+            (doc := client.hget(f"{stream_env.name}:models:odd:status", "0"))
+            and orjson.loads(doc)["labeled"] == n
+            and orjson.loads(doc)
+        ),
+        timeout=180,
+        what=f"{n} labels learned by odd",
+        describe=lambda: client.hget(f"{stream_env.name}:models:odd:status", "0"),
+    )
+    assert (status["events"], status["scored"], status["failures"]) == (n, n, {}), status
+    assert_close(status["metrics"], anomaly_reference(ModelSpec(**spec), "shop_anomalies", n, seed=5, delay=delay))
+    dlq = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=5, idle=2)
+    assert [orjson.loads(r.value)["reason"] for r in dlq] == []
 
 
 def test_bad_input_goes_to_the_dlq_and_the_worker_goes_on(stream_env: StreamEnv, tmp_path: Path) -> None:

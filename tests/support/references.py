@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from river import evaluate
+from river import evaluate, stream
 
 from online_models import metrics
 from online_models.config import ModelSpec
@@ -24,6 +24,26 @@ def river_reference(
         model = (build or spec.build)()
         score = evaluate.progressive_val_score(samples(dataset, n, seed), model, metric, delay=delay)
         result[name] = float(score.get())
+    return result
+
+
+def anomaly_reference(spec: ModelSpec, dataset: str, n: int, seed: int, delay: int | None = None) -> dict[str, float]:
+    """River's delayed progressive validation of an anomaly detector that learns each event when it comes.
+
+    ``progressive_val_score`` learns an unsupervised model when the label is revealed; a detector in
+    production learns every event on arrival (most never get a label), so only the scoring waits:
+    the score given on arrival is scored when the label comes, ``delay`` events later.
+    """
+    result = {}
+    for name, metric in metrics.for_task("anomaly").items():
+        model, scores = spec.build(), {}
+        for i, x, y in stream.simulate_qa(samples(dataset, n, seed), moment=None, delay=delay):
+            if y is None:  # the question: score, then learn without the label
+                scores[i] = model.score_one(x)
+                model.learn_one(x)
+            else:  # the answer
+                metric.update(y, scores.pop(i))
+        result[name] = float(metric.get())
     return result
 
 
