@@ -31,7 +31,7 @@ features.amount.float
 
 >>> answer = PredictResponse.model_validate(
 ...     {"prediction": True, "proba": {"false": 0.2, "true": 0.8}, "model": "nb", "version": 3,
-...      "generation": 1, "events_seen": 1200}
+...      "generation": 1, "events_seen": 1200, "labeled": 1100}
 ... )
 >>> answer.score is None   # only an anomaly model has a score
 True
@@ -55,7 +55,8 @@ items
 A client reads each item as a prediction or an error:
 
 >>> response = BatchResponse.model_validate({"items": [
-...     {"prediction": 1.5, "proba": None, "model": "lr", "version": 2, "generation": 1, "events_seen": 10},
+...     {"prediction": 1.5, "proba": None, "model": "lr", "version": 2, "generation": 1, "events_seen": 10,
+...      "labeled": 10},
 ...     {"status": 404, "detail": "unknown model 'nope'"},
 ... ]})
 >>> [type(item).__name__ for item in response.items]
@@ -163,6 +164,9 @@ class PredictResponse(BaseModel):
     version: int = Field(description="The registry version served (a snapshot; promote and rollback name it).")
     generation: int = Field(description="Its model's drift generation: a reset or background swap starts a new one.")
     events_seen: int
+    labeled: int = Field(
+        description="The labeled events the served version learned (every one, whatever the partitions)."
+    )
 
 
 class BatchRequest(BaseModel):
@@ -270,6 +274,8 @@ class ModelSummary(BaseModel):
     name: str
     champion: dict[str, Any] | None
     serving: int | None = Field(description="Version this API process serves now.")
+    events_seen: int | None = Field(default=None, description="The events the served version learned from.")
+    labeled: int | None = Field(default=None, description="The labeled events the served version learned.")
     versions: list[int]
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+import yaml
 from confluent_kafka import Producer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,10 @@ from online_models.learner import Learner  # noqa: E402
 from online_models.storage.checkpoint_store import CheckpointStore  # noqa: E402
 from streams.kafka import topics  # noqa: E402
 from streams.kafka.producer import encode_event, encode_label, send  # noqa: E402
+from streams.settings import Settings  # noqa: E402
 from streams.testing import SIGNING_KEY, StreamEnv, free_port  # noqa: E402
+
+SHIPPED = "shipped"  # the recipe that stands for the shipped config's models
 
 
 @dataclass
@@ -70,7 +74,9 @@ class Run(StreamEnv):
 
     @property
     def models(self) -> list[dict[str, Any]]:
-        """The models section of the config: one model ``m`` of ``recipe``, binary."""
+        """The models section: one binary model ``m`` of ``recipe`` (``shipped``: config/models.yaml's)."""
+        if self.recipe == SHIPPED:
+            return list(yaml.safe_load((ROOT / "config" / "models.yaml").read_text())["models"])
         return [{"name": "m", "recipe": self.recipe, "task": "binary"}]
 
     def create_topics(self) -> None:
@@ -145,8 +151,10 @@ def streamwise(
     with run_world(bootstrap, redis_url, recipe, partitions=partitions) as run:
         run.start_workers(workers)
 
-        def ready() -> None:
-            wait_for_group(bootstrap, run.name, run.topic(topics.FEATURES), partitions, workers)
+        def ready() -> None:  # each of the engine's groups holds every partition it reads
+            for group, read in topics.groups(Settings(app_id=run.name)).items():
+                for topic in read:
+                    wait_for_group(bootstrap, group, run.topic(topic), partitions, workers)
 
         result = measure(
             bootstrap, run.topic(topics.RAW), run.topic(topics.PREDICTIONS), list(zip(keys, raw, strict=True)),

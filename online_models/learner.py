@@ -42,6 +42,7 @@ from online_models.labels import LabelEvent
 from online_models.learnlog import LearnRecord, decode_records
 from online_models.partition import PartitionState
 from online_models.pending import PendingEvent, PendingJoin, PendingLabel
+from online_models.placement import Placement
 from online_models.policy import DriftGuard, prediction_error
 from online_models.promotion import Promotion, PromotionJudge
 
@@ -127,19 +128,26 @@ class Learner(PartitionState):
     (1, (0, 0))
     """
 
-    def __init__(self, config: StreamwiseConfig, clock: Clock = utc_now, partition: int = 0) -> None:
+    def __init__(
+        self, config: StreamwiseConfig, clock: Clock = utc_now, partition: int = 0, placement: Placement | None = None
+    ) -> None:
         super().__init__(partition)
         self.clock = clock
+        placement = placement or Placement(config)
+        specs = placement.models_of(partition)
+        # The first hosting partition reports what belongs to no model: a label's dead letters and delay, data drift.
+        self.primary = partition == placement.primary
         history, positive = config.evaluation, config.labels.positive
         self.models = [
             PrequentialModel(spec, history.history_every, positive=positive, history_points=history.history_points)
-            for spec in config.models
+            for spec in specs
         ]
-        self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in config.models if spec.drift}
-        self.data_drift = DataDriftMonitor(**config.data_drift.model_dump()) if config.data_drift else None
+        self.guards = {spec.name: DriftGuard(spec.drift, config.alerts.window) for spec in specs if spec.drift}
+        watched = config.data_drift if self.primary else None
+        self.data_drift = DataDriftMonitor(**watched.model_dump()) if watched is not None else None
         self.judges = {
             spec.name: PromotionJudge(spec.name, config.candidates(spec.name), spec.promotion)
-            for spec in config.models
+            for spec in specs
             if spec.promotion is not None and len(config.candidates(spec.name)) > 1
         }
         self.gate = AlertGate(config.alerts.cooldown_events, config.alerts.max_per_minute)
@@ -153,7 +161,16 @@ class Learner(PartitionState):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled learner; one from before the dead-letter count starts with none."""
-        self.__dict__.update({"letters": Counter(), **state})  # a checkpoint from before the count
+        # A checkpoint from before the dead-letter count, or from before models were placed (each
+        # partition had them all, so it reported its labels itself).
+        self.__dict__.update({"letters": Counter(), "primary": True, **state})
+
+    def placed_like(self, other: Learner) -> bool:
+        """Tell whether ``other`` (a fresh learner of the same partition) hosts the same models as this one.
+
+        A checkpoint taken with another layout of the learn log is not this partition's state.
+        """
+        return self.primary == other.primary and [m.name for m in self.models] == [m.name for m in other.models]
 
     # -- the entry points of a driver -------------------------------------------------------------
 
@@ -247,7 +264,7 @@ class Learner(PartitionState):
             self._judge(result)
         if ts_ms <= now_ms + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
             self.pending.observe_time(ts_ms)
-        if waiting is not None:
+        if waiting is not None and self.primary:
             result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
         elif label is None and answers:
             self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
@@ -260,7 +277,7 @@ class Learner(PartitionState):
             return None
         self.pending.take(vector.event_id)
         if vector.label is not None:  # labeled inline and on the labels topic
-            result.dead_letters.append(_duplicate(found, self.clock()))
+            self._label_letter(result, _duplicate(found, self.clock()))
             return None
         return found
 
@@ -352,8 +369,8 @@ class Learner(PartitionState):
             else:
                 reason = "label_expired" if settled == "expired" else "label_duplicate"  # joined or labeled
                 detail = f"event {label.event_id!r} was already {settled}"
-                result.dead_letters.append(
-                    DeadLetter(reason, detail, label.to_json(), where, now, event_id=label.event_id)
+                self._label_letter(
+                    result, DeadLetter(reason, detail, label.to_json(), where, now, event_id=label.event_id)
                 )
         self._expire(result, self.pending.watermark_ms, now)
         return result
@@ -361,7 +378,8 @@ class Learner(PartitionState):
     def _join(
         self, result: LearnResult, event: PendingEvent, label: LabelEvent, where: Origin | None, now: datetime
     ) -> None:
-        result.label_delays.append((label.ts_ms - event.ts_ms) / 1000)
+        if self.primary:
+            result.label_delays.append((label.ts_ms - event.ts_ms) / 1000)
         for model in self.models:
             answer = event.answers.get(model.name)
             if answer is None:  # the model failed on this event: it has nothing to score
@@ -383,7 +401,12 @@ class Learner(PartitionState):
                 result.expired = Counter()
             result.expired.update(event.answers.keys())
         for label in expired.labels:
-            result.dead_letters.append(_unmatched(label, now))
+            self._label_letter(result, _unmatched(label, now))
+
+    def _label_letter(self, result: LearnResult, letter: DeadLetter) -> None:
+        """Add the dead letter of a label itself, not of a model: each hosting partition sees it, one says so."""
+        if self.primary:
+            result.dead_letters.append(letter)
 
     # -- champion changes --------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ instead of one per event. A champion change travels alone, marked by the header
 header or absent for a vector) is read too. Every record carries its ``source`` (topic, partition,
 offset of the message it was made from).
 
-Records are routed by event_id alone: the learn-log partition of an event and of its label is
-``partition_of(event_id, partitions)``, whatever key or partitioner their own producers used.
+Every record goes to each partition that hosts a model (:mod:`online_models.placement`), so an
+event and its label meet whatever key or partitioner their own producers used.
 
 >>> from online_models.events import Origin
 >>> label = LabelEvent("e1", True, 1_767_225_600_000, Origin("events.labels", 0, 5))
@@ -19,13 +19,9 @@ Records are routed by event_id alone: the learn-log partition of an event and of
 Traceback (most recent call last):
 ...
 online_models.exceptions.InvalidEventError: invalid_kind: unknown learn-log record kind 'gossip'
->>> partition_of("e-1", 4), partition_of("e-1", 1)
-(0, 0)
 """
 
 from __future__ import annotations
-
-import zlib
 
 import msgspec
 
@@ -38,11 +34,6 @@ LearnRecord = FeatureVector | LabelEvent | ChampionChange
 LABEL, CONTROL = "label", "control"  # header kinds (a message without one: a vector or a bundle)
 _BUNDLE = msgspec.json.Decoder(list[FeatureVector | LabelEvent])
 _encode = msgspec.json.Encoder().encode
-
-
-def partition_of(event_id: str, partitions: int) -> int:
-    """Return the learn-log partition of an event_id: CRC32 of its UTF-8 bytes, modulo the partitions."""
-    return zlib.crc32(event_id.encode()) % partitions
 
 
 def encode_bundle(records: list[FeatureVector | LabelEvent]) -> bytes:

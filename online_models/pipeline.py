@@ -24,6 +24,7 @@ from online_models.exceptions import InvalidEventError
 from online_models.intake import Intake
 from online_models.labels import LabelEvent, parse_label_event
 from online_models.learner import Learner, LearnResult
+from online_models.placement import Placement
 from online_models.storage.stores import MemoryFeatureStore
 
 
@@ -48,6 +49,11 @@ class Pipeline:
         self.config = config
         self.max_event_bytes = max_event_bytes
         self.clock = clock
+        self.placement = Placement(config)  # a driver with a learn log of several partitions places the models
+
+    def place(self, partitions: int) -> None:
+        """Place the models on a learn log of ``partitions`` partitions (before any learner is made)."""
+        self.placement = Placement(self.config, partitions)
 
     def new_intake(self, partition: int = 0) -> Intake:
         """Return a fresh intake for ``partition`` of the raw topic."""
@@ -55,7 +61,7 @@ class Pipeline:
 
     def new_learner(self, partition: int = 0) -> Learner:
         """Return a fresh learner for ``partition`` of the learn log."""
-        return Learner(self.config, self.clock, partition)
+        return Learner(self.config, self.clock, partition, self.placement)
 
     def label(
         self, value: bytes | None, key: bytes | None, broker_ms: int | None, origin: Origin | None

@@ -21,6 +21,8 @@ async def _summary(name: str, registry: RegistryDep, server: ServerDep) -> Model
         name=name,
         champion=champion.to_dict() if champion else None,
         serving=served.version if served else None,
+        events_seen=served.metadata.get("events_seen") if served else None,
+        labeled=served.metadata.get("labeled") if served else None,
         versions=[m["version"] for m in await registry.versions(name)],
     )
 

@@ -139,6 +139,7 @@ class Predictor:
             version=served.version,
             generation=served.generation,
             events_seen=int(served.metadata["events_seen"]),
+            labeled=int(served.metadata["labeled"]),
         )
 
     async def _features(self, body: PredictRequest) -> dict:

@@ -38,17 +38,19 @@ def _run(action: Callable[[ModelRegistry], Awaitable[T]]) -> T:
 def list_models() -> None:
     """List every model name with its champion."""
 
-    async def rows(registry: ModelRegistry) -> list[tuple[str, Any, int]]:
-        return [(n, await registry.champion(n), len(await registry.versions(n))) for n in await registry.names()]
+    async def rows(registry: ModelRegistry) -> list[tuple[str, Any, list[dict[str, Any]]]]:
+        return [(n, await registry.champion(n), await registry.versions(n)) for n in await registry.names()]
 
-    table = Table("model", "champion", "candidate", "pinned", "by", "versions kept")
-    for name, champion, count in _run(rows):
+    table = Table("model", "champion", "candidate", "pinned", "by", "events", "labeled", "versions kept")
+    for name, champion, kept in _run(rows):
         if champion is None:
-            table.add_row(name, "-", "-", "-", "-", str(count))
-        else:
-            table.add_row(
-                name, str(champion.version), champion.candidate, str(champion.pinned), champion.by, str(count)
-            )
+            table.add_row(name, "-", "-", "-", "-", "-", "-", str(len(kept)))
+            continue
+        served = next((m for m in kept if m["version"] == champion.version), {})  # what the champion learned
+        table.add_row(
+            name, str(champion.version), champion.candidate, str(champion.pinned), champion.by,
+            str(served.get("events_seen", "-")), str(served.get("labeled", "-")), str(len(kept)),
+        )  # fmt: skip
     Console().print(table)
 
 

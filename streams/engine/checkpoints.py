@@ -45,7 +45,7 @@ class Checkpoints:
 
     def __init__(
         self,
-        consumer: Consumer,
+        consumer_of: Callable[[str], Consumer],
         outputs: Outputs,
         store: CheckpointStore | None,
         bridge: Bridge | None,
@@ -59,7 +59,7 @@ class Checkpoints:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.freezer = freezer or Freezer()
-        self.consumer = consumer
+        self.consumer_of = consumer_of  # the consumer that commits a topic's offsets
         self.outputs = outputs
         self.store = store
         self.bridge = bridge
@@ -147,7 +147,12 @@ class Checkpoints:
     def _commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         if not offsets:
             return
-        try:
-            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)  # type: ignore[call-overload]  # (the stubs omit this form)
-        except KafkaException as exc:  # committed offsets are a restart point: the next round commits again
-            self.health.failed("kafka", f"offsets not committed: {exc.args[0].str()}")
+        by_consumer: dict[int, tuple[Consumer, list[TopicPartition]]] = {}
+        for tp in offsets:
+            consumer = self.consumer_of(tp.topic)
+            by_consumer.setdefault(id(consumer), (consumer, []))[1].append(tp)
+        for consumer, tps in by_consumer.values():
+            try:
+                consumer.commit(offsets=tps, asynchronous=asynchronous)  # type: ignore[call-overload]  # (the stubs omit this form)
+            except KafkaException as exc:  # committed offsets are a restart point: the next round commits again
+                self.health.failed("kafka", f"offsets not committed: {exc.args[0].str()}")

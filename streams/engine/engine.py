@@ -1,13 +1,17 @@
 """The engine: the one data path of Streamwise, a confluent-kafka loop in batches.
 
-One consumer (group ``STREAMWISE_APP_ID``) reads three topics; one producer writes every output.
+Two consumers read three topics: the intake's (group ``STREAMWISE_APP_ID``) the raw events and the
+labels, the learners' (group ``STREAMWISE_APP_ID.learners``) the learn log, so that each group spreads
+its own kind of work over the workers. One producer writes every output.
 
 * ``events.raw``: each partition's :class:`~online_models.intake.Intake` turns a message into a
-  feature vector, written to the learn log keyed by its event_id, or into a dead letter.
-* ``events.labels``: each label is checked and written to the learn log keyed by its event_id
-  (paced by :mod:`streams.engine.pacing`), so it meets its event whatever partitioner produced either.
-* the learn log (``features``): each partition's :class:`~online_models.learner.Learner` predicts,
-  joins labels, scores, learns and watches for drift; predictions, alerts and dead letters go out.
+  feature vector, written to the learn log, or into a dead letter.
+* ``events.labels``: each label is checked and written to the learn log (paced by
+  :mod:`streams.engine.pacing`), so it meets its event whatever partitioner produced either.
+* the learn log (``features``): every vector and label goes to each partition that hosts a model
+  (:mod:`online_models.placement`: one model name, one learner, the whole stream); each partition's
+  :class:`~online_models.learner.Learner` predicts, joins labels, scores, learns and watches for
+  drift with its models; predictions, alerts and dead letters go out.
 
 Every decision about a message is made in ``online_models``; this module moves bytes, keeps each
 partition's state, and makes progress durable (:mod:`streams.engine.checkpoints`). No message can
@@ -94,18 +98,10 @@ class Engine:
         self.stopped = threading.Event()  # set once the loop has closed (final checkpoints done or given up)
         self.raw, self.labels = settings.topic(topics.RAW), settings.topic(topics.LABELS)
         self.learn = settings.topic(topics.FEATURES)
-        self.consumer = Consumer(
-            settings.kafka().consumer(
-                settings.app_id,
-                **{
-                    "partition.assignment.strategy": "cooperative-sticky",
-                    "session.timeout.ms": int(settings.session_timeout * 1000),
-                    "enable.partition.eof": True,  # tells the label pacing a raw partition is read to its end
-                    "on_commit": self._committed,
-                    "error_cb": self._kafka_error,
-                },
-            )
-        )
+        intake_group, learners_group = topics.groups(settings)
+        # Its end-of-partition events tell the label pacing that a raw partition is read to its end.
+        self.consumer = self._consumer(intake_group, **{"enable.partition.eof": True})
+        self.learn_consumer = self._consumer(learners_group)
         self.outputs = Outputs(settings, metrics, self.health, self.stopping, bridge, alert_sinks)
         key = settings.signing_key()
         freezer = Freezer()  # one record of how long each state takes to pickle
@@ -113,7 +109,7 @@ class Engine:
             self.raw, self.labels, self.learn, pipeline, store, key, bridge, metrics, self.health, freezer
         )
         self.checkpoints = Checkpoints(
-            self.consumer,
+            self.consumer_of,
             self.outputs,
             store,
             bridge,
@@ -134,7 +130,7 @@ class Engine:
         self._raw_parts = self.assignment.parts[self.raw]
         self._label_parts = self.assignment.parts[self.labels]
         self._learn_parts = self.assignment.parts[self.learn]
-        self.bundles = Bundles(0, self.outputs.bundle)  # the learn log's partitions are known once running
+        self.bundles = Bundles([], self.outputs.bundle)  # the learn log's partitions are known once running
         self.pacer = LabelPacer(self._more)
         self.paused: set[tuple[str, int]] = set()  # partitions paused because the pacer holds too much of them
         self.lags: dict[tuple[str, int], int] = {}  # read by the status timer
@@ -142,6 +138,25 @@ class Engine:
         self._counts = [0, 0, 0]  # messages of this batch: intake, labels, learn
         self._next_lag = 0.0
         self.beat = time.monotonic()  # when the loop last came round (the health page shows a stuck loop)
+
+    def _consumer(self, group: str, **extra: Any) -> Consumer:
+        settings = self.settings
+        return Consumer(
+            settings.kafka().consumer(
+                group,
+                **{
+                    "partition.assignment.strategy": "cooperative-sticky",
+                    "session.timeout.ms": int(settings.session_timeout * 1000),
+                    "on_commit": self._committed,
+                    "error_cb": self._kafka_error,
+                    **extra,
+                },
+            )
+        )
+
+    def consumer_of(self, topic: str) -> Consumer:
+        """Return the consumer that reads ``topic``: the learners' for the learn log, else the intake's."""
+        return self.learn_consumer if topic == self.learn else self.consumer
 
     @property
     def learners(self) -> dict[int, Learner]:
@@ -157,10 +172,10 @@ class Engine:
 
     def run(self) -> None:
         """Until ``stop``: poll a batch, process it, do the batch's duties; then close cleanly."""
-        self.bundles = Bundles(_partitions(self.consumer, self.learn), self.outputs.bundle)
-        self.consumer.subscribe(
-            [self.raw, self.labels, self.learn], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
-        )
+        self.pipeline.place(_partitions(self.consumer, self.learn))  # before any learner is made
+        self.bundles = Bundles(self.pipeline.placement.hosts, self.outputs.bundle)
+        for consumer, topics_read in ((self.consumer, [self.raw, self.labels]), (self.learn_consumer, [self.learn])):
+            consumer.subscribe(topics_read, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
         try:
             while not self.stopping.is_set():
                 self.beat = time.monotonic()
@@ -196,20 +211,18 @@ class Engine:
         self.stopping.set()
 
     def _poll(self) -> list[Delivered]:
-        """Return what the consumer has queued, up to a batch.
+        """Return what the two consumers have queued, up to a batch from each.
 
-        When nothing is, wait up to ``poll_timeout`` for the first message. (``consume(n, timeout)``
-        alone waits out its whole timeout unless n messages are queued: 50 ms of idle per batch
-        whenever the loop keeps up.)
+        When nothing is, wait up to ``poll_timeout`` for a first message, half of it on each.
+        (``consume(n, timeout)`` alone waits out its whole timeout unless n messages are queued: 50 ms
+        of idle per batch whenever the loop keeps up.)
         """
         size = self.settings.batch_size
-        batch = cast(list[Delivered], self.consumer.consume(size, 0))
+        batch = [*_consume(self.consumer, size, 0.0), *_consume(self.learn_consumer, size, 0.0)]
         if batch:
             return batch
-        first = cast(Delivered | None, self.consumer.poll(self.settings.poll_timeout))
-        if first is None:
-            return batch
-        return [first, *cast(list[Delivered], self.consumer.consume(size - 1, 0))] if size > 1 else [first]
+        wait = self.settings.poll_timeout / 2
+        return _consume(self.consumer, size, wait) or _consume(self.learn_consumer, size, wait)
 
     def _dispatch(self, message: Delivered) -> None:
         error = message.error()
@@ -251,7 +264,7 @@ class Engine:
             self._features[vector.key] = vector.features
 
     def _forward(self, part: Part, message: Delivered) -> None:
-        """Write a label into the learn log, keyed by its event_id (or its dead letter)."""
+        """Write a label into the learn log (or its dead letter)."""
         self._counts[1] += 1
         part.since += 1
         part.read_to = message.offset() + 1
@@ -300,7 +313,7 @@ class Engine:
         self.bundles.flush()
         self.outputs.poll()
         self._count()
-        self.assignment.poll_restores(self.consumer)
+        self.assignment.poll_restores(self.consumer_of)
         if self._features and self.remember_features is not None and self.bridge is not None:
             features, self._features = self._features, {}
             self.bridge.call(self.remember_features, features)
@@ -368,7 +381,8 @@ class Engine:
         """High watermark minus position of every assigned partition, from the consumer's cache."""
         lags = {}
         for part in self.assignment.all():
-            low, high = self.consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)
+            tp = TopicPartition(part.topic, part.partition)
+            low, high = self.consumer_of(part.topic).get_watermark_offsets(tp, cached=True)
             position = part.next_offset
             if high >= 0:
                 lags[(part.topic, part.partition)] = max(high - (position if position is not None else low), 0)
@@ -452,7 +466,19 @@ class Engine:
             except OutputsDropped:
                 log.warning("stopping with the broker away: the final checkpoints are skipped")
         self.consumer.close()
+        self.learn_consumer.close()
         log.info("engine stopped")
+
+
+def _consume(consumer: Consumer, size: int, wait: float) -> list[Delivered]:
+    """Return what ``consumer`` has queued, up to ``size``; with none, wait up to ``wait`` s for a first message."""
+    batch = cast(list[Delivered], consumer.consume(size, 0))
+    if batch or not wait:
+        return batch
+    first = cast(Delivered | None, consumer.poll(wait))
+    if first is None:
+        return batch
+    return [first, *cast(list[Delivered], consumer.consume(size - 1, 0))] if size > 1 else [first]
 
 
 def _oldest(part: Part) -> int | None:

@@ -76,10 +76,10 @@ class Outputs:
     # -- the learn log -------------------------------------------------------------------------------
 
     def bundle(self, partition: int, value: bytes) -> None:
-        """Write a bundle of vectors and labels into its partition of the learn log.
+        """Write a bundle of vectors and labels into one partition of the learn log.
 
-        It has no key: the engine chose the partition by event_id, see
-        :func:`online_models.learnlog.partition_of`.
+        It has no key: the engine writes it to every partition that hosts a model, see
+        :mod:`online_models.placement`.
         """
         self.produce(self.learn_log, value, None, partition=partition)
 

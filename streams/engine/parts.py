@@ -218,7 +218,7 @@ class Assignment:
 
     # -- restores (at the end of a batch) -------------------------------------------------------------
 
-    def poll_restores(self, consumer: Consumer) -> None:
+    def poll_restores(self, consumer_of: Callable[[str], Consumer]) -> None:
         """Install the states loaded since; seek each to its checkpoint and resume it.
 
         A seek the consumer refuses (the partition's fetching is not set up yet, say after the broker
@@ -239,6 +239,7 @@ class Assignment:
                 del self.restoring[(topic, partition)]
                 continue
             offset = state.next_offset(topic)
+            consumer = consumer_of(topic)
             if offset is not None:
                 try:
                     consumer.seek(TopicPartition(topic, partition, offset))
@@ -271,6 +272,8 @@ class Assignment:
         started = time.perf_counter()
         try:
             state = await asyncio.to_thread(checkpoint.restore, found, self.pipeline.config, self.key, kind)
+            if isinstance(state, Learner) and not state.placed_like(self.pipeline.new_learner(partition)):
+                raise CheckpointError("config", f"learner checkpoint of partition {partition} hosts other models")
         except CheckpointError as exc:
             # A new model config, a wrong key, tampering: start fresh from the committed offsets, loudly.
             log.error("%s checkpoint of partition %d refused, starting fresh: %s", name, partition, exc)

@@ -21,7 +21,7 @@ ALERTS = "drift.alerts"
 SNAPSHOTS = "model.snapshots"  # compacted: the newest metadata per model name
 CONTROL_TOPIC = "models.control"  # a person's promote, rollback and unpin, for the workers' judges
 ALL = (RAW, LABELS, FEATURES, PREDICTIONS, DLQ, ALERTS, SNAPSHOTS, CONTROL_TOPIC)
-INPUTS = (RAW, LABELS, FEATURES)  # what the engine's consumer group reads
+INPUTS = (RAW, LABELS, FEATURES)  # what the engine's two consumer groups read
 KIND_HEADER = "streamwise-kind"
 LABEL_HEADER = (KIND_HEADER, LABEL.encode())
 CONTROL_HEADER = (KIND_HEADER, CONTROL.encode())
@@ -43,6 +43,20 @@ def topic_names(settings: Settings) -> list[str]:
     (['demo.events.raw', 'demo.events.labels', 'demo.features'], 8)
     """
     return [settings.topic(name) for name in ALL]
+
+
+def groups(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Return the worker's consumer groups and the topics each reads (without the prefix).
+
+    The learners have a group of their own, so that learn-log partitions spread over the workers
+    whatever the intake's partitions do.
+
+    Examples
+    --------
+    >>> groups(Settings(app_id="shop"))
+    {'shop': ('events.raw', 'events.labels'), 'shop.learners': ('features',)}
+    """
+    return {settings.app_id: (RAW, LABELS), f"{settings.app_id}.learners": (FEATURES,)}
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:

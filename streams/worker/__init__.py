@@ -215,6 +215,8 @@ def _wire_health_page(app: faust.App, runtime: Runtime) -> None:
                 "running": running,
                 "loop_seconds_ago": round(time.monotonic() - engine.beat, 3) if engine else None,
                 "assigned": sorted(f"{p.topic}[{p.partition}]" for p in engine.assignment.all()) if engine else [],
+                # The models this worker learns, each on its learn-log partition.
+                "models": {m.name: p for p, lr in engine.learners.items() for m in lr.models} if engine else {},
                 "restoring": sorted(f"{t}[{p}]" for t, p in engine.assignment.restoring) if engine else [],
                 "lag": {f"{t}[{p}]": lag for (t, p), lag in sorted(engine.lags.items())} if engine else {},
                 "pacing": engine.pacing() if engine else {},

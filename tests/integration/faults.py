@@ -22,6 +22,7 @@ from online_models.checkpoint import state_digest
 from online_models.config import StreamwiseConfig
 from online_models.events import Origin
 from online_models.learner import Learner
+from online_models.placement import Placement
 from online_models.storage.checkpoint_store import CheckpointStore
 from streams.kafka.consumer import read_topic
 from streams.kafka.producer import send
@@ -47,12 +48,15 @@ def final_learner(env: StreamEnv, config: StreamwiseConfig, partition: int) -> L
 
 
 def replay_log(env: StreamEnv, config: StreamwiseConfig, partitions: int) -> dict[int, Learner]:
-    """A fault-free learner per partition fed the learn log (``features``) as it stands, read back
+    """A fault-free learner per hosting partition fed the learn log (``features``) as it stands, read back
     from Kafka: what any crash-free run over the same log computes (records written twice by a
     replay included, as the engine reads them)."""
-    learners = {p: Learner(config, partition=p) for p in range(partitions)}
+    placement = Placement(config, partitions)
+    learners = {p: Learner(config, partition=p, placement=placement) for p in placement.hosts}
     records = read_topic(env.bootstrap, env.topic("features"), timeout=120, idle=4)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        if record.partition not in learners:  # no model there: only champion changes
+            continue
         origin = Origin(env.topic("features"), record.partition, record.offset)
         list(learners[record.partition].read(record.value, record_kind(record.headers), origin))
     return learners

@@ -102,8 +102,8 @@ def test_two_workers_over_four_partitions_one_killed_labels_by_event_id(stream_e
     finals, reference, predictions, total = outcome(stream_env, config, partitions, fault, n)
     assert len(predictions) == n
     assert total == n
-    for p in range(partitions):
-        assert same_state(finals[p], reference[p]), f"partition {p} differs from a fault-free replay of its log"
+    for p, final in finals.items():
+        assert same_state(final, reference[p]), f"partition {p} differs from a fault-free replay of its log"
     assert read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=5, idle=2) == []
 
 
@@ -128,7 +128,7 @@ def test_after_an_outage_a_backlog_of_events_and_their_labels_joins_every_label(
     finals, reference, predictions, total = outcome(stream_env, config, partitions, row, n)
     assert [orjson.loads(r.value)["reason"] for r in letters] == []  # no label expired or unmatched
     assert (total, len(predictions)) == (n, n)
-    assert all(same_state(finals[p], reference[p]) for p in range(partitions))
+    assert all(same_state(final, reference[p]) for p, final in finals.items())
 
 
 def produce_events_and_labels(env: StreamEnv, messages: list[tuple[str, dict]], keyed_labels: bool) -> None:
@@ -148,12 +148,15 @@ def produce_events_and_labels(env: StreamEnv, messages: list[tuple[str, dict]], 
 def outcome(
     env: StreamEnv, config: StreamwiseConfig, partitions: int, fault: str, n: int
 ) -> tuple[dict[int, Learner], dict[int, Learner], Counter[str], int]:
-    """Each partition's final learner and a fault-free replay of its log, the predicted event ids and
-    the events learned; the fault's row printed into the table."""
-    finals = {p: final_learner(env, config, p) for p in range(partitions)}
+    """Each hosting partition's final learner and a fault-free replay of its log, the predicted event
+    ids and the events the first model learned (each model learns them all, on its own partition);
+    the fault's row printed into the table."""
     reference = replay_log(env, config, partitions)
+    finals = {p: final_learner(env, config, p) for p in reference}
     predictions = predicted_ids(env)
-    total = sum(f.models[0].labeled for f in finals.values())
+    models = {m.name: m for final in finals.values() for m in final.models}
+    assert sorted(models) == sorted(m.name for m in config.models), "every model on one partition"
+    total = models[config.models[0].name].labeled
     print_table([FaultRow(fault, n, len(predictions), total, n - len(predictions), total - n)])
     return finals, reference, predictions, total
 

@@ -30,7 +30,6 @@ from streams.kafka import topics
 from streams.settings import SETTINGS_CONFIG, Settings, redacted_url
 
 # The topics the engine reads (events, labels, the learn log): its consumer group's lag.
-INPUT_TOPICS = topics.INPUTS
 ROOT = Path(__file__).resolve().parents[3]  # the repository: infra/stack.sh runs from there
 _kafka_log = logging.getLogger("streamwise.status.kafka")  # librdkafka's connection errors: not for the user
 _kafka_log.addHandler(logging.NullHandler())
@@ -126,15 +125,27 @@ def processes(settings: Settings, stack: StackSettings, timeout: float) -> list[
 
 
 def consumer_lag(settings: Settings, timeout: float) -> Section:
-    """Return the consumer lag section of the worker's group, or why Kafka could not be read.
+    """Return the consumer lag section of the worker's groups, or why Kafka could not be read.
 
-    Committed offsets of the worker's consumer group against the high watermarks of its input topics.
+    Committed offsets of each of the worker's consumer groups (intake, learners) against the high
+    watermarks of the topics it reads.
     """
-    names = [settings.topic(t) for t in INPUT_TOPICS]
+    rows: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for group, read in topics.groups(settings).items():
+        section = _lag_of(settings, group, [settings.topic(t) for t in read], timeout)
+        if section.error is not None:
+            return section
+        rows += section.rows or []
+        missing += [section.note] if section.note else []
+    return Section(rows=rows, note="; ".join(missing) if missing else None)
+
+
+def _lag_of(settings: Settings, group: str, names: list[str], timeout: float) -> Section:
     try:
         consumer = Consumer(
             settings.kafka().consumer(
-                settings.app_id,  # the engine's group: only reads its offsets, never subscribes, never commits
+                group,  # an engine's group: only reads its offsets, never subscribes, never commits
                 **{"socket.connection.setup.timeout.ms": max(int(timeout * 1000), 1000), "logger": _kafka_log},
             )
         )

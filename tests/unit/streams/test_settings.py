@@ -197,9 +197,11 @@ def test_plaintext_client_configs_are_exactly_the_clients_own(clients: dict[str,
     assert set(read) == {"bootstrap.servers", "group.id", "auto.offset.reset", "enable.auto.commit"}
     (tail,) = clients["alerts"].configs
     assert set(tail) == {"bootstrap.servers", "group.id", "auto.offset.reset", "enable.auto.commit"}
-    (engine_consumer,) = clients["engine consumer"].configs
-    assert engine_consumer["partition.assignment.strategy"] == "cooperative-sticky"
-    assert not any(k.startswith(("sasl.", "ssl.", "security.")) for k in engine_consumer)
+    intake, learners = clients["engine consumer"].configs  # a group each: intake, and the learners
+    assert (intake["group.id"], learners["group.id"]) == ("streamwise", "streamwise.learners")
+    for engine_consumer in (intake, learners):
+        assert engine_consumer["partition.assignment.strategy"] == "cooperative-sticky"
+        assert not any(k.startswith(("sasl.", "ssl.", "security.")) for k in engine_consumer)
 
 
 def test_every_client_gets_the_security_config(clients: dict[str, Recorder], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,8 +214,9 @@ def test_every_client_gets_the_security_config(clients: dict[str, Recorder], mon
     tail_cli.tail(tail_cli.Stream.alerts, as_json=False, from_beginning=False, max_records=None, timeout=0.0)
     security = settings.kafka_client_config()
     for name in CLIENTS:
-        (config,) = clients[name].configs
-        assert {k: config[k] for k in security} == security, name
+        assert clients[name].configs, name
+        for config in clients[name].configs:
+            assert {k: config[k] for k in security} == security, name
 
 
 # --- Faust (aiokafka) --------------------------------------------------------------------------
