@@ -21,6 +21,7 @@ from online_models.alerts import Alert
 from online_models.clock import utc_now
 from online_models.events import DeadLetter
 from online_models.learner import LearnResult
+from streams.deadletters import DeadLetterLog
 from streams.engine.bridge import Bridge
 from streams.engine.health import Health
 from streams.kafka import topics
@@ -64,6 +65,7 @@ class Outputs:
         self.bridge = bridge
         self.alert_sinks = alert_sinks or []
         self.clock = clock
+        self.dead_letter_log = DeadLetterLog()
         self.learn_log = settings.topic(topics.FEATURES)
         self.predictions = settings.topic(topics.PREDICTIONS)
         self.alerts = settings.topic(topics.ALERTS)
@@ -109,9 +111,7 @@ class Outputs:
 
         This is the error callback of every stage.
         """
-        origin = letter.origin
-        where = f"{origin.topic}[{origin.partition}]@{origin.offset}" if origin else "(no origin)"
-        log.warning("dead letter %s from %s: %s", letter.reason, where, letter.detail[:300])
+        self.dead_letter_log.note(letter)
         self.metrics.dead_letters.labels(letter.reason).inc()
         key = letter.event_id.encode() if letter.event_id else None
         self.produce(self.dlq, letter.to_json(), key)

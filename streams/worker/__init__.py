@@ -31,6 +31,7 @@ from online_models.storage import redis_connect
 from online_models.storage.checkpoint_store import CheckpointStore
 from online_models.storage.redis_registry import ModelRegistry
 from online_models.storage.status_store import ModelStatusStore
+from streams.deadletters import DeadLetterLog
 from streams.engine import Engine
 from streams.engine.bridge import Bridge
 from streams.engine.health import Health
@@ -160,8 +161,10 @@ def _wire_control(app: faust.App, runtime: Runtime) -> None:
 
     dlq = topic(topics.DLQ)
 
+    logged = DeadLetterLog()
+
     async def reject(letter: DeadLetter) -> None:
-        log.warning("dead letter %s from %s: %s", letter.reason, letter.origin, letter.detail[:300])
+        logged.note(letter)
         runtime.metrics.dead_letters.labels(letter.reason).inc()
         await dlq.send(key=None, value=letter.to_json())
 
