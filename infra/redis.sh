@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start, stop or query a loopback redis-server (Debian's package) for development and tests.
 #   infra/redis.sh start|stop|status
-# Nothing is started when a server already answers on the port; no persistence (tests own their keys).
+# Nothing is started when a server already answers on the port. An append-only file in .run/redis
+# keeps checkpoints and the registry across `make down` and `make up` (as docker-compose.yml does):
+# without it a restart lost every checkpoint while Kafka's committed offsets said the models had learned.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -15,7 +17,7 @@ start() {
   if answers; then echo "redis.sh: a server already answers on 127.0.0.1:$port"; return; fi
   command -v redis-server >/dev/null || { echo "redis.sh: redis-server is needed (apt-get install redis-server)" >&2; exit 1; }
   mkdir -p "$run_dir/redis" "$run_dir/logs"
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly yes --appendfsync everysec \
     --dir "$run_dir/redis" --pidfile "$pid_file" --logfile "$run_dir/logs/redis.log"
   for _ in $(seq 1 50); do answers && { echo "redis.sh: ready on 127.0.0.1:$port"; return; }; sleep 0.1; done
   echo "redis.sh: redis-server did not answer; see $run_dir/logs/redis.log" >&2; exit 1
@@ -23,7 +25,7 @@ start() {
 
 stop() {
   if [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$pid_file")"
+    redis-cli -h 127.0.0.1 -p "$port" shutdown >/dev/null 2>&1 || kill "$(cat "$pid_file")"  # flushes the AOF
     rm -f "$pid_file"; echo "redis.sh: stopped"
   else
     echo "redis.sh: not running (not started by this script)"
