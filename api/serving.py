@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from api.prometheus import ApiMetrics
 from online_models.evaluation import ModelAnswer, PrequentialModel
 from online_models.features import Features
-from online_models.registry import Registry, RegistryError
+from online_models.registry import ChampionRefused, Registry, RegistryError
 from online_models.snapshot import SnapshotError, restore
 
 log = logging.getLogger("streamwise.api")
@@ -88,12 +88,13 @@ class ModelServer:
     >>> server.metrics.registry.get_sample_value("streamwise_api_model_loads_total", {"model": "nb"})
     1.0
 
-    A snapshot that fails verification (here: signed with another key) is refused, and not retried:
+    A champion record or a snapshot that fails verification (here: signed with another key) is
+    refused, and /readyz names it:
 
     >>> other = ModelServer(FileRegistry(Path(folder.name), key=b"x" * 32), ApiMetrics())
     >>> asyncio.run(other.refresh())
-    >>> other.models, other.refused
-    ({}, {('nb', 1)})
+    >>> other.models, list(other.refusals)
+    ({}, ['nb'])
     >>> other.metrics.registry.get_sample_value("streamwise_snapshots_refused_total", {"reason": "tampered"})
     1.0
     >>> folder.cleanup()
@@ -106,6 +107,8 @@ class ModelServer:
         self.models: dict[str, Served] = {}
         self.known: set[str] = set()  # every model name in the registry
         self.refused: set[tuple[str, int]] = set()  # versions that failed verification: not retried
+        # Names whose champion is not served, and why (its record or its snapshot refused): /readyz says so.
+        self.refusals: dict[str, str] = {}
         self.redis_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -144,11 +147,23 @@ class ModelServer:
                     log.exception("cannot refresh %s", name)
 
     async def _refresh_one(self, name: str) -> None:
-        champion = await self.registry.champion(name)
+        try:
+            champion = await self.registry.served_champion(name)
+        except ChampionRefused as exc:  # someone without the key chose a version: the last good one serves on
+            self._refuse(name, str(exc), exc.reason)
+            return
         served = self.models.get(name)
-        stale = served is None or served.version != champion.version if champion else False
-        if champion is not None and stale and (name, champion.version) not in self.refused:
+        if champion is None or (served is not None and served.version == champion.version):
+            self.refusals.pop(name, None)
+            return
+        if (name, champion.version) not in self.refused:
             await self._load(name, champion.version)
+
+    def _refuse(self, name: str, why: str, reason: str) -> None:
+        if self.refusals.get(name) != why:  # each refusal logged and counted once
+            self.refusals[name] = why
+            self.metrics.snapshots_refused.labels(reason).inc()
+            log.error("refused the champion of %s: %s", name, why)
 
     async def _load(self, name: str, version: int) -> None:
         try:
@@ -156,13 +171,13 @@ class ModelServer:
             model = await asyncio.to_thread(restore, snapshot, self.registry.key)
         except SnapshotError as exc:
             self.refused.add((name, version))
-            self.metrics.snapshots_refused.labels(exc.reason).inc()
-            log.error("refused %s v%d: %s", name, version, exc)
+            self._refuse(name, f"v{version}: {exc}", exc.reason)
             return
         except RegistryError as exc:
             log.warning("cannot load %s v%d: %s", name, version, exc)
             return
         self.models[name] = Served(model, snapshot.metadata)
+        self.refusals.pop(name, None)
         self.metrics.reloads.labels(name).inc()
         log.info("serving %s v%d", name, version)
 

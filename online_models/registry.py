@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 from online_models.control import ChampionChange
 from online_models.evaluation import PrequentialModel
 from online_models.exceptions import StreamwiseError
-from online_models.snapshot import Frozen, Snapshot, freeze, seal
+from online_models.snapshot import Frozen, Snapshot, freeze, seal, signature
 
 LOG_LENGTH = 1000
 
@@ -34,6 +35,21 @@ class RegistryError(StreamwiseError):
     >>> isinstance(error, StreamwiseError), str(error)
     (True, "model 'nb' has no version 9")
     """
+
+
+class ChampionRefused(RegistryError):
+    """A champion record that is not signed with the snapshot key: whoever wrote it cannot choose what is served.
+
+    Examples
+    --------
+    >>> str(ChampionRefused("lr", "tampered"))
+    "champion record of 'lr' refused: tampered (not signed with the snapshot key)"
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"champion record of {name!r} refused: {reason} (not signed with the snapshot key)")
+        self.name = name
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,41 @@ class Champion:
     def to_dict(self) -> dict[str, Any]:
         """Return every field by name, as the registries store the champion."""
         return asdict(self)
+
+
+def champion_record(name: str, champion: Champion, key: bytes) -> dict[str, Any]:
+    """Return the champion of ``name`` as a registry stores it: its fields and their signature under ``key``.
+
+    The signature covers the name, the version, the pin, who, why and when: a record written by
+    someone without the key, or one of another name, is refused by :func:`champion_of`.
+
+    Examples
+    --------
+    >>> record = champion_record("lr", Champion(3, True, "alice", "better", "2026-01-01T00:00:00.000+00:00"), b"k" * 32)
+    >>> champion_of("lr", record, b"k" * 32).version
+    3
+    >>> champion_of("lr", {**record, "version": 1}, b"k" * 32)
+    Traceback (most recent call last):
+    ...
+    online_models.registry.ChampionRefused: champion record of 'lr' refused: tampered (not signed with the snapshot key)
+    >>> champion_of("lr", {**record, "version": 1}, None).version   # read without the key: not verified
+    1
+    """
+    fields = champion.to_dict()
+    return {**fields, "sig": signature(name.encode(), fields, key)}
+
+
+def champion_of(name: str, record: dict[str, Any], key: bytes | None) -> Champion:
+    """Return the champion a stored record holds; with ``key``, ChampionRefused unless the record is signed with it."""
+    fields = {k: v for k, v in record.items() if k != "sig"}
+    champion = Champion(**fields)
+    if key is not None:
+        sig = record.get("sig")
+        if not isinstance(sig, str):
+            raise ChampionRefused(name, "unsigned")
+        if not hmac.compare_digest(sig, signature(name.encode(), fields, key)):
+            raise ChampionRefused(name, "tampered")
+    return champion
 
 
 def now_text() -> str:
@@ -131,7 +182,11 @@ class Registry(Protocol):
         ...
 
     async def champion(self, name: str) -> Champion | None:
-        """Return the champion of ``name``; None before it has one."""
+        """Return the champion of ``name``; None before it has one (not verified: for reports)."""
+        ...
+
+    async def served_champion(self, name: str) -> Champion | None:
+        """Return the champion of ``name`` to serve; ChampionRefused unless its record is signed with ``key``."""
         ...
 
     async def history(self, name: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Not ready."}})
 async def readyz(server: ServerDep) -> JSONResponse:
-    """Report readiness: ready when Redis answers and at least one champion is loaded; otherwise say what is wrong."""
+    """Report readiness: ready when Redis answers, a champion is loaded and none is refused; else say what is wrong."""
     problems = []
     try:
         await server.registry.ping()
@@ -30,6 +30,9 @@ async def readyz(server: ServerDep) -> JSONResponse:
     if not server.models:
         problems.append("no model loaded yet")
     serving = {name: served.version for name, served in server.models.items()}
+    for name, why in sorted(server.refusals.items()):  # a champion not served: the last good version serves on
+        served = f"v{serving[name]}" if name in serving else "nothing"
+        problems.append(f"model {name!r}: champion refused ({why}); serving {served}")
     status = 503 if problems else 200
     return JSONResponse({"ready": not problems, "problems": problems, "serving": serving}, status_code=status)
 

@@ -17,7 +17,16 @@ from typing import Any
 import orjson
 
 from online_models.evaluation import PrequentialModel
-from online_models.registry import LOG_LENGTH, Champion, RegistryError, next_champion, now_text
+from online_models.registry import (
+    LOG_LENGTH,
+    Champion,
+    ChampionRefused,
+    RegistryError,
+    champion_of,
+    champion_record,
+    next_champion,
+    now_text,
+)
 from online_models.snapshot import Snapshot, restore
 
 
@@ -90,10 +99,10 @@ class FileRegistry:
         index = self._index(name)
         index["versions"][str(version)] = {"meta": snapshot.metadata, "sig": snapshot.signature}
         index["partitions"][str(snapshot.metadata.get("partition", 0))] = version
-        current = _champion(index["champion"])
+        current = _trusted(name, index["champion"], self.key)
         moved = next_champion(current, snapshot)
         if moved is not None:
-            index["champion"] = moved.to_dict()
+            index["champion"] = champion_record(name, moved, self.key)
         dropped = self._retain(index)
         self._write_index(name, index)  # the index first: it never names a deleted file
         for version in dropped:
@@ -120,7 +129,7 @@ class FileRegistry:
         """
         index = self._require(name, version)
         if version is None:
-            current = _champion(index["champion"])
+            current = _champion(name, index["champion"], None)
             candidate = current.candidate if current else name
             own = [int(v) for v, e in index["versions"].items() if e["meta"].get("candidate", name) == candidate]
             version, pin = max(own or map(int, index["versions"])), False
@@ -130,7 +139,7 @@ class FileRegistry:
     async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
         """Promote ``version`` automatically: done unless a person pinned the champion (then None)."""
         index = self._require(name, version)
-        current = _champion(index["champion"])
+        current = _trusted(name, index["champion"], self.key)
         if current is not None and current.pinned:
             return None
         return self._set_champion(name, index, version, False, "auto", reason, "promoted")
@@ -138,7 +147,7 @@ class FileRegistry:
     async def rollback(self, name: str, version: int, *, by: str, reason: str) -> Champion:
         """Serve an older version again, pinned until promoted."""
         index = self._require(name, version)
-        current = _champion(index["champion"])
+        current = _champion(name, index["champion"], None)
         if current is not None and version >= current.version:
             raise RegistryError(f"rollback of {name!r} must go to a version older than {current.version}")
         return self._set_champion(name, index, version, True, by, reason, "rolled_back")
@@ -149,7 +158,7 @@ class FileRegistry:
         meta = index["versions"][str(version)]["meta"]
         labeled = int(meta.get("labeled", 0))
         champion = Champion(version, pinned, by, reason, now_text(), meta.get("candidate", name), labeled)
-        index["champion"] = champion.to_dict()
+        index["champion"] = champion_record(name, champion, self.key)
         index["log"] = [{"event": event, **champion.to_dict()}, *index["log"]][:LOG_LENGTH]
         self._write_index(name, index)
         return champion
@@ -176,7 +185,11 @@ class FileRegistry:
 
     async def champion(self, name: str) -> Champion | None:
         """Return the champion of ``name``; None when it has none yet."""
-        return _champion(self._index(name)["champion"])
+        return _champion(name, self._index(name)["champion"], None)
+
+    async def served_champion(self, name: str) -> Champion | None:
+        """Return the champion of ``name`` to serve; ChampionRefused unless its record is signed with the key."""
+        return _champion(name, self._index(name)["champion"], self.key)
 
     async def history(self, name: str) -> list[dict[str, Any]]:
         """Return the promotions and rollbacks of ``name``, newest first."""
@@ -219,5 +232,13 @@ class FileRegistry:
         yield {}
 
 
-def _champion(raw: dict[str, Any] | None) -> Champion | None:
-    return Champion(**raw) if raw else None
+def _champion(name: str, raw: dict[str, Any] | None, key: bytes | None) -> Champion | None:
+    return champion_of(name, raw, key) if raw else None
+
+
+def _trusted(name: str, raw: dict[str, Any] | None, key: bytes) -> Champion | None:
+    """Return the champion a writer goes on from: a record not signed with the key counts as none (it is replaced)."""
+    try:
+        return _champion(name, raw, key)
+    except ChampionRefused:
+        return None

@@ -7,7 +7,7 @@ Keys, under ``<namespace>:registry:``::
     <name>:v:<version>         HASH blob, meta (JSON), sig
     <name>:versions            ZSET of the kept versions (score = version)
     <name>:partitions          HASH partition -> its newest version (recovery starts there)
-    <name>:champion            JSON {"version", "pinned", "by", "reason", "at"}
+    <name>:champion            JSON {"version", "pinned", "by", "reason", "at", ..., "sig"}: signed with the key
     <name>:log                 LIST of promotions and rollbacks, newest first (capped)
     changes                    pub/sub channel: {"name", "version", "event"}
 
@@ -26,7 +26,16 @@ from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from online_models.evaluation import PrequentialModel
-from online_models.registry import LOG_LENGTH, Champion, RegistryError, next_champion, now_text
+from online_models.registry import (
+    LOG_LENGTH,
+    Champion,
+    ChampionRefused,
+    RegistryError,
+    champion_of,
+    champion_record,
+    next_champion,
+    now_text,
+)
 from online_models.snapshot import Snapshot, canonical, restore
 
 
@@ -68,7 +77,7 @@ class ModelRegistry:
             while True:  # optimistic: redo if a person promoted meanwhile
                 try:
                     await pipe.watch(champion_key)
-                    current = _champion(await pipe.get(champion_key))
+                    current = _trusted(name, await pipe.get(champion_key), self.key)
                     moved = next_champion(current, snapshot)
                     pipe.multi()  # type: ignore[no-untyped-call]  # (redis-py leaves it untyped)
                     pipe.hset(self._k(name, "v", version), mapping=fields)
@@ -76,7 +85,7 @@ class ModelRegistry:
                     pipe.sadd(self._k("names"), name)
                     pipe.hset(self._k(name, "partitions"), str(snapshot.metadata.get("partition", 0)), version)
                     if moved is not None:
-                        pipe.set(champion_key, orjson.dumps(moved.to_dict()))
+                        pipe.set(champion_key, self._record(name, moved))
                     await pipe.execute()
                     break
                 except WatchError:
@@ -106,7 +115,7 @@ class ModelRegistry:
             while True:
                 try:
                     await pipe.watch(champion_key)
-                    current = _champion(await pipe.get(champion_key))
+                    current = _trusted(name, await pipe.get(champion_key), self.key)
                     if current is not None and current.pinned:
                         return None
                     meta = await pipe.hget(self._k(name, "v", version), "meta")
@@ -118,7 +127,7 @@ class ModelRegistry:
                         version, False, "auto", reason, now_text(), candidate, int(meta_doc.get("labeled", 0))
                     )
                     pipe.multi()  # type: ignore[no-untyped-call]  # (redis-py leaves it untyped)
-                    pipe.set(champion_key, orjson.dumps(champion.to_dict()))
+                    pipe.set(champion_key, self._record(name, champion))
                     pipe.lpush(self._k(name, "log"), orjson.dumps({"event": "promoted", **champion.to_dict()}))
                     pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
                     await pipe.execute()
@@ -143,7 +152,7 @@ class ModelRegistry:
         champion = Champion(version, pinned, by, reason, now_text(), str(meta.get("candidate", name)), labeled)
         record = {"event": event, **champion.to_dict()}
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(self._k(name, "champion"), orjson.dumps(champion.to_dict()))
+            pipe.set(self._k(name, "champion"), self._record(name, champion))
             pipe.lpush(self._k(name, "log"), orjson.dumps(record))
             pipe.ltrim(self._k(name, "log"), 0, LOG_LENGTH - 1)
             await pipe.execute()
@@ -200,8 +209,15 @@ class ModelRegistry:
         return metas
 
     async def champion(self, name: str) -> Champion | None:
-        """Return the champion of ``name``; None when it has none yet."""
-        return _champion(await self.client.get(self._k(name, "champion")))
+        """Return the champion of ``name``; None when it has none yet (not verified: for reports)."""
+        return _champion(name, await self.client.get(self._k(name, "champion")), None)
+
+    async def served_champion(self, name: str) -> Champion | None:
+        """Return the champion of ``name`` to serve; ChampionRefused unless its record is signed with the key."""
+        return _champion(name, await self.client.get(self._k(name, "champion")), self.key)
+
+    def _record(self, name: str, champion: Champion) -> bytes:
+        return orjson.dumps(champion_record(name, champion, self.key))
 
     async def history(self, name: str) -> list[dict[str, Any]]:
         """Return the promotions and rollbacks of ``name``, newest first."""
@@ -244,5 +260,13 @@ class ModelRegistry:
             raise RegistryError(f"model {name!r} has no version {version}")
 
 
-def _champion(raw: bytes | str | None) -> Champion | None:
-    return Champion(**orjson.loads(raw)) if raw else None
+def _champion(name: str, raw: bytes | str | None, key: bytes | None) -> Champion | None:
+    return champion_of(name, orjson.loads(raw), key) if raw else None
+
+
+def _trusted(name: str, raw: bytes | str | None, key: bytes) -> Champion | None:
+    """Return the champion a writer goes on from: a record not signed with the key counts as none (it is replaced)."""
+    try:
+        return _champion(name, raw, key)
+    except ChampionRefused:
+        return None

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 from online_models.alerts import Alert
 from online_models.datasets import samples
 from streams.cli.serve import create_api
+from streams.testing import wait_for
 from tests.support.api import ADMIN, KEY, ApiEnv, trained
 
 pytestmark = pytest.mark.redis
@@ -211,3 +212,27 @@ def test_streamwise_api_gives_the_app_the_control_topic(api: ApiEnv, monkeypatch
         response = client.post("/models/lr/promote", json={"version": 1}, headers={"X-API-Key": ADMIN})
     assert response.status_code == 200, response.text
     assert response.json()["workers"] == "not notified: no Kafka configured (STREAMWISE_KAFKA_BOOTSTRAP is empty)"
+
+
+def test_a_champion_chosen_without_the_key_is_refused_and_the_last_good_version_serves_on(api: ApiEnv) -> None:
+    api.register(trained(100))
+    api.register(trained(300))
+    wait_for_version(api, 2)
+    key = f"{api.namespace}:registry:lr:champion"
+    record = orjson.loads(api.redis.get(key))
+    assert api.client.get("/readyz").status_code == 200
+
+    # Whoever can write Redis but lacks the key points the champion at an older, validly signed version.
+    api.redis.set(key, orjson.dumps({**record, "version": 1}))
+    api.redis.publish(f"{api.namespace}:registry:changes", b'{"name": "lr", "version": 1, "event": "promoted"}')
+    ready = wait_for(
+        lambda: (r := api.client.get("/readyz")).status_code == 503 and r.json(), timeout=10, what="/readyz 503"
+    )
+    assert any("'lr'" in p and "tampered" in p and "serving v2" in p for p in ready["problems"]), ready
+    assert api.client.post("/predict", json={"model": "lr", "features": X}).json()["version"] == 2
+
+    api.redis.set(key, orjson.dumps({k: v for k, v in record.items() if k != "sig"}))  # unsigned: refused too
+    wait_for(lambda: "unsigned" in str(api.client.get("/readyz").json()["problems"]), timeout=10, what="unsigned")
+
+    api.redis.set(key, orjson.dumps(record))  # the signed record again: ready
+    wait_for(lambda: api.client.get("/readyz").status_code == 200, timeout=10, what="/readyz 200 again")

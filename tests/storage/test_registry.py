@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from online_models import snapshot
 from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
-from online_models.registry import RegistryError
+from online_models.registry import ChampionRefused, RegistryError, champion_record
 from online_models.registry import register as registry_register
 from online_models.snapshot import Snapshot, SnapshotError
 from online_models.storage.folder_registry import FileRegistry
@@ -170,3 +171,25 @@ async def test_a_less_trained_version_does_not_take_over_and_auto_promotion_resp
     await any_registry.rollback("ht", 1, by="dora", reason="pinned by a person")
     assert await any_registry.auto_promote("ht", 3, "ht-b beat ht again") is None
     assert (await any_registry.champion("ht")).by == "dora"
+
+
+async def test_a_champion_record_written_without_the_key_is_refused_and_the_next_save_replaces_it(
+    any_registry: Any,
+) -> None:
+    await register(any_registry, trained(50))
+    await any_registry.promote("ht", 1, by="alice", reason="pinned")
+    await register(any_registry, trained(80))  # pinned: v1 stays champion
+    assert (await any_registry.served_champion("ht")).version == 1
+    record = champion_record("ht", replace(await any_registry.champion("ht"), version=2), b"another-key-" * 3)
+    if isinstance(any_registry, ModelRegistry):
+        await any_registry.client.set(any_registry._k("ht", "champion"), orjson.dumps(record))
+    else:
+        index = any_registry._index("ht")
+        any_registry._write_index("ht", {**index, "champion": record})
+
+    assert (await any_registry.champion("ht")).version == 2  # what reports read, unverified
+    with pytest.raises(ChampionRefused, match="tampered"):
+        await any_registry.served_champion("ht")
+    await register(any_registry, trained(120))  # the worker's next version: the forged pin counts for nothing
+    champion = await any_registry.served_champion("ht")
+    assert (champion.version, champion.pinned, champion.by) == (3, False, "auto")
