@@ -92,6 +92,11 @@ class StreamMetrics:
             ["topic"],
             registry=self.registry,
         )
+        self.producer_waiting = Gauge(
+            "streamwise_producer_queue_full",
+            "1 while the engine waits for room in its producer's queue (the broker is slow or away): back-pressure.",
+            registry=self.registry,
+        )
         self.component_up = Gauge(
             "streamwise_component_up",
             "1 while a component the worker depends on answers (kafka, redis), 0 while its calls fail.",

@@ -103,6 +103,7 @@ class Engine:
         self.consumer = self._consumer(intake_group, **{"enable.partition.eof": True})
         self.learn_consumer = self._consumer(learners_group)
         self.outputs = Outputs(settings, metrics, self.health, self.stopping, bridge, alert_sinks)
+        self.outputs.while_waiting = self._waiting_for_room
         key = settings.signing_key()
         freezer = Freezer()  # one record of how long each state takes to pickle
         self.assignment = Assignment(
@@ -324,6 +325,15 @@ class Engine:
         due = self.checkpoints.due(self.assignment.all())
         if due:
             self.checkpoints.round(due)
+        self._lag_when_due()
+
+    def _waiting_for_room(self) -> None:
+        """Keep the heartbeat, the counts and the lag current while the loop waits for room to produce."""
+        self.beat = time.monotonic()
+        self._count()
+        self._lag_when_due()
+
+    def _lag_when_due(self) -> None:
         now = time.monotonic()
         if now >= self._next_lag:
             self._next_lag = now + self.settings.status_interval

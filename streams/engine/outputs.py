@@ -66,6 +66,7 @@ class Outputs:
         self.alert_sinks = alert_sinks or []
         self.clock = clock
         self.dead_letter_log = DeadLetterLog()
+        self.while_waiting: Callable[[], None] | None = None  # called every 0.1 s while the queue is full
         self.learn_log = settings.topic(topics.FEATURES)
         self.predictions = settings.topic(topics.PREDICTIONS)
         self.alerts = settings.topic(topics.ALERTS)
@@ -132,20 +133,26 @@ class Outputs:
             self._refused(topic, value, key, exc.args[0])
 
     def _when_there_is_room(self, topic: str, value: bytes, key: bytes | None, partition: int) -> None:
-        while True:
-            self.health.failed("kafka", "producer queue full: waiting for the broker")
-            if self.stopping.is_set():
-                self.dropped += 1
-                raise OutputsDropped(topic)
-            self.producer.poll(0.1)
-            try:
-                self._produce(topic, value, key, partition=partition)
-                return
-            except BufferError:
-                continue
-            except KafkaException as exc:
-                self._refused(topic, value, key, exc.args[0])
-                return
+        self.metrics.producer_waiting.set(1)
+        try:
+            while True:
+                self.health.failed("kafka", "producer queue full: waiting for the broker")
+                if self.stopping.is_set():
+                    self.dropped += 1
+                    raise OutputsDropped(topic)
+                self.producer.poll(0.1)
+                if self.while_waiting is not None:  # the loop stands still: its heartbeat and metrics must not
+                    self.while_waiting()
+                try:
+                    self._produce(topic, value, key, partition=partition)
+                    return
+                except BufferError:
+                    continue
+                except KafkaException as exc:
+                    self._refused(topic, value, key, exc.args[0])
+                    return
+        finally:
+            self.metrics.producer_waiting.set(0)
 
     def poll(self) -> None:
         """Serve delivery reports (only failures are reported)."""
