@@ -48,6 +48,7 @@ from online_models.datasets import EVENT, synthetic_events, with_delayed_labels 
 from online_models.learner import Learner  # noqa: E402
 from online_models.storage.checkpoint_store import CheckpointStore  # noqa: E402
 from streams.kafka import topics  # noqa: E402
+from streams.kafka.consumer import read_topic  # noqa: E402
 from streams.kafka.producer import encode_event, encode_label, send  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.testing import SIGNING_KEY, StreamEnv, free_port  # noqa: E402
@@ -163,6 +164,7 @@ def streamwise(
         pause = run.longest_checkpoint_pause()
         run.stop_workers()
         learners = run.learners()
+        learn_log = read_topic(bootstrap, run.topic(topics.FEATURES), timeout=120, idle=3)
     learned = sum(model.labeled for learner in learners.values() for model in learner.models)
     accuracy = None
     if partitions == 1 and learners:
@@ -170,8 +172,11 @@ def streamwise(
     return {
         **result,
         "learned": learned,
+        "learned_per_model": {m.name: m.labeled for learner in learners.values() for m in learner.models},
         "accuracy": accuracy,
         "checkpoint_pause_max_ms": round(pause * 1000, 2),
+        # What the learn log costs: its bytes per event (each hosting partition has every record).
+        "learn_log_bytes_per_event": round(sum(len(r.value or b"") for r in learn_log) / n, 1),
         "partitions": partitions,
         "workers": workers,
     }
