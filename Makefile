@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test faults unit lint bench up down status services clean
 
 $(STAMP): pyproject.toml
+	infra/install.sh run
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
@@ -16,7 +17,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	STREAMWISE_DEV=1 $(BIN)/streamwise run
 
+# Debian's packages first (infra/install.sh: the one list CI uses too), then Kafka and Redis.
 services:
+	infra/install.sh test
 	infra/kafka/kafka.sh start
 	infra/redis.sh start
 
