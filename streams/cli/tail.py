@@ -59,11 +59,15 @@ def tail(
     )
     consumer.subscribe([settings.topic(TOPICS[stream])])
     deadline = time.monotonic() + timeout if timeout is not None else None
+    # Reading what a topic holds (--from-beginning --max N) ends at its end, like head; otherwise it follows.
+    until_end = from_beginning and max_records is not None
     seen = 0
     try:
         while (max_records is None or seen < max_records) and (deadline is None or time.monotonic() < deadline):
             record = poll_record(consumer, 0.5)
             if record is None:
+                if until_end and at_end(consumer):
+                    break
                 continue
             value = record.value or b""  # a null value (a tombstone) shows as an empty record
             doc = _decoded(value)
@@ -75,6 +79,18 @@ def tail(
         pass
     finally:
         consumer.close()
+
+
+def at_end(consumer: Consumer) -> bool:
+    """Tell whether ``consumer`` has read every partition it was given to its high watermark."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return False  # not given its partitions yet
+    for tp in consumer.position(assigned):
+        low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False) or (0, 0)
+        if high > low and tp.offset < high:  # records left (or none fetched yet: OFFSET_INVALID)
+            return False
+    return True
 
 
 def _decoded(value: bytes) -> dict[str, Any] | None:
@@ -95,7 +111,7 @@ def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:
     >>> from online_models.events import Prediction
     >>> value = Prediction("e1", "nb", 2, True, {False: 0.25, True: 0.75}, ts_ms=0, processed_ms=1_500).to_json()
     >>> describe(Stream.predictions, orjson.loads(value), value)
-    'e1 model=nb gen=2 -> True p=0.750'
+    'e1 model=nb gen=2 -> true p=0.750'
     >>> from datetime import UTC, datetime
     >>> from online_models.events import DeadLetter, Origin
     >>> letter = DeadLetter("invalid_json", "unexpected character", b"{oops", Origin("events.raw", 0, 7),
@@ -113,7 +129,8 @@ def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:
             score = f" score={doc['score']:.4g}" if doc.get("score") is not None else ""
             proba = doc.get("proba") or {}
             top = f" p={max(proba.values()):.3f}" if proba else ""
-            return f"{doc['event_id']} model={doc['model']} gen={doc['generation']} -> {doc['prediction']}{top}{score}"
+            answer = orjson.dumps(doc["prediction"]).decode()  # as published and as /predict says it: 0, true, "cat"
+            return f"{doc['event_id']} model={doc['model']} gen={doc['generation']} -> {answer}{top}{score}"
         if doc is not None and stream is Stream.dlq:
             where = f"{doc.get('topic')}[{doc.get('partition')}]@{doc.get('offset')}"
             model = f" model={doc['model']}" if doc.get("model") else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
@@ -33,7 +35,19 @@ def test_tail_follows_predictions_and_dead_letters_of_one_model(stream_env: Stre
 
     lines = tail("predictions", "--model", "lr", "--max", "2")
     assert [line.split()[:3] for line in lines] == [["e1", "model=lr", "gen=1"], ["e2", "model=lr", "gen=1"]]
-    assert lines[0].endswith("-> True p=0.750")
+    assert lines[0].endswith("-> true p=0.750")  # the prediction as published (and as /predict says it)
     assert [orjson.loads(line)["model"] for line in tail("predictions", "--json", "--max", "2")] == ["ht", "lr"]
     assert tail("predictions", "--max", "3")[2] == "(not a predictions record) not json"
     assert tail("dlq", "--max", "1") == ["model_error events.raw[0]@7 event=e2 model=lr: learn: TypeError"]
+
+
+def test_tail_from_the_beginning_with_more_wanted_than_there_are_stops_at_the_end(stream_env: StreamEnv) -> None:
+    dlq = stream_env.topic("events.dlq")
+    admin.create_topics(stream_env.bootstrap, [dlq], 2)
+    letters = [orjson.dumps({"reason": "invalid_json", "detail": f"bad {i}", "topic": "events.raw"}) for i in range(11)]
+    assert not produce(stream_env.bootstrap, [(dlq, None, letter) for letter in letters]).errors
+
+    started = time.monotonic()
+    done = stream_env.cli("tail", "dlq", "--from-beginning", "--max", "20", "--timeout", "120")
+    assert len(done.stdout.splitlines()) == 11, done.stdout
+    assert time.monotonic() - started < 60, "it waited for records the topic does not hold"
