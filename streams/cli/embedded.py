@@ -18,7 +18,9 @@ from streams.cli.options import ConfigOption
 from streams.demo.embedded import (
     EmbeddedReport,
     Message,
+    by_time,
     events_only,
+    labels_late,
     run_embedded,
     synthetic_messages,
     write_report,
@@ -92,7 +94,7 @@ def run(
     settings = options.settings()
     path = config or settings.config
     cfg = load_config(path)
-    key = settings.signing_key()  # before the stream: a missing key fails at once
+    key = settings.signing_key() if serve else b""  # before the stream: a missing key fails at once
     options.console.print(
         f"Streaming {n} {synthetic} events through {len(cfg.models)} models (embedded, test-then-train), "
         f"labels {label_delay} events late"
@@ -117,10 +119,28 @@ def evaluate(
     events: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="JSONL file of raw events.")],
     out: Annotated[Path, typer.Option(help="Where to write the JSON report.")] = Path("report.json"),
     config: ConfigOption = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="JSONL file of labels, joined in the order of their ts."),
+    ] = None,
+    label_delay: Annotated[
+        int, typer.Option(min=0, help="Each inline label is learned this many events late (River's delay).")
+    ] = 0,
 ) -> None:
-    """Run the embedded pipeline over a JSONL file and write final and periodic prequential metrics."""
+    """Run the embedded pipeline over a JSONL file and write final and periodic prequential metrics.
+
+    Labels come inline, ``--label-delay`` events late, or from ``--labels`` (by time): the metrics
+    equal River's ``progressive_val_score`` with the same delay.
+    """
+    if labels is not None and label_delay:
+        raise typer.BadParameter("give --labels or --label-delay, not both")
     cfg = load_config(config or options.settings().config)
-    report, _ = _run_with_progress(cfg, events_only(read_jsonl(events)), None)
+    lines = read_jsonl(events)
+    if labels is not None:
+        messages = by_time(lines, read_jsonl(labels))
+    else:
+        messages = labels_late(lines, label_delay) if label_delay else events_only(lines)
+    report, _ = _run_with_progress(cfg, messages, None)
     write_report(report, out)
     _print_summary(report)
     options.console.print(f"report written to {out}")

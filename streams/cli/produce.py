@@ -58,8 +58,10 @@ def produce_command(
             for kind, m in with_delayed_labels(synthetic_events(synthetic or "", n, seed), label_delay)
         )
         total = 2 * n
+    # Delayed labels go to their own topic: the bar counts both, and says so.
+    where = f"{target} and {labels_topic}" if synthetic is not None and label_delay else target
     with options.progress() as progress:
-        task = progress.add_task(f"produce -> {target}", total=total, status="")
+        task = progress.add_task(f"produce -> {where}", total=total, status="")
         # Labels reach the broker after their events (each comes label_delay or more messages later).
         report = produce(settings.kafka(), messages, lambda k: progress.advance(task, k), flush_every=label_delay)
     options.console.print(f"sent {report.sent}, delivered {report.delivered}, errors {len(report.errors)}")

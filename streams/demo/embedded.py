@@ -5,6 +5,8 @@ Used by ``make run`` (``streamwise run``) and ``streamwise evaluate``.
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,64 @@ def events_only(messages: Iterable[bytes]) -> Iterator[Message]:
     [('event', b'{"event_id": "e1"}'), ('event', b'not json')]
     """
     return ((EVENT, data) for data in messages)
+
+
+def labels_late(lines: Iterable[bytes], delay: int) -> Iterator[Message]:
+    """Return the events of ``lines`` with each inline label sent ``delay`` events later (River's ``delay``).
+
+    A line that is no labeled event goes as it is (a bad one becomes its dead letter).
+
+    Examples
+    --------
+    >>> lines = [b'{"event_id": "e1", "features": {"x": 1}, "label": true}', b"oops",
+    ...          b'{"event_id": "e2", "features": {"x": 2}, "label": false}']
+    >>> [(kind, orjson.loads(data).get("label") if data != b"oops" else "oops") for kind, data in labels_late(lines, 1)]
+    [('event', None), ('label', True), ('event', 'oops'), ('event', None), ('label', False)]
+    """
+    waiting: deque[tuple[int, bytes]] = deque()
+    for i, line in enumerate(lines):
+        while waiting and waiting[0][0] + delay <= i:
+            yield LABEL, waiting.popleft()[1]
+        event = _object(line)
+        if event is None or event.get("label") is None or "event_id" not in event:
+            yield EVENT, line
+            continue
+        label = {"event_id": event["event_id"], "label": event.pop("label")}
+        waiting.append((i, orjson.dumps({**label, "ts": event["ts"]} if "ts" in event else label)))
+        yield EVENT, orjson.dumps(event)
+    yield from ((LABEL, label) for _, label in waiting)
+
+
+def by_time(events: Iterable[bytes], labels: Iterable[bytes]) -> Iterator[Message]:
+    """Return events and labels from two files in the order of their ``ts`` (an event first at the same ms).
+
+    Each file is read in its order; a line without a ``ts`` keeps the time of the line before it.
+
+    Examples
+    --------
+    >>> events = [b'{"event_id": "e1", "ts": 10}', b'{"event_id": "e2", "ts": 20}']
+    >>> labels = [b'{"event_id": "e1", "label": true, "ts": 15}']
+    >>> [(kind, orjson.loads(data)["event_id"]) for kind, data in by_time(events, labels)]
+    [('event', 'e1'), ('label', 'e1'), ('event', 'e2')]
+    """
+    merged = heapq.merge(_timed(events, 0), _timed(labels, 1))
+    return ((LABEL if order else EVENT, line) for _, order, _, line in merged)
+
+
+def _timed(lines: Iterable[bytes], order: int) -> Iterator[tuple[int, int, int, bytes]]:
+    ts = -1
+    for i, line in enumerate(lines):
+        found = (_object(line) or {}).get("ts")
+        ts = found if isinstance(found, int) and not isinstance(found, bool) else ts
+        yield ts, order, i, line
+
+
+def _object(line: bytes) -> dict[str, Any] | None:
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def synthetic_messages(name: str, n: int, seed: int, label_delay: int) -> Iterator[Message]:

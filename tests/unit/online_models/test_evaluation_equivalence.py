@@ -62,3 +62,38 @@ def check_evaluate(tmp_path: Path, spec: ModelSpec, dataset: str, n: int, build:
     expected = river_reference(spec, dataset, n, seed=11, build=build)
     for name, value in expected.items():
         assert math.isclose(report["metrics"][name], value, rel_tol=0, abs_tol=1e-12), (name, value)
+
+
+@pytest.mark.parametrize("how", ["--label-delay", "--labels"])
+def test_evaluate_with_late_labels_equals_progressive_val_score_with_the_same_delay(tmp_path: Path, how: str) -> None:
+    spec, n, delay = spec_for("hoeffding_tree", "binary"), 1500, 25
+    config = tmp_path / "models.yaml"
+    config.write_text(yaml.safe_dump({"models": [spec.model_dump()]}))
+    events = list(synthetic_events("agrawal_drift", n, seed=11))
+    args = ["evaluate", "--config", str(config), "--out", str(tmp_path / "report.json")]
+    if how == "--label-delay":  # inline labels, held back
+        path = tmp_path / "events.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        args += ["--events", str(path), "--label-delay", str(delay)]
+    else:  # a labels file: each label known just before the event `delay` later (10 ms apart)
+        unlabeled, labels = tmp_path / "events.jsonl", tmp_path / "labels.jsonl"
+        unlabeled.write_bytes(
+            b"".join(orjson.dumps({k: v for k, v in e.items() if k != "label"}) + b"\n" for e in events)
+        )
+        labels.write_bytes(
+            b"".join(
+                orjson.dumps({"event_id": e["event_id"], "label": e["label"], "ts": e["ts"] + 10 * delay - 1}) + b"\n"
+                for e in events
+            )
+        )
+        args += ["--events", str(unlabeled), "--labels", str(labels)]
+
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    report = orjson.loads((tmp_path / "report.json").read_bytes())
+    model = report["models"][spec.name]
+    assert (model["events"], model["labeled"], report["dead_letters"]) == (n, n, {})
+    expected = river_reference(spec, "agrawal_drift", n, seed=11, delay=delay)
+    for name, value in expected.items():
+        assert math.isclose(model["metrics"][name], value, rel_tol=0, abs_tol=1e-12), (name, value)
