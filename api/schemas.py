@@ -14,11 +14,14 @@ Feature values keep their JSON type (a number, a boolean or a string; no convers
 >>> request = PredictRequest(model="nb", key="customer-42")   # the vector the worker stored for that key
 >>> request.model, request.key, request.features
 ('nb', 'customer-42', None)
->>> PredictRequest(features={"amount": 12.5}, key="customer-42")
+>>> both = PredictRequest(features={"amount": 12.5}, key="customer-42")   # a new order with its customer's windows
+>>> both.features, both.key
+({'amount': 12.5}, 'customer-42')
+>>> PredictRequest(model="nb")
 Traceback (most recent call last):
 ...
 pydantic_core._pydantic_core.ValidationError: 1 validation error for PredictRequest
-  Value error, give exactly one of features or key ...
+  Value error, give features, a key, or both ...
 >>> PredictRequest(features={"amount": float("nan")})   # JSON has no NaN: neither does a request
 Traceback (most recent call last):
 ...
@@ -130,13 +133,13 @@ MAX_VERSION = 2**53 - 1  # the largest integer a JSON client (a double) holds ex
 
 
 class PredictRequest(BaseModel):
-    """Either ``features`` (raw event features) or ``key`` (the online feature store's vector)."""
+    """``features`` (raw event features), ``key`` (the online store's vector), or both: features over the key's."""
 
-    # The schema says "exactly one of features or key" too (the validator below enforces it).
+    # The schema says "features, a key or both" too (the validator below enforces it).
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "oneOf": [
+            "anyOf": [
                 {"required": ["features"], "properties": {"features": {"type": "object"}}},
                 {"required": ["key"], "properties": {"key": {"type": "string"}}},
             ]
@@ -148,9 +151,9 @@ class PredictRequest(BaseModel):
     key: str | None = Field(default=None, min_length=1, max_length=256)
 
     @model_validator(mode="after")
-    def _one_input(self) -> PredictRequest:
-        if (self.features is None) == (self.key is None):
-            raise ValueError("give exactly one of features or key")
+    def _an_input(self) -> PredictRequest:
+        if self.features is None and self.key is None:
+            raise ValueError("give features, a key, or both")
         return self
 
 
@@ -166,6 +169,9 @@ class PredictResponse(BaseModel):
     events_seen: int
     labeled: int = Field(
         description="The labeled events the served version learned (every one, whatever the partitions)."
+    )
+    missing: list[str] = Field(
+        default_factory=list, description="Features the model learned from that this input lacks (answered without)."
     )
 
 

@@ -140,18 +140,21 @@ class Predictor:
             generation=served.generation,
             events_seen=int(served.metadata["events_seen"]),
             labeled=int(served.metadata["labeled"]),
+            missing=sorted(served.model.inputs.keys() - features.keys()),
         )
 
     async def _features(self, body: PredictRequest) -> dict:
-        if body.key is not None:
-            features = await self.store.get(body.key)
-            if features is None:
+        """Return the model's input: the key's online vector, with the request's own features over it."""
+        stored = await self.store.get(body.key) if body.key is not None else None
+        if body.features is None:
+            if stored is None:
                 raise HTTPException(404, f"no features stored for key {body.key!r}")
-            return features
+            return stored
         try:
-            return self.engineer.transform(body.features or {}, None, keyed=False)[0]
+            given = self.engineer.transform(body.features, None, keyed=False)[0]
         except InvalidEventError as exc:
             raise HTTPException(422, f"features: {exc.detail}") from None
+        return {**stored, **given} if stored else given  # a new key has no windows yet: the request alone
 
 
 async def _predictor(request: Request) -> Predictor:
