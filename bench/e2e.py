@@ -159,7 +159,7 @@ def streamwise(
 
         result = measure(
             bootstrap, run.topic(topics.RAW), run.topic(topics.PREDICTIONS), list(zip(keys, raw, strict=True)),
-            run.workers, ready,
+            run.workers, ready, per_record=len(run.models),
         )  # fmt: skip
         pause = run.longest_checkpoint_pause()
         run.stop_workers()

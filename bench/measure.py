@@ -93,25 +93,31 @@ def measure(
     processes: list[subprocess.Popen],
     ready: Callable[[], None],
     timeout: float = 900,
+    per_record: int = 1,
 ) -> dict[str, Any]:
     """Measure a system with the protocol every system goes through (see the module's doc).
 
     ``ready`` returns once the system's consumer group holds every input partition; ``records`` go to
-    ``in_topic``, and the system's ``processes`` must put one output each on ``out_topic`` within
-    ``timeout`` seconds. Return the figures of ``output_rate`` (events/s end to end), the CPU-seconds
-    of the processes over the run and the CPU-seconds per 100k events.
+    ``in_topic``, and the system's ``processes`` must put ``per_record`` outputs each (one per model)
+    on ``out_topic`` within ``timeout`` seconds. Return the figures of ``output_rate`` (events/s end
+    to end), the CPU-seconds of the processes over the run and the CPU-seconds per 100k events.
     """
     n = len(records)
     ready()
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
     produce(bootstrap, in_topic, records)
     deadline = time.monotonic() + timeout
-    while high_watermarks(bootstrap, out_topic) < n:
+    outputs = n * per_record
+    while high_watermarks(bootstrap, out_topic) < outputs:
         if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in processes):
-            raise RuntimeError(f"fewer than {n} outputs on {out_topic} (exit codes {[p.poll() for p in processes]})")
+            raise RuntimeError(
+                f"fewer than {outputs} outputs on {out_topic} (exit codes {[p.poll() for p in processes]})"
+            )
         time.sleep(0.1)
     cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
-    rate = output_rate(bootstrap, out_topic, n, timeout=120, start_ms=first_time(bootstrap, in_topic))
+    rate = output_rate(bootstrap, out_topic, outputs, timeout=120, start_ms=first_time(bootstrap, in_topic))
+    if per_record > 1:  # events, not outputs: every model answers each event
+        rate = {**rate, "events": n, "events_per_s": rate["events_per_s"] / per_record}
     return {**rate, "cpu_seconds": round(cpu, 2), "cpu_per_100k": round(cpu / n * 100_000, 3)}
 
 
