@@ -27,6 +27,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, NamedTuple
@@ -349,17 +350,31 @@ _VECTOR = msgspec.json.Decoder(FeatureVector)
 _encode = msgspec.json.Encoder().encode
 
 
-def parse_raw_event(data: bytes | None, *, max_bytes: int = MAX_EVENT_BYTES, default_ms: int | None = None) -> RawEvent:
+def parse_raw_event(
+    data: bytes | None,
+    *,
+    max_bytes: int = MAX_EVENT_BYTES,
+    default_ms: int | None = None,
+    nulls: list[str] | None = None,
+) -> RawEvent:
     """Decode and validate one raw event; ``default_ms`` stands in for a missing ``ts``.
 
-    An InvalidEventError carries the event_id whenever the message had a readable one.
+    A feature whose value is ``null`` is a missing value: left out of the event, its name added to
+    ``nulls`` (without that list, it is ``invalid_type``). An InvalidEventError carries the event_id
+    whenever the message had a readable one.
+
+    >>> seen: list[str] = []
+    >>> parse_raw_event(b'{"event_id": "e1", "ts": 0, "features": {"amount": null, "country": "FR"}}', nulls=seen)
+    RawEvent(event_id='e1', ts_ms=0, key=None, features={'country': 'FR'}, label=None)
+    >>> seen
+    ['amount']
     """
     if not data or len(data) > max_bytes:
         _decode(data, max_bytes)  # raises with the reason
     try:
         wire = _RAW.decode(data)  # type: ignore[arg-type]
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        return _parse_event(_decode(data, max_bytes), default_ms)  # names the reason, or accepts
+        return _parse_event(_decode(data, max_bytes), default_ms, nulls)  # names the reason, or accepts
     try:
         return RawEvent(wire.event_id, _ts_ms(wire.ts, default_ms), wire.key, wire.features, wire.label)
     except InvalidEventError as error:
@@ -382,13 +397,31 @@ def _decode(data: bytes | None, max_bytes: int) -> dict[str, Any]:
             text = data.decode("utf-8")
         except UnicodeDecodeError as bad:
             raise InvalidEventError("not_utf8", f"not UTF-8 at byte {bad.start}") from None
+        event_id = _event_id_in(text)  # not JSON, but its dead letter still says which event it was
         if str(exc).startswith("depth limit"):
-            raise InvalidEventError("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-        _reject_non_finite_literal(text)
-        raise InvalidEventError("invalid_json", str(exc)[:200]) from None
+            raise InvalidEventError("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels", event_id) from None
+        try:
+            _reject_non_finite_literal(text)
+        except InvalidEventError as error:
+            error.event_id = event_id
+            raise
+        raise InvalidEventError("invalid_json", str(exc)[:200], event_id) from None
     if not isinstance(value, dict):
         raise InvalidEventError("not_an_object", f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+_EVENT_ID_TEXT = re.compile(r'"event_id"\s*:\s*"([^"\\]{1,' + str(MAX_EVENT_ID_LENGTH) + r'})"')
+
+
+def _event_id_in(text: str) -> str | None:
+    """Return the event_id written in a message that is not valid JSON, when a plain one can be read.
+
+    >>> _event_id_in('{"event_id": "e7", "features": {"a": NaN}}'), _event_id_in("{oops")
+    ('e7', None)
+    """
+    found = _EVENT_ID_TEXT.search(text)
+    return found.group(1) if found else None
 
 
 def _reject_non_finite_literal(text: str) -> None:
@@ -442,9 +475,13 @@ def _check_number(name: str, value: float) -> None:
         raise InvalidEventError("non_finite", f"{name} is not a finite number")
 
 
-def _parse_features(value: Any) -> Features:
+def _parse_features(value: Any, nulls: list[str] | None = None) -> Features:
     if not isinstance(value, dict):
         raise InvalidEventError("invalid_type", "features must be an object")
+    if nulls is not None and None in value.values():  # missing values: left out, and said
+        nulls.extend(name for name, v in value.items() if v is None)
+        value = {name: v for name, v in value.items() if v is not None}
+    features: Features = value
     if not value:
         raise InvalidEventError("empty_features", "features must be a non-empty object")
     isfinite = math.isfinite
@@ -454,7 +491,7 @@ def _parse_features(value: Any) -> Features:
                 _check_number(f"feature {name!r}", v)
         elif not isinstance(v, (int, str)):  # bool is an int; a tuple is faster than int | str here
             raise InvalidEventError("invalid_type", f"feature {name!r} must be a number, string or bool")
-    return value
+    return features
 
 
 def _parse_label(value: Any) -> Label:
@@ -483,10 +520,10 @@ def _parse_event_id(event_id: Any) -> str:
     return event_id
 
 
-def _parse_event(obj: dict[str, Any], default_ms: int | None) -> RawEvent:
+def _parse_event(obj: dict[str, Any], default_ms: int | None, nulls: list[str] | None = None) -> RawEvent:
     try:
         event_id = _parse_event_id(obj.get("event_id"))
-        features = _parse_features(obj.get("features"))
+        features = _parse_features(obj.get("features"), nulls)
         label = _parse_label(obj.get("label"))
         key = _parse_optional_str(obj, "key")
         return RawEvent(event_id, _ts_ms(obj.get("ts"), default_ms), key, features, label)

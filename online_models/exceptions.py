@@ -54,6 +54,7 @@ class InvalidEventError(StreamwiseError):
         self.reason = reason
         self.detail = detail
         self.event_id = event_id
+        self.feature: str | None = None  # the feature a bad value cost, when it cost one and not the event
 
 
 class ModelError(StreamwiseError):

@@ -255,6 +255,14 @@ def _numeric(name: str, value: Any) -> float:
     return value
 
 
+def _apply(op: str, source: str, value: Any) -> float:
+    """Return ``op`` of a feature's value; InvalidEventError when it is no number or out of the op's domain."""
+    try:
+        return OPS[op](_numeric(source, value))
+    except ValueError as exc:
+        raise InvalidEventError("transform_failed", f"{op}({source}): {exc}") from None
+
+
 def _update_stats(stats: dict[str, float], value: float) -> dict[str, float]:
     count = stats.get("count", 0) + 1
     mean = stats.get("mean", 0.0)
@@ -301,15 +309,29 @@ class FeatureEngineer:
         return bool(self.spec.aggregates) or self.spec.is_timed
 
     def transform(
-        self, features: Features, state: KeyState | None, *, keyed: bool = True, ts_ms: int | None = None
+        self,
+        features: Features,
+        state: KeyState | None,
+        *,
+        keyed: bool = True,
+        ts_ms: int | None = None,
+        dropped: list[InvalidEventError] | None = None,
     ) -> tuple[Features, KeyState | None]:
         """Return the model's feature vector and the key's new state.
 
         ``state`` is None for a key not seen before; ``ts_ms`` is the event time (epoch ms), needed
         by windows and ``since_previous``. An event without a key (``keyed=False``) gets no per-key
         features and leaves no state. The input dict is never modified; the state passed in may be
-        (its windows), so only the returned one is to be kept. Raises InvalidEventError, with the
-        state unchanged, when an input does not fit.
+        (its windows), so only the returned one is to be kept. A transform that fails on its value
+        (``log1p(-5)``, a string) leaves its feature out and adds why to ``dropped``: a bad value
+        costs a feature, not the event. Without ``dropped`` (a request to the API), it raises
+        InvalidEventError, with the state unchanged, when an input does not fit.
+
+        >>> log_amount = {"name": "amount_log", "op": "log1p", "source": "amount"}
+        >>> engineer = FeatureEngineer(FeatureSpec(transforms=[log_amount]))
+        >>> why: list[InvalidEventError] = []
+        >>> engineer.transform({"amount": -5.0, "country": "FR"}, None, dropped=why)[0], [e.reason for e in why]
+        ({'amount': -5.0, 'country': 'FR'}, ['transform_failed'])
         """
         if self.spec.is_identity:
             return features, state
@@ -317,9 +339,12 @@ class FeatureEngineer:
         for t in self.spec.transforms:
             if t.source in features:
                 try:
-                    x[t.name] = OPS[t.op](_numeric(t.source, features[t.source]))
-                except ValueError as exc:
-                    raise InvalidEventError("transform_failed", f"{t.op}({t.source}): {exc}") from None
+                    x[t.name] = _apply(t.op, t.source, features[t.source])
+                except InvalidEventError as error:
+                    if dropped is None:
+                        raise
+                    error.feature = t.name
+                    dropped.append(error)
         if keyed and self.is_stateful:
             state = self._aggregate(features, x, dict(state or {}))
             if self.spec.is_timed:

@@ -63,6 +63,10 @@ class Intake(PartitionState):
         self.key_states: dict[str, KeyState] = {}  # per-key aggregates and windows of this partition's keys
         # Its dead letters by reason (since it took the partition; a stateful intake's checkpoint keeps them).
         self.letters: Counter[str] = Counter()
+        # Features left out of events for a bad value, as "feature: reason" (null, transform_failed, ...).
+        self.dropped: Counter[str] = Counter()
+        # Warnings for the dead-letter topic (the 1st, 10th, 100th... drop of each kind): the driver takes them.
+        self.warnings: list[DeadLetter] = []
 
     @property
     def is_stateful(self) -> bool:
@@ -79,32 +83,74 @@ class Intake(PartitionState):
         """
         if origin is not None:
             self.consumed(origin)
+        event: RawEvent | None = None
+        nulls: list[str] = []
+        dropped: list[InvalidEventError] = []
         try:
             default = broker_ms if broker_ms is not None else to_ms(self.clock())
-            event = parse_raw_event(value, max_bytes=self.max_event_bytes, default_ms=default)
-            return self.featurize(event, origin, key)
+            event = parse_raw_event(value, max_bytes=self.max_event_bytes, default_ms=default, nulls=nulls)
+            vector = self.featurize(event, origin, key, dropped)
         except InvalidEventError as error:
             self.letters[error.reason] += 1
-            return DeadLetter(error.reason, error.detail, value, origin, self.clock(), key=key, event_id=error.event_id)
+            event_id = error.event_id or (event.event_id if event is not None else None)
+            return DeadLetter(error.reason, error.detail, value, origin, self.clock(), key=key, event_id=event_id)
         except Exception as exc:  # a bug or a library failure on one message must not stop the stream
             self.letters["unexpected_error"] += 1
             detail = f"{type(exc).__name__}: {exc}"
-            return DeadLetter("unexpected_error", detail, value, origin, self.clock(), key=key)
+            event_id = event.event_id if event is not None else None
+            return DeadLetter("unexpected_error", detail, value, origin, self.clock(), key=key, event_id=event_id)
+        if nulls or dropped:
+            self._left_out(vector, nulls, dropped, value, origin, key)
+        return vector
+
+    def _left_out(
+        self,
+        vector: FeatureVector,
+        nulls: list[str],
+        dropped: list[InvalidEventError],
+        value: bytes | None,
+        origin: Origin | None,
+        key: bytes | None,
+    ) -> None:
+        """Count the features a bad value cost this event; warn on the DLQ at the 1st, 10th, 100th... of a kind."""
+        why = [(name, "null", "the value is null: a missing value") for name in nulls]
+        why += [(error.feature or "?", error.reason, error.detail) for error in dropped]
+        for feature, reason, detail in why:
+            kind = f"{feature}: {reason}"
+            self.dropped[kind] += 1
+            count = self.dropped[kind]
+            if count == 10 ** (len(str(count)) - 1):  # 1, 10, 100, ...: a sample, not one per event
+                text = f"feature {feature!r} left out of the event ({detail}); {count} so far; the event went on"
+                letter = DeadLetter("feature_dropped", text, value, origin, self.clock(), key=key,
+                                    event_id=vector.event_id)  # fmt: skip
+                self.warnings.append(letter)
+
+    def take_warnings(self) -> list[DeadLetter]:
+        """Return the warnings for the dead-letter topic since the last call (the driver sends them)."""
+        warnings, self.warnings = self.warnings, []
+        return warnings
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled intake, with no dead letters counted when its checkpoint has no count."""
-        self.__dict__.update({"letters": Counter(), **state})  # a checkpoint from before the count
+        self.__dict__.update({"letters": Counter(), "dropped": Counter(), "warnings": [], **state})  # older checkpoints
 
     def featurize(
-        self, event: RawEvent, source: Origin | None = None, message_key: bytes | None = None
+        self,
+        event: RawEvent,
+        source: Origin | None = None,
+        message_key: bytes | None = None,
+        dropped: list[InvalidEventError] | None = None,
     ) -> FeatureVector:
         """Return the model inputs of ``event`` and update its key's state.
 
-        An event that fails leaves the state as it was. Windows go by the event time, ``ts``.
+        An event that fails leaves the state as it was. Windows go by the event time, ``ts``. With
+        ``dropped``, a transform that fails on a value leaves its feature out and says why there.
         """
         key = event.key if event.key is not None else _text(message_key)
         state = self.key_states.get(key) if key is not None and self.engineer.is_stateful else None
-        x, new_state = self.engineer.transform(event.features, state, keyed=key is not None, ts_ms=event.ts_ms)
+        x, new_state = self.engineer.transform(
+            event.features, state, keyed=key is not None, ts_ms=event.ts_ms, dropped=dropped
+        )
         if key is not None and new_state is not None:
             self.key_states[key] = new_state
         return FeatureVector(event.event_id, event.ts_ms, key, x, event.label, source)

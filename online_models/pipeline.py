@@ -140,11 +140,15 @@ class EmbeddedRunner:
     def process(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
         """Process one raw event: validate, featurize, then predict and learn (or hold for its label)."""
         vector = self.intake.event(data, None, None, origin)
+        warnings = self.intake.take_warnings() if self.intake.warnings else []  # features a bad value cost
         if isinstance(vector, DeadLetter):
-            return ProcessResult(dead_letters=[vector])
+            return ProcessResult(dead_letters=[*warnings, vector])
         if vector.key is not None:
             self.features.put(vector.key, vector.features)
-        return ProcessResult(vector, **self.learner.apply(vector).fields())
+        result = ProcessResult(vector, **self.learner.apply(vector).fields())
+        if warnings:
+            result.dead_letters = [*warnings, *result.dead_letters]
+        return result
 
     def process_label(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
         """Process one message of the labels topic: join it with its event's predictions."""

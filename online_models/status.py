@@ -131,11 +131,15 @@ def learner_status(learner: Learner, now: datetime) -> dict[str, Any]:
 
 
 def intake_status(intake: Intake, now: datetime) -> dict[str, Any]:
-    """Return a raw partition's dead letters by reason (the events that never reached a model)."""
+    """Return a raw partition's dead letters by reason (the events that never reached a model).
+
+    Also the features that bad values cost events that went on (``feature: reason``).
+    """
     return {
         "part": f"intake:{intake.partition}",
         "partition": intake.partition,
         "dead_letters": dict(intake.letters),
+        "dropped_features": dict(intake.dropped),
         "updated_at": now.isoformat(timespec="milliseconds"),
     }
 

@@ -139,12 +139,13 @@
   }
 
   function renderPartitions(parts) {
-    const letters = (p) => Object.entries(p.dead_letters).sort().map(([reason, n]) => `${reason} ${n}`).join("  ");
+    const counts = (kinds) => Object.entries(kinds || {}).sort().map(([kind, n]) => `${kind} ${n}`).join("  ");
     const rows = parts.map((p) => el("tr", { class: Object.keys(p.dead_letters).length ? "failing" : "" },
-      el("td", { text: p.part }), el("td", { text: letters(p) || "–" }),
+      el("td", { text: p.part }), el("td", { text: counts(p.dead_letters) || "–" }),
+      el("td", { text: counts(p.dropped_features) || "–" }),
       el("td", { text: p.waiting_predictions ?? "–" }), el("td", { text: p.waiting_labels ?? "–" })));
     $("partitions").querySelector("tbody").replaceChildren(
-      ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "4", class: "muted", text: "no partition reported yet" }))]));
+      ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", class: "muted", text: "no partition reported yet" }))]));
   }
 
   // What a model's status says is wrong: events it could not take, nothing learned, nothing scored.

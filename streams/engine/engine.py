@@ -256,7 +256,11 @@ class Engine:
         self._counts[0] += 1
         part.since += 1
         origin = Origin(self.raw, part.partition, message.offset())
-        vector = part.state.event(message.value(), message.key(), broker_ms(message), origin)  # type: ignore[union-attr]
+        intake: Intake = part.state  # type: ignore[assignment]
+        vector = intake.event(message.value(), message.key(), broker_ms(message), origin)
+        if intake.warnings:  # a feature left out for a bad value: sampled to the dead-letter topic
+            for warning in intake.take_warnings():
+                self.outputs.dead_letter(warning)
         if isinstance(vector, DeadLetter):
             self.outputs.dead_letter(vector)
             return

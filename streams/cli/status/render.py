@@ -84,14 +84,16 @@ def _live_table(rows: list[dict[str, Any]], now: datetime) -> Table:
 
 
 def _parts_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("part", "dead letters by reason", "predictions waiting for a label", "labels waiting for their event",
-                  title="Partitions")  # fmt: skip
+    table = Table("part", "dead letters by reason", "features left out (bad values)", "predictions waiting for a label",
+                  "labels waiting for their event", title="Partitions")  # fmt: skip
     for r in rows:
         letters = r.get("dead_letters") or {}
+        dropped = r.get("dropped_features") or {}  # the event went on without them
         waiting = (r.get("waiting_predictions"), r.get("waiting_labels"))
         table.add_row(
             r["part"],
             "  ".join(f"{reason} {n}" for reason, n in sorted(letters.items())) or "-",
+            "  ".join(f"{kind} {n}" for kind, n in sorted(dropped.items())) or "-",
             *("-" if n is None else str(n) for n in waiting),
             style="red" if letters else None,
         )

@@ -88,3 +88,48 @@ def test_an_intake_counts_its_dead_letters_by_reason() -> None:
     ):
         intake.event(value, None, None, Origin("raw", 0, i))
     assert intake.letters == {"invalid_json": 2, "empty_features": 1}
+
+
+SHOP = parse_config(
+    {
+        "models": [{"name": "nb", "recipe": "naive_bayes", "task": "binary"}],
+        "features": {"transforms": [{"name": "amount_log", "op": "log1p", "source": "amount"}]},
+    }
+)
+
+
+def test_a_bad_value_costs_its_feature_not_the_event() -> None:
+    intake = Intake(SHOP)
+    events = [
+        {"event_id": "o1", "ts": 0, "features": {"amount": -5, "country": "FR"}},  # log1p(-5): no amount_log
+        {"event_id": "o2", "ts": 1, "features": {"amount": None, "country": "DE"}},  # a missing value
+        {"event_id": "o3", "ts": 2, "features": {"amount": "lots", "country": "US"}},  # no number to transform
+        {"event_id": "o4", "ts": 3, "features": {"amount": 9.0, "country": "FR"}},
+    ]
+    vectors = [intake.event(orjson.dumps(e), None, None, Origin("raw", 0, i)) for i, e in enumerate(events)]
+
+    assert all(isinstance(v, FeatureVector) for v in vectors), vectors
+    assert [sorted(v.features) for v in vectors] == [  # type: ignore[union-attr]
+        ["amount", "country"], ["country"], ["amount", "country"], ["amount", "amount_log", "country"]
+    ]  # fmt: skip
+    assert intake.dropped == {
+        "amount_log: transform_failed": 1, "amount: null": 1, "amount_log: non_numeric_feature": 1
+    }  # fmt: skip
+    warnings = intake.take_warnings()  # the first of each kind goes to the DLQ as a warning, with its event
+    assert [(w.reason, w.event_id) for w in warnings] == [("feature_dropped", e) for e in ("o1", "o2", "o3")]
+    assert "amount_log" in warnings[0].detail and intake.take_warnings() == []
+    assert intake.letters == {}
+
+
+def test_every_dead_letter_carries_the_event_id_it_can_read() -> None:
+    intake = Intake(CONFIG)
+    bad = [
+        b'{"event_id": "n1", "features": {"v": NaN}}',  # not JSON: the id read from the text
+        b'{"event_id": "n2", "features": {"v": 1e999}}',
+        b'{"event_id": "n3", "ts": 5, "key": "k", "features": {"v": "high"}}',  # a window's source: no number
+        b'{"event_id": "n4", "features": ',
+    ]
+    letters = [intake.event(value, None, None, None) for value in bad]
+    assert [(d.reason, d.event_id) for d in letters] == [  # type: ignore[union-attr]
+        ("non_finite", "n1"), ("non_finite", "n2"), ("non_numeric_feature", "n3"), ("invalid_json", "n4")
+    ]  # fmt: skip
