@@ -5,6 +5,7 @@ They come from ``models.control``; in the learn log, each partition's promotion 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 import faust
@@ -12,6 +13,8 @@ import faust
 from online_models.events import DeadLetter, Origin
 from online_models.pipeline import Pipeline
 from streams.kafka.topics import CONTROL_HEADER
+
+log = logging.getLogger("streamwise.control")
 
 
 def register(
@@ -37,6 +40,11 @@ def register(
             if isinstance(change, DeadLetter):
                 await reject(change)
                 continue
+            # The audit line: who changed which champion, to what, when and why.
+            when = change.ts.isoformat(timespec="seconds") if change.ts else "?"
+            log.warning("champion change: %s %s v%d (%s, %s) by %s at %s: %s", change.name, change.event, change.version,
+                     change.candidate, "pinned" if change.pinned else "not pinned", change.by or "?", when,
+                     change.reason)  # fmt: skip
             for partition in range(partitions):
                 await learn_log.send(
                     key=change.name.encode(), value=change.to_json(), partition=partition, headers=[CONTROL_HEADER]

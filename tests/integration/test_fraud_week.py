@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from api.main import create_app
 from api.settings import ApiSettings
-from online_models.datasets import EVENT, synthetic_events, with_delayed_labels
+from online_models.datasets import EPOCH_MS, EVENT, synthetic_events, with_delayed_labels
 from streams.kafka.consumer import read_topic
 from streams.testing import SIGNING_KEY, StreamEnv, wait_for
 from tests.integration.faults import model_status, produce_like_librdkafka
@@ -45,9 +45,12 @@ FEATURES = {
 }
 # Orders a shop really sends: a refund as a negative amount (log1p fails: the feature goes, not the
 # order), an amount not known yet (null), and two messages nobody can read.
+# Their time is the stream's (without one, an order takes its broker time, months after the synthetic
+# stream's: event time would jump, and every prediction still waiting for its label would expire).
+LAST_TS = EPOCH_MS + 10 * N
 ODD_ORDERS = [
-    (b"c1", {"event_id": "refund-1", "key": "c1", "features": {"amount": -5.0, "country": "FR"}}),
-    (b"c2", {"event_id": "unknown-1", "key": "c2", "features": {"amount": None, "country": "DE"}}),
+    (b"c1", {"event_id": "refund-1", "key": "c1", "ts": LAST_TS, "features": {"amount": -5.0, "country": "FR"}}),
+    (b"c2", {"event_id": "unknown-1", "key": "c2", "ts": LAST_TS, "features": {"amount": None, "country": "DE"}}),
 ]
 BROKEN = [b'{"event_id": "broken-1", "features": {"amount": NaN}}', b"{not json"]
 
@@ -66,17 +69,24 @@ def test_a_shop_stream_with_late_labels_windows_an_anomaly_model_and_bad_orders(
     messages += [(raw, key, orjson.dumps(order)) for key, order in ODD_ORDERS]
     messages += [(raw, None, value) for value in BROKEN]
     produce_like_librdkafka(stream_env.bootstrap, messages)
-    stream_env.start_worker()
+    worker = stream_env.start_worker()
 
     def learned() -> dict[str, tuple[int, int]]:
         return {m["name"]: next(((s["events"], s["labeled"]) for s in model_status(stream_env, m["name"]).values()),
                                 (0, 0)) for m in MODELS}  # fmt: skip
 
+    def dead_letters() -> Counter[str]:
+        records = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), timeout=10, idle=2)
+        return Counter(orjson.loads(r.value)["reason"] for r in records)
+
     wait_for(
         lambda: learned() == {"fraud": (N + 2, N), "odd": (N + 2, N)},
         timeout=240,
         what=f"every order predicted and all {N} late labels learned by both models",
-        describe=lambda: f"(events, labeled) per model: {learned()}",
+        describe=lambda: (
+            f"(events, labeled) per model: {learned()}; dead letters: {dead_letters()}; "
+            f"worker /health: {stream_env.health(worker)}"
+        ),
     )
     letters = read_topic(stream_env.bootstrap, stream_env.topic("events.dlq"), expected=4, timeout=60)
     found = Counter((d["reason"], d["event_id"]) for d in map(orjson.loads, (r.value for r in letters)))

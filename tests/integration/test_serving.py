@@ -98,6 +98,8 @@ def test_the_api_serves_what_the_worker_registers_and_promotes(stream_env: Strea
 
     stream_env.cli("produce", "--synthetic", "agrawal", "--n", "100", "--seed", "8")  # a checkpoint follows
     wait_for(pinned, timeout=60, interval=0.5, what="the pin in the worker's checkpointed promotion judge")
+    audit = f"champion change: lr rolled_back v{before} (lr-ht, pinned) by cli at "
+    assert audit in stream_env.worker_logs() and "integration test" in stream_env.worker_logs()  # who, what, when
 
     # And unpins: the newest version is served again, and the judge may promote once more.
     unpinned = stream_env.cli("models", "unpin", "lr")
