@@ -42,9 +42,9 @@ def register(
                 continue
             # The audit line: who changed which champion, to what, when and why.
             when = change.ts.isoformat(timespec="seconds") if change.ts else "?"
-            log.warning("champion change: %s %s v%d (%s, %s) by %s at %s: %s", change.name, change.event, change.version,
-                     change.candidate, "pinned" if change.pinned else "not pinned", change.by or "?", when,
-                     change.reason)  # fmt: skip
+            pin = "pinned" if change.pinned else "not pinned"
+            log.warning("champion change: %s %s v%d (%s, %s) by %s at %s: %s", change.name, change.event,
+                        change.version, change.candidate, pin, change.by or "?", when, change.reason)  # fmt: skip
             for partition in range(partitions):
                 await learn_log.send(
                     key=change.name.encode(), value=change.to_json(), partition=partition, headers=[CONTROL_HEADER]
