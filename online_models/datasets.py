@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from river import datasets
 from river.datasets import synth
 
@@ -160,6 +161,19 @@ def with_delayed_labels(events: Iterable[dict[str, Any]], delay: int) -> Iterato
 
 def _label_of(event: dict[str, Any], ts: int) -> dict[str, Any]:
     return {"event_id": event["event_id"], "label": event["label"], "ts": ts}
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """Return a JSONL line as the object it holds, or None when it holds none (not JSON, a list...).
+
+    >>> json_object(b'{"event_id": "e1"}'), json_object(b"[1]"), json_object(b"{oops")
+    ({'event_id': 'e1'}, None, None)
+    """
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def read_jsonl(path: Path) -> Iterator[bytes]:

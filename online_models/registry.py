@@ -118,6 +118,21 @@ def champion_of(name: str, record: dict[str, Any], key: bytes | None) -> Champio
     return champion
 
 
+def trusted_champion(name: str, record: dict[str, Any] | None, key: bytes) -> Champion | None:
+    """Return the champion a writer goes on from: a record not signed with ``key`` counts as none (it is replaced).
+
+    >>> champion = Champion(2, True, "alice", "pinned", "2026-01-01T00:00:00.000+00:00")
+    >>> trusted_champion("lr", champion_record("lr", champion, b"k" * 32), b"k" * 32).pinned
+    True
+    >>> trusted_champion("lr", champion_record("lr", champion, b"x" * 32), b"k" * 32) is None   # a forged pin
+    True
+    """
+    try:
+        return champion_of(name, record, key) if record else None
+    except ChampionRefused:
+        return None
+
+
 def now_text() -> str:
     """Return the time of a registry record, now: UTC, ISO 8601, milliseconds."""
     return datetime.now(tz=UTC).isoformat(timespec="milliseconds")

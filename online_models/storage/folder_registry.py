@@ -20,12 +20,12 @@ from online_models.evaluation import PrequentialModel
 from online_models.registry import (
     LOG_LENGTH,
     Champion,
-    ChampionRefused,
     RegistryError,
     champion_of,
     champion_record,
     next_champion,
     now_text,
+    trusted_champion,
 )
 from online_models.snapshot import Snapshot, restore
 
@@ -99,7 +99,7 @@ class FileRegistry:
         index = self._index(name)
         index["versions"][str(version)] = {"meta": snapshot.metadata, "sig": snapshot.signature}
         index["partitions"][str(snapshot.metadata.get("partition", 0))] = version
-        current = _trusted(name, index["champion"], self.key)
+        current = trusted_champion(name, index["champion"], self.key)
         moved = next_champion(current, snapshot)
         if moved is not None:
             index["champion"] = champion_record(name, moved, self.key)
@@ -139,7 +139,7 @@ class FileRegistry:
     async def auto_promote(self, name: str, version: int, reason: str) -> Champion | None:
         """Promote ``version`` automatically: done unless a person pinned the champion (then None)."""
         index = self._require(name, version)
-        current = _trusted(name, index["champion"], self.key)
+        current = trusted_champion(name, index["champion"], self.key)
         if current is not None and current.pinned:
             return None
         return self._set_champion(name, index, version, False, "auto", reason, "promoted")
@@ -234,11 +234,3 @@ class FileRegistry:
 
 def _champion(name: str, raw: dict[str, Any] | None, key: bytes | None) -> Champion | None:
     return champion_of(name, raw, key) if raw else None
-
-
-def _trusted(name: str, raw: dict[str, Any] | None, key: bytes) -> Champion | None:
-    """Return the champion a writer goes on from: a record not signed with the key counts as none (it is replaced)."""
-    try:
-        return _champion(name, raw, key)
-    except ChampionRefused:
-        return None

@@ -29,12 +29,12 @@ from online_models.evaluation import PrequentialModel
 from online_models.registry import (
     LOG_LENGTH,
     Champion,
-    ChampionRefused,
     RegistryError,
     champion_of,
     champion_record,
     next_champion,
     now_text,
+    trusted_champion,
 )
 from online_models.snapshot import Snapshot, canonical, restore
 
@@ -77,7 +77,7 @@ class ModelRegistry:
             while True:  # optimistic: redo if a person promoted meanwhile
                 try:
                     await pipe.watch(champion_key)
-                    current = _trusted(name, await pipe.get(champion_key), self.key)
+                    current = trusted_champion(name, _record_of(await pipe.get(champion_key)), self.key)
                     moved = next_champion(current, snapshot)
                     pipe.multi()  # type: ignore[no-untyped-call]  # (redis-py leaves it untyped)
                     pipe.hset(self._k(name, "v", version), mapping=fields)
@@ -115,7 +115,7 @@ class ModelRegistry:
             while True:
                 try:
                     await pipe.watch(champion_key)
-                    current = _trusted(name, await pipe.get(champion_key), self.key)
+                    current = trusted_champion(name, _record_of(await pipe.get(champion_key)), self.key)
                     if current is not None and current.pinned:
                         return None
                     meta = await pipe.hget(self._k(name, "v", version), "meta")
@@ -260,13 +260,10 @@ class ModelRegistry:
             raise RegistryError(f"model {name!r} has no version {version}")
 
 
+def _record_of(raw: bytes | str | None) -> dict[str, Any] | None:
+    return orjson.loads(raw) if raw else None
+
+
 def _champion(name: str, raw: bytes | str | None, key: bytes | None) -> Champion | None:
-    return champion_of(name, orjson.loads(raw), key) if raw else None
-
-
-def _trusted(name: str, raw: bytes | str | None, key: bytes) -> Champion | None:
-    """Return the champion a writer goes on from: a record not signed with the key counts as none (it is replaced)."""
-    try:
-        return _champion(name, raw, key)
-    except ChampionRefused:
-        return None
+    record = _record_of(raw)
+    return champion_of(name, record, key) if record else None

@@ -17,6 +17,7 @@ import typer
 from confluent_kafka import Consumer
 
 from online_models.alerts import Alert
+from online_models.datasets import json_object
 from streams.kafka import topics
 from streams.kafka.consumer import poll_record
 from streams.settings import Settings
@@ -70,7 +71,7 @@ def tail(
                     break
                 continue
             value = record.value or b""  # a null value (a tombstone) shows as an empty record
-            doc = _decoded(value)
+            doc = json_object(value)
             if model is not None and (doc is None or doc.get("model") != model):
                 continue
             typer.echo(value.decode(errors="replace") if as_json else describe(stream, doc, value))
@@ -91,14 +92,6 @@ def at_end(consumer: Consumer) -> bool:
         if high > low and tp.offset < high:  # records left (or none fetched yet: OFFSET_INVALID)
             return False
     return True
-
-
-def _decoded(value: bytes) -> dict[str, Any] | None:
-    try:
-        doc = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def describe(stream: Stream, doc: dict[str, Any] | None, value: bytes) -> str:

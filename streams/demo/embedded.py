@@ -16,7 +16,7 @@ import orjson
 
 from online_models.alerts import Alert
 from online_models.config import StreamwiseConfig
-from online_models.datasets import EVENT, LABEL, synthetic_events, with_delayed_labels
+from online_models.datasets import EVENT, LABEL, json_object, synthetic_events, with_delayed_labels
 from online_models.events import Origin
 from online_models.pipeline import EmbeddedRunner, Pipeline, ProcessResult
 
@@ -89,7 +89,7 @@ def labels_late(lines: Iterable[bytes], delay: int) -> Iterator[Message]:
     for i, line in enumerate(lines):
         while waiting and waiting[0][0] + delay <= i:
             yield LABEL, waiting.popleft()[1]
-        event = _object(line)
+        event = json_object(line)
         if event is None or event.get("label") is None or "event_id" not in event:
             yield EVENT, line
             continue
@@ -118,17 +118,9 @@ def by_time(events: Iterable[bytes], labels: Iterable[bytes]) -> Iterator[Messag
 def _timed(lines: Iterable[bytes], order: int) -> Iterator[tuple[int, int, int, bytes]]:
     ts = -1
     for i, line in enumerate(lines):
-        found = (_object(line) or {}).get("ts")
+        found = (json_object(line) or {}).get("ts")
         ts = found if isinstance(found, int) and not isinstance(found, bool) else ts
         yield ts, order, i, line
-
-
-def _object(line: bytes) -> dict[str, Any] | None:
-    try:
-        doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def synthetic_messages(name: str, n: int, seed: int, label_delay: int) -> Iterator[Message]:

@@ -11,14 +11,13 @@ import orjson
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from api.main import create_app
-from api.settings import ApiSettings
 from online_models.datasets import EPOCH_MS, EVENT, synthetic_events, with_delayed_labels
 from streams.kafka.consumer import read_topic
-from streams.testing import SIGNING_KEY, StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 from tests.integration.faults import model_status, produce_like_librdkafka
+from tests.support.api import stream_api_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -106,14 +105,7 @@ def test_a_shop_stream_with_late_labels_windows_an_anomaly_model_and_bad_orders(
         dropped.update(part.get("dropped_features", {}))
     assert dropped == {"amount_log: transform_failed": 1, "amount: null": 1}
 
-    settings = ApiSettings(
-        kafka_bootstrap=stream_env.bootstrap,
-        topic_prefix=stream_env.prefix,
-        redis_url=stream_env.redis_url,
-        redis_namespace=stream_env.name,
-        snapshot_key=SecretStr(SIGNING_KEY),
-        config=stream_env.tmp / "models.yaml",
-    )
+    settings = stream_api_settings(stream_env, config=stream_env.tmp / "models.yaml")
     with TestClient(create_app(settings)) as api:
         order = {"amount": 420.0, "country": "US", "device": "web", "new_customer": True}
         answer = wait_for(  # a new order, with its customer's online windows

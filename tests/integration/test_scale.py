@@ -11,14 +11,13 @@ import signal
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from api.main import create_app
-from api.settings import ApiSettings
 from online_models.datasets import synthetic_events
 from streams.kafka.producer import encode_event
-from streams.testing import SIGNING_KEY, StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 from tests.integration.faults import model_status, produce_like_librdkafka
+from tests.support.api import stream_api_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -65,14 +64,7 @@ def test_two_workers_over_four_partitions_serve_per_name_a_model_that_learned_ev
     for worker in workers:
         stream_env.stop_worker(worker, signal.SIGTERM)  # the final snapshots
 
-    settings = ApiSettings(
-        kafka_bootstrap=stream_env.bootstrap,
-        topic_prefix=stream_env.prefix,
-        redis_url=stream_env.redis_url,
-        redis_namespace=stream_env.name,
-        snapshot_key=SecretStr(SIGNING_KEY),
-        config=None,
-    )
+    settings = stream_api_settings(stream_env, config=None)
     with TestClient(create_app(settings)) as api:
         for model in MODELS:
             answer = wait_for(

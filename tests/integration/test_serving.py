@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
-from api.settings import ApiSettings
 from online_models.config import parse_config
-from streams.testing import SIGNING_KEY, StreamEnv, wait_for
+from streams.testing import StreamEnv, wait_for
 from tests.integration.faults import final_learner
+from tests.support.api import stream_api_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 X = {"salary": 50_000.0, "commission": 10_000.0, "age": 40, "elevel": 2, "car": 5, "zipcode": 3,
@@ -23,15 +23,7 @@ X = {"salary": 50_000.0, "commission": 10_000.0, "age": 40, "elevel": 2, "car": 
 
 @pytest.fixture
 def api(stream_env: StreamEnv) -> Iterator[TestClient]:
-    settings = ApiSettings(
-        kafka_bootstrap=stream_env.bootstrap,
-        topic_prefix=stream_env.prefix,
-        redis_url=stream_env.redis_url,
-        redis_namespace=stream_env.name,
-        snapshot_key=SecretStr(SIGNING_KEY),
-        api_key=SecretStr("admin"),
-        config=None,
-    )
+    settings = stream_api_settings(stream_env, api_key=SecretStr("admin"), config=None)
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from online_models.config import ModelSpec
 from online_models.datasets import samples
 from online_models.evaluation import PrequentialModel
 from online_models.storage.redis_registry import ModelRegistry
+from streams.testing import SIGNING_KEY, StreamEnv
 
 KEY = "api-test-signing-key-0123456789"
 ADMIN = "admin-key-for-tests"
@@ -80,3 +82,15 @@ def api_env(redis_url: str, config: Path | None) -> Iterator[ApiEnv]:
     connection = redis.Redis.from_url(redis_url)
     for key in connection.scan_iter(f"{namespace}:*"):
         connection.delete(key)
+
+
+def stream_api_settings(env: StreamEnv, **extra: Any) -> ApiSettings:
+    """The settings of an API in ``env``'s world: its broker and topics, its Redis namespace, its key."""
+    return ApiSettings(
+        kafka_bootstrap=env.bootstrap,
+        topic_prefix=env.prefix,
+        redis_url=env.redis_url,
+        redis_namespace=env.name,
+        snapshot_key=SecretStr(SIGNING_KEY),
+        **extra,
+    )
