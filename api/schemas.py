@@ -34,7 +34,7 @@ features.amount.float
 
 >>> answer = PredictResponse.model_validate(
 ...     {"prediction": True, "proba": {"false": 0.2, "true": 0.8}, "model": "nb", "version": 3,
-...      "generation": 1, "events_seen": 1200, "labeled": 1100}
+...      "candidate": "nb", "generation": 1, "events_seen": 1200, "labeled": 1100}
 ... )
 >>> answer.score is None   # only an anomaly model has a score
 True
@@ -58,8 +58,8 @@ items
 A client reads each item as a prediction or an error:
 
 >>> response = BatchResponse.model_validate({"items": [
-...     {"prediction": 1.5, "proba": None, "model": "lr", "version": 2, "generation": 1, "events_seen": 10,
-...      "labeled": 10},
+...     {"prediction": 1.5, "proba": None, "model": "lr", "version": 2, "candidate": "lr", "generation": 1,
+...      "events_seen": 10, "labeled": 10},
 ...     {"status": 404, "detail": "unknown model 'nope'"},
 ... ]})
 >>> [type(item).__name__ for item in response.items]
@@ -149,11 +149,17 @@ class PredictRequest(BaseModel):
     model: str | None = Field(default=None, description="Model name; the default model when absent.")
     features: dict[str, FeatureValue] | None = Field(default=None, min_length=1, max_length=10_000)
     key: str | None = Field(default=None, min_length=1, max_length=256)
+    version: int | None = Field(default=None, ge=1, description="A kept version to answer with, not the champion.")
+    candidate: str | None = Field(
+        default=None, min_length=1, description="A candidate (a challenger) whose newest version answers."
+    )
 
     @model_validator(mode="after")
     def _an_input(self) -> PredictRequest:
         if self.features is None and self.key is None:
             raise ValueError("give features, a key, or both")
+        if self.version is not None and self.candidate is not None:
+            raise ValueError("give a version or a candidate, not both")
         return self
 
 
@@ -165,6 +171,7 @@ class PredictResponse(BaseModel):
     score: float | None = Field(default=None, description="An anomaly model's score (its prediction: flagged or not).")
     model: str
     version: int = Field(description="The registry version served (a snapshot; promote and rollback name it).")
+    candidate: str = Field(description="The candidate whose version answered: the model, or one of its challengers.")
     generation: int = Field(description="Its model's drift generation: a reset or background swap starts a new one.")
     events_seen: int
     labeled: int = Field(
@@ -248,7 +255,7 @@ ERRORS = {
     401: "No X-API-Key header (on predict routes: only with STREAMWISE_PREDICT_REQUIRES_KEY).",
     403: "Wrong X-API-Key, or admin routes disabled (no STREAMWISE_API_KEY).",
     404: "Unknown model, version or feature key.",
-    409: "The rollback target is not older than the champion.",
+    409: "The rollback target is not older than the champion, or the version asked for is refused (its signature).",
     413: "Request body over STREAMWISE_MAX_BODY_BYTES, or a batch over STREAMWISE_MAX_BATCH items.",
     422: "Invalid request, or features the served model cannot take.",
     503: "Redis unavailable, or no model registered or loaded yet.",

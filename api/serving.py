@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from online_models.features import Features
 from online_models.registry import ChampionRefused, Registry, RegistryError
 from online_models.snapshot import SnapshotError, restore
 
+ASKED_VERSIONS = 8  # versions other than the champions kept loaded for requests that name them
 log = logging.getLogger("streamwise.api")
 
 
@@ -109,6 +111,7 @@ class ModelServer:
         self.refused: set[tuple[str, int]] = set()  # versions that failed verification: not retried
         # Names whose champion is not served, and why (its record or its snapshot refused): /readyz says so.
         self.refusals: dict[str, str] = {}
+        self._asked: OrderedDict[tuple[str, int], Served] = OrderedDict()  # versions asked for by name
         self.redis_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -180,6 +183,27 @@ class ModelServer:
         self.refusals.pop(name, None)
         self.metrics.reloads.labels(name).inc()
         log.info("serving %s v%d", name, version)
+
+    async def version(self, name: str, version: int | None = None, candidate: str | None = None) -> Served:
+        """Return a kept version of ``name`` other than the one served: ``version``, or ``candidate``'s newest.
+
+        Verified and unpickled once, then kept among the last few asked for. RegistryError when the
+        registry has no such version, SnapshotError when it is refused.
+        """
+        if version is None:
+            own = [m["version"] for m in await self.registry.versions(name) if m.get("candidate", name) == candidate]
+            if not own:
+                raise RegistryError(f"model {name!r} has no version of candidate {candidate!r}")
+            version = int(max(own))
+        served = self._asked.get((name, version))
+        if served is None:
+            snapshot = await self.registry.get(name, version)
+            model = await asyncio.to_thread(restore, snapshot, self.registry.key)
+            served = self._asked[(name, version)] = Served(model, snapshot.metadata)
+            while len(self._asked) > ASKED_VERSIONS:
+                self._asked.popitem(last=False)
+        self._asked.move_to_end((name, version))
+        return served
 
     async def _watch(self) -> None:
         while True:

@@ -264,8 +264,9 @@ class Learner(PartitionState):
             self._judge(result)
         if ts_ms <= now_ms + MAX_CLOCK_SKEW_MS:  # a bogus future ts must not expire everything
             self.pending.observe_time(ts_ms)
-        if waiting is not None and self.primary:
-            result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
+        if waiting is not None:
+            if self.primary:  # one hosting learner says how late the label was
+                result.label_delays.append((waiting.ts_ms - ts_ms) / 1000)
         elif label is None and answers:
             self.pending.hold_event(PendingEvent(vector.event_id, ts_ms, vector.features, answers))
         self._expire(result, self.pending.watermark_ms, now)

@@ -12,10 +12,12 @@ from api.dependencies import PredictKey
 from api.limits import StrictJSONRoute
 from api.prometheus import ApiMetrics
 from api.schemas import BatchError, BatchRequest, BatchResponse, PredictRequest, PredictResponse, errors
-from api.serving import ModelServer
+from api.serving import ModelServer, Served
 from api.settings import ApiSettings
 from online_models.exceptions import InvalidEventError
 from online_models.features import FeatureEngineer
+from online_models.registry import RegistryError
+from online_models.snapshot import SnapshotError
 from online_models.storage.stores import FeatureStore
 
 router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
@@ -113,11 +115,7 @@ class Predictor:
     async def predict(self, body: PredictRequest) -> PredictResponse:
         """Return the prediction for one request, or raise the HTTPException it answers with."""
         name = self._model(body.model)
-        served = self.server.models.get(name)
-        if served is None:
-            known = name in self.server.known
-            raise HTTPException(503, f"model {name!r} has no loaded version yet" if known else
-                                f"model {name!r} is configured, no version yet")  # fmt: skip
+        served = await self._served(name, body)
         features = await self._features(body)
         wrong = served.model.wrong_types(features)
         if wrong:
@@ -137,11 +135,28 @@ class Predictor:
             score=answer.score,
             model=name,
             version=served.version,
+            candidate=str(served.metadata.get("candidate", name)),
             generation=served.generation,
             events_seen=int(served.metadata["events_seen"]),
             labeled=int(served.metadata["labeled"]),
             missing=sorted(served.model.inputs.keys() - features.keys()),
         )
+
+    async def _served(self, name: str, body: PredictRequest) -> Served:
+        """Return the version that answers: the champion, or the version or candidate the request names."""
+        if body.version is not None or body.candidate is not None:
+            try:
+                return await self.server.version(name, body.version, body.candidate)
+            except RegistryError as exc:
+                raise HTTPException(404, str(exc)) from None
+            except SnapshotError as exc:
+                raise HTTPException(409, f"model {name!r}: that version is refused: {exc}") from None
+        served = self.server.models.get(name)
+        if served is None:
+            known = name in self.server.known
+            raise HTTPException(503, f"model {name!r} has no loaded version yet" if known else
+                                f"model {name!r} is configured, no version yet")  # fmt: skip
+        return served
 
     async def _features(self, body: PredictRequest) -> dict:
         """Return the model's input: the key's online vector, with the request's own features over it."""
@@ -168,7 +183,7 @@ async def _predictor(request: Request) -> Predictor:
 PredictorDep = Annotated[Predictor, Depends(_predictor)]
 
 
-@router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 413, 422, 503))
+@router.post("/predict", response_model=PredictResponse, responses=errors(401, 403, 404, 409, 413, 422, 503))
 async def predict(body: PredictRequest, request: Request, _: PredictKey) -> Response:
     """Predict with the served champion of ``model``, from raw ``features`` or the stored vector of ``key``.
 

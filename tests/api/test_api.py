@@ -252,3 +252,20 @@ def test_a_champion_chosen_without_the_key_is_refused_and_the_last_good_version_
 
     api.redis.set(key, orjson.dumps(record))  # the signed record again: ready
     wait_for(lambda: api.client.get("/readyz").status_code == 200, timeout=10, what="/readyz 200 again")
+
+
+def test_predict_answers_with_the_version_or_the_candidate_asked_for_and_says_which(api: ApiEnv) -> None:
+    api.register(trained(100))
+    api.register(trained(300))
+    wait_for_version(api, 2)
+    champion = api.client.post("/predict", json={"model": "lr", "features": X}).json()
+    first = api.client.post("/predict", json={"model": "lr", "features": X, "version": 1}).json()
+    assert (champion["version"], champion["candidate"], first["version"], first["events_seen"]) == (2, "lr", 1, 100)
+    newest = api.client.post("/predict", json={"model": "lr", "features": X, "candidate": "lr"}).json()
+    assert newest["version"] == 2
+    missing = api.client.post("/predict", json={"model": "lr", "features": X, "version": 9})
+    assert missing.status_code == 404 and "no version 9" in missing.json()["detail"]
+    nobody = api.client.post("/predict", json={"model": "lr", "features": X, "candidate": "lr-nn"})
+    assert nobody.status_code == 404 and "lr-nn" in nobody.json()["detail"]
+    both = api.client.post("/predict", json={"model": "lr", "features": X, "version": 1, "candidate": "lr"})
+    assert both.status_code == 422
