@@ -169,7 +169,9 @@ def check_what_dead_letters_carry(letters: list[dict], raw: list[Record]) -> Non
     assert by_what["a list as a feature"]["event_id"] == "l1"  # readable: carried
     assert by_what["a list as a feature"]["key"] == "k-list"
     assert by_what["an empty value"]["value_bytes"] == 0 and by_what["a null value"]["key"] == "k-null"
-    assert by_what["an event whose features nest 2,000 deep"]["event_id"] is None  # unreadable: none
+    # Not JSON, yet its event_id is plainly written: carried too; garbage has none to read.
+    assert by_what["an event whose features nest 2,000 deep"]["event_id"] == "deep"
+    assert by_what["truncated JSON"]["event_id"] == "j1" and by_what["binary garbage"]["event_id"] is None
     assert by_what["binary garbage"]["key_base64"] and by_what["binary garbage"]["value_base64"]
 
 
