@@ -301,7 +301,7 @@ def test_the_schema_documents_what_the_routes_answer(api: ApiEnv) -> None:
     schema = api.client.get("/openapi.json").json()
     paths = schema["paths"]
     for path, codes in {
-        "/predict": {"200", "401", "403", "404", "413", "422", "503"},
+        "/predict": {"200", "401", "403", "404", "409", "413", "422", "503"},  # 409: a version asked for is refused
         "/predict/batch": {"200", "401", "403", "413", "422"},  # an item's own 404 or 503 is in its answer
         "/models/{name}/promote": {"200", "401", "403", "404", "413", "422", "503"},
         "/models/{name}/rollback": {"200", "401", "403", "404", "409", "413", "422", "503"},
