@@ -184,6 +184,20 @@ class Prediction:
         return orjson.dumps(self.to_dict(), option=_ORJSON_OPTS)
 
 
+def sampled(count: int) -> bool:
+    """Tell whether the ``count``-th occurrence of a kind of failure is said: the 1st, 10th, 100th, ...
+
+    A stream that refuses every event for one reason says so a few times with a running count,
+    not once per event.
+
+    >>> [n for n in range(1, 1001) if sampled(n)]
+    [1, 10, 100, 1000]
+    """
+    while count % 10 == 0 and count:
+        count //= 10
+    return count == 1
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """An input that could not be processed, with the reason and where it came from.

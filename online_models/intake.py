@@ -22,7 +22,16 @@ from typing import Any
 
 from online_models.clock import Clock, utc_now
 from online_models.config import StreamwiseConfig
-from online_models.events import MAX_EVENT_BYTES, DeadLetter, FeatureVector, Origin, RawEvent, parse_raw_event, to_ms
+from online_models.events import (
+    MAX_EVENT_BYTES,
+    DeadLetter,
+    FeatureVector,
+    Origin,
+    RawEvent,
+    parse_raw_event,
+    sampled,
+    to_ms,
+)
 from online_models.exceptions import InvalidEventError
 from online_models.features import FeatureEngineer, KeyState
 from online_models.partition import PartitionState
@@ -119,7 +128,7 @@ class Intake(PartitionState):
             kind = f"{feature}: {reason}"
             self.dropped[kind] += 1
             count = self.dropped[kind]
-            if count == 10 ** (len(str(count)) - 1):  # 1, 10, 100, ...: a sample, not one per event
+            if sampled(count):
                 text = f"feature {feature!r} left out of the event ({detail}); {count} so far; the event went on"
                 letter = DeadLetter("feature_dropped", text, value, origin, self.clock(), key=key,
                                     event_id=vector.event_id)  # fmt: skip

@@ -165,12 +165,13 @@ class Learner(PartitionState):
         # partition had them all, so it reported its labels itself).
         self.__dict__.update({"letters": Counter(), "primary": True, **state})
 
-    def placed_like(self, other: Learner) -> bool:
-        """Tell whether ``other`` (a fresh learner of the same partition) hosts the same models as this one.
+    def placed_like(self, placement: Placement) -> bool:
+        """Tell whether this learner hosts the models ``placement`` puts on its partition.
 
         A checkpoint taken with another layout of the learn log is not this partition's state.
         """
-        return self.primary == other.primary and [m.name for m in self.models] == [m.name for m in other.models]
+        names = [spec.name for spec in placement.models_of(self.partition)]
+        return self.primary == (self.partition == placement.primary) and [m.name for m in self.models] == names
 
     # -- the entry points of a driver -------------------------------------------------------------
 

@@ -140,9 +140,9 @@ class EmbeddedRunner:
     def process(self, data: bytes, origin: Origin | None = None) -> ProcessResult:
         """Process one raw event: validate, featurize, then predict and learn (or hold for its label)."""
         vector = self.intake.event(data, None, None, origin)
-        warnings = self.intake.take_warnings() if self.intake.warnings else []  # features a bad value cost
         if isinstance(vector, DeadLetter):
-            return ProcessResult(dead_letters=[*warnings, vector])
+            return ProcessResult(dead_letters=[vector])
+        warnings = self.intake.take_warnings() if self.intake.warnings else []  # features a bad value cost
         if vector.key is not None:
             self.features.put(vector.key, vector.features)
         result = ProcessResult(vector, **self.learner.apply(vector).fields())

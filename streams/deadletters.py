@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from online_models.events import DeadLetter
+from online_models.events import DeadLetter, sampled
 
 log = logging.getLogger("streamwise.deadletters")
 
@@ -54,7 +54,7 @@ class DeadLetterLog:
         kind = kind_of(letter)
         self.counts[kind] += 1
         count = self.counts[kind]
-        if not _power_of_ten(count):
+        if not sampled(count):
             return False
         origin = letter.origin
         where = f"{origin.topic}[{origin.partition}]@{origin.offset}" if origin else "(no origin)"
@@ -62,9 +62,3 @@ class DeadLetterLog:
         log.warning("dead letter %s%s from %s: %s (%d of this kind so far; logged at 1, 10, 100, ...)",
                     letter.reason, model, where, letter.detail[:300], count)  # fmt: skip
         return True
-
-
-def _power_of_ten(n: int) -> bool:
-    while n % 10 == 0:
-        n //= 10
-    return n == 1

@@ -147,11 +147,10 @@ class Checkpoints:
     def _commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         if not offsets:
             return
-        by_consumer: dict[int, tuple[Consumer, list[TopicPartition]]] = {}
+        by_consumer: dict[Consumer, list[TopicPartition]] = {}
         for tp in offsets:
-            consumer = self.consumer_of(tp.topic)
-            by_consumer.setdefault(id(consumer), (consumer, []))[1].append(tp)
-        for consumer, tps in by_consumer.values():
+            by_consumer.setdefault(self.consumer_of(tp.topic), []).append(tp)
+        for consumer, tps in by_consumer.items():
             try:
                 consumer.commit(offsets=tps, asynchronous=asynchronous)  # type: ignore[call-overload]  # (the stubs omit this form)
             except KafkaException as exc:  # committed offsets are a restart point: the next round commits again

@@ -272,7 +272,7 @@ class Assignment:
         started = time.perf_counter()
         try:
             state = await asyncio.to_thread(checkpoint.restore, found, self.pipeline.config, self.key, kind)
-            if isinstance(state, Learner) and not state.placed_like(self.pipeline.new_learner(partition)):
+            if isinstance(state, Learner) and not state.placed_like(self.pipeline.placement):
                 raise CheckpointError("config", f"learner checkpoint of partition {partition} hosts other models")
         except CheckpointError as exc:
             # A new model config, a wrong key, tampering: start fresh from the committed offsets, loudly.

@@ -27,8 +27,8 @@ def test_each_name_learns_on_one_partition_with_its_challengers() -> None:
     assert [[m.name for m in learner.models] for learner in learners] == [["lr"], ["nb", "nb2"], [], []]
     assert [learner.primary for learner in learners] == [True, False, False, False]
     assert [learner.data_drift is not None for learner in learners] == [True, False, False, False]
-    assert Learner(CONFIG, partition=1, placement=placement).placed_like(learners[1])
-    assert not Learner(CONFIG, partition=1).placed_like(learners[1])  # one partition: every model on it
+    assert learners[1].placed_like(placement)
+    assert not Learner(CONFIG, partition=1).placed_like(placement)  # one partition: every model on it
 
 
 def test_every_hosting_learner_learns_the_whole_stream_and_one_reports_a_labels_dead_letters() -> None:
